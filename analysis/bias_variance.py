@@ -1,0 +1,65 @@
+"""Section 5's view of alpha: as it grows, training error on real data rises and the generalisation gap falls.
+
+For any sweep over alpha: last-epoch test error, training error on the
+examples that kept their real labels, and their gap, against alpha, one line
+per label-noise rate, with seed error bars.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on clusters and CI
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .stats import seed_stats
+
+PANELS = (
+    ("last_test_error", "test error (%)"),
+    ("train_error_real", "training error, real labels (%)"),
+    ("generalisation_gap", "test - training error (%)"),
+)
+
+
+def bias_variance_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seed statistics per (label_noise, alpha) of each panel's metric; diverged and failed trials left out."""
+    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable["generalisation_gap"] = usable["last_test_error"] - usable["train_error_real"]
+    metrics = [metric for metric, _ in PANELS] + ["best_test_error"]
+    table = seed_stats(usable, ["label_noise", "alpha"], metrics)
+    best = table.groupby("label_noise")["last_test_error_mean"].transform("min")
+    table["best_alpha"] = table["last_test_error_mean"] == best
+    return table.sort_values(["label_noise", "alpha"]).reset_index(drop=True)
+
+
+def plot_bias_variance(table: pd.DataFrame, title: str, path: Path) -> Path:
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
+    positive = table.loc[table["alpha"] > 0, "alpha"]
+    for axis, (metric, label) in zip(axes, PANELS):
+        for noise, rows in table.groupby("label_noise"):
+            rows = rows.sort_values("alpha")
+            line = axis.errorbar(rows["alpha"], rows[f"{metric}_mean"], yerr=rows[f"{metric}_std"].fillna(0), marker="o", capsize=3, label=f"noise {noise:.0%}")
+            if metric == "last_test_error":
+                best = rows[rows["best_alpha"]]
+                axis.scatter(best["alpha"], best[f"{metric}_mean"], marker="*", s=220, color=line[0].get_color(), zorder=5, edgecolor="black")
+        if len(positive):
+            axis.set_xscale("symlog", linthresh=float(positive.min()))  # alpha = 0 (ERM) stays on the axis
+        axis.set_xlabel("mixup alpha (0 = ERM)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].legend(title="star: best alpha", fontsize=8)
+    figure.suptitle(f"{title}: mean +- std over seeds")
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+    return path
+
+
+def render(runs: pd.DataFrame, out: Path, title: str) -> list[Path]:
+    table = bias_variance_table(runs)
+    csv = out / "bias_variance.csv"
+    table.to_csv(csv, index=False, float_format="%.4f")
+    return [csv, plot_bias_variance(table, title, out / "bias_variance.png")]

@@ -1,0 +1,172 @@
+"""The ``mixup-tune`` command: run, resume, runs, analyze.
+
+Bad input of any kind (spec, arguments, data, an unreachable store) is one
+line on stderr and exit code 2, with no MLflow run created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+EXIT_USAGE = 2
+console = Console(stderr=False, highlight=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mixup-tune", description="mixup studies as Ray Tune sweeps, recorded in MLflow.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def tracking(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+
+    def ray_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--address", help="join a running Ray cluster (HOST:PORT or auto); default: start a local Ray")
+        sub.add_argument("--storage", help="Ray storage for checkpoints and results (default: ./mixup_tune_results); shared across nodes")
+        sub.add_argument("--quiet", action="store_true", help="no per-trial progress table")
+
+    run = commands.add_parser("run", help="run a sweep file")
+    run.add_argument("spec", type=Path, help="sweep file (YAML)")
+    run.add_argument("--name", help="sweep name (default: the spec's name)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a spec key, e.g. trainable.epochs=5 or alpha=[0,1]")
+    tracking(run)
+    ray_options(run)
+
+    resume = commands.add_parser("resume", help="finish a sweep that was interrupted")
+    resume.add_argument("name")
+    tracking(resume)
+    ray_options(resume)
+
+    runs = commands.add_parser("runs", help="list a sweep's trials with their params and final metrics")
+    runs.add_argument("name")
+    runs.add_argument("--csv", type=Path, help="also write the full table here")
+    tracking(runs)
+
+    analyze = commands.add_parser("analyze", help="regenerate a sweep's tables and figures")
+    analyze.add_argument("name")
+    analyze.add_argument("--out", type=Path, help="output folder (default: results/NAME)")
+    tracking(analyze)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .records import default_tracking_uri
+    from .runner import UserError
+    from .spec import SpecError
+
+    tracking_uri = args.tracking_uri or default_tracking_uri()
+    try:
+        return {"run": _run, "resume": _resume, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
+    except (SpecError, UserError) as error:
+        print(f"mixup-tune: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, tracking_uri: str) -> int:
+    from .runner import run_sweep
+    from .spec import load_spec
+
+    overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
+    spec = load_spec(args.spec, overrides)
+    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1)
+    return _summarise(outcome)
+
+
+def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
+    from .runner import check_tracking, load_sweep_spec, run_sweep
+
+    spec, parent_tags = load_sweep_spec(check_tracking(tracking_uri), args.name)
+    storage = args.storage or str(Path(parent_tags.get("mixup_tune.storage", "mixup_tune_results")).parent)
+    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=storage, verbose=0 if args.quiet else 1)
+    return _summarise(outcome)
+
+
+def _summarise(outcome: object) -> int:
+    from .runner import SweepOutcome
+
+    assert isinstance(outcome, SweepOutcome)
+    table = Table(title=f"sweep {outcome.name}", show_header=False)
+    rows = [
+        ("trials run", str(max(outcome.planned, 0))),
+        ("already finished, skipped", str(outcome.skipped)),
+        ("completed", str(outcome.completed)),
+        ("diverged (stopped, not retried)", str(outcome.diverged)),
+        ("failed", str(outcome.failed)),
+        ("wall time", f"{outcome.wall_seconds:.1f} s"),
+        ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
+        ("Ray results", outcome.storage),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for error in outcome.errors[:5]:
+        console.print(f"[red]trial error:[/red] {error}")
+    backend = outcome.tracking_uri
+    console.print(f"Browse:   mlflow ui --backend-store-uri {backend}" if backend.startswith(("sqlite:", "postgresql:", "mysql:")) else f"Browse:   {backend}")
+    console.print(f"Trials:   mixup-tune runs {outcome.name}")
+    console.print(f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}")
+    if outcome.interrupted:
+        console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
+        return 130
+    return 1 if outcome.failed else 0
+
+
+def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
+    from analysis.runs import NoRunsError, load_runs, varying_options
+
+    from .runner import UserError
+
+    try:
+        runs = load_runs(args.name, tracking_uri)
+    except NoRunsError as error:
+        raise UserError(str(error)) from None
+    shown = ["trial_id", "status", *varying_options(runs)]
+    shown += [m for m in ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted") if m in runs.columns]
+    headers = {"trial_id": "trial", "best_test_error": "best test", "last_test_error": "last test", "train_error_real": "train real", "train_error_corrupted": "train corrupt"}
+    table = Table(title=f"sweep {args.name}: {len(runs)} trials (errors in %)")
+    for column in shown:
+        table.add_column(headers.get(column, column), justify="left" if column in ("trial_id", "status") else "right", no_wrap=column == "trial_id")
+    for _, row in runs.iterrows():
+        table.add_row(*[_cell(row[column])[:8] if column == "trial_id" else _cell(row[column]) for column in shown])
+    console.print(table)
+    if args.csv:
+        runs.to_csv(args.csv, index=False)
+        console.print(f"wrote {args.csv}")
+    return 0
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.2f}"
+    return str(value)
+
+
+def _analyze(args: argparse.Namespace, tracking_uri: str) -> int:
+    from analysis import NoRunsError, analyze
+
+    from .runner import UserError
+
+    out = args.out or Path("results") / args.name
+    try:
+        files = analyze(args.name, tracking_uri, out)
+    except NoRunsError as error:
+        raise UserError(str(error)) from None
+    for path in files:
+        console.print(f"wrote {path}")
+    console.print(f"Also logged to the sweep's parent run, under artifacts/{'analysis'}/.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Run or resume a sweep: checks, Ray Tune, then MLflow's records closed cleanly.
+
+Order matters. Everything that can be wrong with the user's input (the spec,
+the data, the tracking server) is checked before the first MLflow run is
+created, so bad input leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.tracking import MlflowClient
+
+from trainables import DatasetError, load_data
+
+from . import tags
+from .records import find_runs
+from .search import param_space, scheduler, searcher
+from .spec import SpecError, SweepSpec, validate_spec
+from .tracking import (
+    MlflowSweepCallback,
+    close_open_runs,
+    code_version,
+    finished_trial_keys,
+    get_or_create_experiment,
+    get_or_create_parent,
+    trial_key,
+)
+from .trainable import tune_trainable
+
+SPEC_ARTIFACT = "spec.yaml"
+DEFAULT_STORAGE = "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
+
+
+class UserError(Exception):
+    """Bad input or an unreachable service: reported as one line, exit code 2."""
+
+
+@dataclass
+class SweepOutcome:
+    name: str
+    tracking_uri: str
+    experiment: str
+    experiment_id: str
+    parent_run_id: str
+    storage: str
+    planned: int = 0
+    skipped: int = 0  # already FINISHED in MLflow from an earlier run of this sweep
+    completed: int = 0
+    failed: int = 0
+    diverged: int = 0
+    interrupted: bool = False
+    wall_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def check_tracking(tracking_uri: str) -> MlflowClient:
+    client = MlflowClient(tracking_uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as error:  # any failure here means no run could be recorded
+        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {str(error).splitlines()[0][:200]}") from None
+    return client
+
+
+def _absolute_paths(spec: SweepSpec) -> SweepSpec:
+    """Trials run in their own working directory: make user paths absolute first."""
+    document = spec.model_dump(mode="json")
+    for key in ("data_root", "data_path"):
+        if document["trainable"].get(key):
+            document["trainable"][key] = str(Path(document["trainable"][key]).expanduser().resolve())
+    return validate_spec(document, source=spec.name)
+
+
+def check_data(spec: SweepSpec) -> None:
+    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
+    datasets = spec.search.get("dataset") or [spec.trainable.dataset]
+    config = spec.trainable
+    for dataset in datasets if isinstance(datasets, list) else [config.dataset]:
+        try:
+            load_data(dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
+        except DatasetError as error:
+            raise UserError(str(error)) from None
+
+
+def connect_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {str(error).splitlines()[0][:200]}") from None
+
+
+def gpus_per_trial(spec: SweepSpec) -> float:
+    import ray
+
+    if spec.resources.gpu == "auto":
+        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    return float(spec.resources.gpu)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    tracking_uri: str,
+    address: str | None = None,
+    storage: str | None = None,
+    verbose: int = 1,
+    check_data_locally: bool = True,
+) -> SweepOutcome:
+    """Run every trial of ``spec`` not already FINISHED in MLflow; resume Ray's state when it exists."""
+    from ray import tune
+
+    started = time.monotonic()
+    spec = _absolute_paths(spec)
+    storage_root = str(Path(storage or DEFAULT_STORAGE).expanduser().resolve()) if "://" not in (storage or "") else str(storage)
+    experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
+    client = check_tracking(tracking_uri)
+    if check_data_locally and address is None:
+        check_data(spec)
+    connect_ray(address)
+
+    experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
+    run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}
+    run_tags[tags.GIT_COMMIT] = run_tags[tags.CODE_VERSION].removesuffix("-dirty")
+    parent_tags = {**run_tags, tags.STORAGE: experiment_dir, "mixup_tune.algorithm": spec.tune.algorithm}
+    parent_run_id = get_or_create_parent(client, experiment_id, spec.name, parent_tags)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / SPEC_ARTIFACT
+        path.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        client.log_artifact(parent_run_id, str(path))
+    outcome = SweepOutcome(spec.name, tracking_uri, spec.experiment_name, experiment_id, parent_run_id, experiment_dir)
+
+    callback = MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags)
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trainable, checkpoint_every=spec.tune.checkpoint_every),
+        {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec)},
+    )
+    try:
+        if tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir):
+            # A previous driver died or was stopped: Ray's own restore brings back
+            # checkpoints, and runs are found again by their tags.
+            tuner = tune.Tuner.restore(experiment_dir, trainable, resume_unfinished=True, resume_errored=True)
+            outcome.planned = -1
+        else:
+            done = finished_trial_keys(client, experiment_id, spec.name)
+            search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
+            outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
+            if outcome.planned == 0:
+                return _finish(client, outcome, started)
+            tuner = tune.Tuner(
+                trainable,
+                param_space=param_space(spec),
+                tune_config=tune.TuneConfig(
+                    metric=spec.tune.metric,
+                    mode=spec.tune.mode,
+                    search_alg=search_alg,
+                    scheduler=scheduler(spec),
+                    num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
+                    max_concurrent_trials=spec.tune.max_concurrent_trials,
+                ),
+                run_config=tune.RunConfig(
+                    name=spec.name,
+                    storage_path=storage_root,
+                    failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
+                    callbacks=[callback],
+                    verbose=verbose,
+                ),
+            )
+        results = tuner.fit()
+        for result in results:
+            if result.error is not None:
+                outcome.failed += 1
+                outcome.errors.append(str(result.error).splitlines()[0][:200])
+            elif (result.metrics or {}).get("diverged"):
+                outcome.diverged += 1
+            else:
+                outcome.completed += 1
+        if outcome.planned == -1:
+            outcome.planned = len(results)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    return _finish(client, outcome, started)
+
+
+def _has_unfinished_trials(experiment_dir: str) -> bool:
+    """Whether Ray's saved state lists a trial that is not TERMINATED (so a restore has work to do)."""
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        trials = ExperimentAnalysis(experiment_dir).trials
+    except Exception:  # unreadable or partial state: start the sweep afresh
+        return False
+    return any(trial.status != "TERMINATED" for trial in trials)
+
+
+def _finish(client: MlflowClient, outcome: SweepOutcome, started: float) -> SweepOutcome:
+    """Close whatever is still RUNNING, so MLflow never shows a sweep that is not running as running."""
+    status = "KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED"
+    close_open_runs(client, outcome.experiment_id, outcome.name, "KILLED")
+    client.set_terminated(outcome.parent_run_id, status)
+    outcome.wall_seconds = time.monotonic() - started
+    return outcome
+
+
+def load_sweep_spec(client: MlflowClient, name: str) -> tuple[SweepSpec, dict[str, str]]:
+    """The spec a sweep was last run with, from its parent run's artifact."""
+    parents = find_runs(client, name, "parent")
+    if not parents:
+        raise UserError(f"no sweep named {name!r} in {client.tracking_uri}; `mixup-tune run SPEC` starts one")
+    parent = parents[0]
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            path = client.download_artifacts(parent.info.run_id, SPEC_ARTIFACT, directory)
+        except Exception as error:
+            raise UserError(f"sweep {name!r}: its spec artifact cannot be read ({error})") from None
+        document: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+    try:
+        return validate_spec(document, source=f"sweep {name!r}"), parent.data.tags
+    except SpecError as error:
+        raise UserError(str(error)) from None

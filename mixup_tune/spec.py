@@ -1,0 +1,264 @@
+"""The sweep file: YAML, validated with pydantic before anything runs.
+
+    name: quickstart                    # sweep name: MLflow parent run and Ray experiment
+    experiment: mixup-quickstart        # MLflow experiment (default: mixup-<name>)
+    study: bias_variance                # which analysis `mixup-tune analyze` renders
+    trainable: {dataset: digits, model: mlp, epochs: 30, ...}   # trainables.TrainConfig
+    search:                             # a list is a grid axis; a dict is a distribution
+      alpha: [0, 0.2, 1, 4]
+      optimizer.lr: {loguniform: [0.01, 0.3]}
+    tune: {algorithm: grid, num_samples: 1, scheduler: none, max_failures: 1}
+    resources: {cpu: 1, gpu: auto}
+
+Every error becomes one ``SpecError`` line: ``FILE: KEY: what is allowed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from trainables import ConfigError, TrainConfig, option_names
+from trainables.config import flatten, unflatten
+
+STUDIES = ("bias_variance", "generic")  # analyses that `analyze` knows
+METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
+_TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
+
+
+class SpecError(ValueError):
+    """A sweep file or override is invalid; the message is one line."""
+
+
+class Distribution(BaseModel):
+    """Exactly one of these, for random search and Optuna."""
+
+    model_config = ConfigDict(extra="forbid")
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = None  # low inclusive, high exclusive, as in Ray
+    choice: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Distribution:
+        given = [name for name, value in self if value is not None]
+        if len(given) != 1:
+            raise ValueError("a distribution is exactly one of uniform, loguniform, randint, choice")
+        kind = given[0]
+        if kind != "choice":
+            low, high = getattr(self, kind)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"{kind} needs finite low < high; got [{low}, {high}]")
+            if kind == "loguniform" and low <= 0:
+                raise ValueError(f"loguniform needs low > 0; got {low}")
+        elif not self.choice:
+            raise ValueError("choice needs at least one value")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name, value in self if value is not None)
+
+    def values_to_check(self) -> list[Any]:
+        """Values whose validity stands for the whole range."""
+        if self.choice is not None:
+            return list(self.choice)
+        low, high = getattr(self, self.kind)
+        return [low, high - 1 if self.kind == "randint" else high]
+
+
+class TuneSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    algorithm: Literal["grid", "random", "optuna"] = "grid"
+    num_samples: int = Field(1, ge=1, le=100_000)  # random/optuna: trials (times the grid axes); grid: 1
+    metric: Literal[METRICS] = "test_error"  # type: ignore[valid-type]
+    mode: Literal["min", "max"] = "min"
+    scheduler: Literal["none", "asha"] = "none"
+    grace_period: int = Field(1, ge=1)  # ASHA: epochs before a trial may be stopped
+    reduction_factor: float = Field(3, gt=1)  # ASHA: halving rate
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    max_failures: int = Field(1, ge=-1)  # retries of a failed trial; -1 retries forever
+    checkpoint_every: int = Field(1, ge=1)  # epochs between checkpoints
+    keep_checkpoints: int = Field(2, ge=1)  # checkpoints kept per trial
+    seed: int = Field(0, ge=0)  # seeds random search and Optuna's sampler
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cpu: float = Field(1, gt=0)  # CPUs per trial
+    gpu: Any = "auto"  # GPUs per trial, fractional allowed; auto: 1 when the cluster has GPUs
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_range(cls, value: Any) -> float | str:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 64:
+            raise ValueError(f"must be auto or a number of GPUs in [0, 64]; got {value!r}")
+        return float(value)
+
+
+SearchValue = list[Any] | Distribution
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    experiment: str | None = None
+    study: Literal[STUDIES] = "generic"  # type: ignore[valid-type]
+    description: str = ""
+    trainable: TrainConfig = Field(default_factory=TrainConfig)
+    search: dict[str, SearchValue] = Field(default_factory=dict)
+    tune: TuneSettings = Field(default_factory=TuneSettings)
+    resources: Resources = Field(default_factory=Resources)
+
+    @field_validator("search", mode="before")
+    @classmethod
+    def _search_values(cls, search: Any) -> Any:
+        """A list is a grid axis, a mapping a distribution; say which was meant when neither fits."""
+        if not isinstance(search, dict):
+            return search
+        parsed: dict[str, Any] = {}
+        for key, value in search.items():
+            if isinstance(value, dict):
+                try:
+                    parsed[key] = Distribution.model_validate(value)
+                except pydantic.ValidationError as error:
+                    raise ConfigError(str(key), _first_error(error, with_key=False)) from None
+            elif isinstance(value, (list, tuple)):
+                parsed[key] = list(value)
+            else:
+                raise ConfigError(str(key), f"must be a list (a grid axis) or a distribution such as {{uniform: [0, 1]}}; got {value!r}")
+        return parsed
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or f"mixup-{self.name}"
+
+    @model_validator(mode="after")
+    def _check_search(self) -> SweepSpec:
+        if self.tune.algorithm == "grid" and self.tune.num_samples != 1:
+            raise ConfigError("tune.num_samples", "must be 1 for a grid (repeats would be identical trials); add a seed axis instead")
+        known = set(option_names())
+        base = self.trainable.flat()
+        for key, value in self.search.items():
+            if key not in known:
+                raise ConfigError(f"search.{key}", f"unknown option; options: {', '.join(sorted(known))}")
+            if isinstance(value, list) and not value:
+                raise ConfigError(f"search.{key}", "a grid axis needs at least one value")
+            if self.tune.algorithm == "grid" and isinstance(value, Distribution):
+                raise ConfigError(f"search.{key}", "a distribution needs tune.algorithm random or optuna; use a list for a grid")
+            candidates = value if isinstance(value, list) else value.values_to_check()
+            for index, candidate in enumerate(candidates):
+                try:
+                    _TRAIN_CONFIG.validate_python(unflatten({**base, key: candidate}))
+                except pydantic.ValidationError as error:
+                    raise ConfigError(f"search.{key}[{index}]", _first_error(error, with_key=False)) from None
+        return self
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepSpec:
+    """Read, override and validate a sweep file; raise SpecError with one line naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such sweep file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot read sweep file ({type(error).__name__})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SpecError(f"{path}: {where}YAML syntax error: {problem}") from None
+    if document is None:
+        raise SpecError(f"{path}: the sweep file is empty")
+    if not isinstance(document, dict):
+        raise SpecError(f"{path}: a sweep file is a mapping of keys (name, trainable, search, ...); got {type(document).__name__}")
+    for override in overrides:
+        apply_override(document, override)
+    return validate_spec(document, source=str(path))
+
+
+def validate_spec(document: dict[str, Any], source: str = "<spec>") -> SweepSpec:
+    try:
+        return SweepSpec.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise SpecError(f"{source}: {_first_error(error, with_key=True)}") from None
+    except ConfigError as error:  # raised directly by _check_search
+        raise SpecError(f"{source}: {error}") from None
+
+
+def apply_override(document: dict[str, Any], override: str) -> None:
+    """``key=value`` with a dotted key; the value is parsed as YAML (``[0, 1]``, ``0.1``, ``true``).
+
+    A bare trainable option (``epochs=2``) means ``search.epochs`` when the
+    sweep has that axis and ``trainable.epochs`` otherwise.
+    """
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise SpecError(f"--set {override!r}: expected key=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise SpecError(f"--set {key}: cannot parse value {raw!r}") from None
+    top = key.split(".")[0]
+    if top not in SweepSpec.model_fields:
+        if key not in option_names():
+            raise SpecError(f"--set {key}: unknown key; use a spec key (name, trainable.epochs, search.alpha, ...) or a trainable option")
+        key = f"search.{key}" if key in (document.get("search") or {}) else f"trainable.{key}"
+    node = document
+    parts = key.split(".")
+    if parts[0] == "search":  # search keys are themselves dotted (optimizer.lr)
+        parts = ["search", ".".join(parts[1:])] if len(parts) > 1 else parts
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SpecError(f"--set {key}: {part} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
+def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
+    """One line for the first problem: the dotted key, then what is allowed."""
+    first = error.errors()[0]
+    cause = first.get("ctx", {}).get("error")
+    loc = [str(part) for part in first["loc"] if not str(part).startswith(("function-", "list[", "Distribution"))]
+    if isinstance(cause, ConfigError):
+        field = cause.field.split(".")
+        while loc and field and loc[-1] == field[0]:  # nested dataclasses name their own prefix
+            loc.pop()
+        key = ".".join([*loc, *field])
+        return f"{key}: {cause.message}" if with_key else cause.message
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+        message = "unknown key"
+    elif first["type"] == "missing" or first["type"] == "missing_argument":
+        message = "required key is missing"
+    elif first["type"] == "literal_error":
+        message = f"must be {first['msg'].removeprefix('Input should be ')}"
+    if "input" in first and first["type"] not in ("unexpected_keyword_argument", "extra_forbidden", "missing", "value_error"):
+        message += f" (got {repr(first['input'])[:60]})"
+    key = ".".join(loc)
+    return f"{key}: {message}" if with_key and key else message
+
+
+def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The grid's trials as flat configs, in file order with the last axis varying fastest."""
+    base = spec.trainable.flat()
+    axes = list(spec.search.items())
+    points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+    return [{**base, **point} for point in points]
+
+
+__all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "grid_points", "load_spec", "validate_spec"]

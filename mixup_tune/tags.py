@@ -1,0 +1,30 @@
+"""MLflow tag names and the filters that find a sweep's runs by them.
+
+Runs are found by tags, never by an in-memory map, so that a restarted or
+resumed driver reopens the runs it made before instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+SWEEP = "mixup_tune.sweep"  # the sweep name, on the parent and on every trial
+ROLE = "mixup_tune.role"  # "parent" or "trial"
+STUDY = "mixup_tune.study"  # which analysis applies
+TRIAL_ID = "mixup_tune.trial_id"  # a hash of the trial's config: stable across runs and restores
+RAY_TRIAL_ID = "mixup_tune.ray_trial_id"  # Ray's id, for finding the trial in Ray's storage
+CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the package version
+STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
+ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
+DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite
+GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI
+PARENT_RUN = "mlflow.parentRunId"  # MLflow's own nesting tag
+
+
+def quote(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def sweep_filter(sweep: str, role: str, trial_id: str | None = None) -> str:
+    parts = [f"tags.`{SWEEP}` = {quote(sweep)}", f"tags.`{ROLE}` = {quote(role)}"]
+    if trial_id is not None:
+        parts.append(f"tags.`{TRIAL_ID}` = {quote(trial_id)}")
+    return " and ".join(parts)

@@ -1,0 +1,175 @@
+"""Every option of a training trial, in one place, with units in the comments.
+
+Plain dataclasses, so ``trainables`` runs where only torch is installed. The
+sweep spec (``mixup_tune.spec``) validates the same dataclasses with pydantic:
+``__pydantic_config__`` forbids unknown keys, and ``__post_init__`` checks
+ranges and names, both there and here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
+
+from .data import dataset_names
+from .errors import ConfigError
+from .models import model_names
+
+_FORBID_EXTRA = {"extra": "forbid"}
+
+
+def _require(ok: bool, field_name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(field_name, message)
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+@dataclass
+class OptimizerConfig:
+    __pydantic_config__ = _FORBID_EXTRA
+
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.1  # initial learning rate
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 1e-4  # L2 penalty, added to the gradient
+    nesterov: bool = False  # SGD only
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam only
+
+    def __post_init__(self) -> None:
+        _require(self.name in ("sgd", "adam"), "optimizer.name", f"must be one of sgd, adam; got {self.name!r}")
+        _require(_finite(self.lr) and self.lr > 0, "optimizer.lr", f"must be a finite number > 0; got {self.lr}")
+        _require(_finite(self.momentum) and 0 <= self.momentum < 1, "optimizer.momentum", f"must be in [0, 1); got {self.momentum}")
+        _require(_finite(self.weight_decay) and self.weight_decay >= 0, "optimizer.weight_decay", f"must be >= 0; got {self.weight_decay}")
+        _require(all(_finite(b) and 0 <= b < 1 for b in self.betas), "optimizer.betas", f"must be two numbers in [0, 1); got {self.betas}")
+
+
+@dataclass
+class ScheduleConfig:
+    __pydantic_config__ = _FORBID_EXTRA
+
+    name: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    step_size: int = 30  # epochs between decays, for "step"
+    milestones: tuple[int, ...] = ()  # epochs at which to decay, for "multistep"
+    gamma: float = 0.1  # decay factor, for "step" and "multistep"
+
+    def __post_init__(self) -> None:
+        allowed = ("constant", "step", "multistep", "cosine")
+        _require(self.name in allowed, "schedule.name", f"must be one of {', '.join(allowed)}; got {self.name!r}")
+        _require(self.step_size >= 1, "schedule.step_size", f"must be >= 1 epoch; got {self.step_size}")
+        _require(all(m >= 1 for m in self.milestones), "schedule.milestones", f"must be epochs >= 1; got {self.milestones}")
+        _require(list(self.milestones) == sorted(self.milestones), "schedule.milestones", "must be increasing")
+        _require(_finite(self.gamma) and 0 < self.gamma <= 1, "schedule.gamma", f"must be in (0, 1]; got {self.gamma}")
+
+
+@dataclass
+class TrainConfig:
+    """One trial. Every field can be a sweep axis (nested ones as ``optimizer.lr``)."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+
+    # data
+    dataset: str = "digits"  # a name from trainables.data.dataset_names()
+    data_root: str | None = None  # None: $MIXUP_TUNE_DATA, else ../shared/datasets, else ./data
+    data_path: str | None = None  # file or folder, for the "npz" and "imagefolder" datasets
+    train_subset: int | None = None  # keep this many training examples (fixed draw, same for every trial)
+    val_fraction: float = 0.0  # held out of the training set before corruption; reported as val_error
+    augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
+    download: bool = False  # let torchvision download when files are missing (needs internet)
+    # model
+    model: str = "mlp"  # a name from trainables.models.model_names()
+    hidden_sizes: tuple[int, ...] = (128, 128)  # MLP widths; the paper's tabular net is 2x128
+    dropout: float = 0.0  # probability; PreAct ResNet puts it between the two convs of each block
+    # optimisation
+    epochs: int = 30
+    batch_size: int = 64  # examples per SGD step
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    # mixup
+    alpha: float = 0.0  # lambda ~ Beta(alpha, alpha); 0 is exact ERM
+    lambda_per: Literal["batch", "sample"] = "batch"  # the paper draws one lambda per minibatch
+    # label noise (Zhang et al. 2017)
+    label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
+    # reproducibility and placement
+    seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
+    noise_seed: int | None = None  # seeds label corruption; None: same as seed
+    device: str = "auto"  # "auto" (cuda when present), "cpu", "cuda", "cuda:1", ...
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optimizer, dict):
+            self.optimizer = OptimizerConfig(**self.optimizer)
+        if isinstance(self.schedule, dict):
+            self.schedule = ScheduleConfig(**self.schedule)
+        self.hidden_sizes = tuple(self.hidden_sizes)
+        datasets, models = dataset_names(), model_names()
+        _require(self.dataset in datasets, "dataset", f"unknown dataset {self.dataset!r}; known: {', '.join(datasets)}")
+        _require(self.model in models, "model", f"unknown model {self.model!r}; known: {', '.join(models)}")
+        _require(self.dataset not in ("npz", "imagefolder") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")
+        _require(self.train_subset is None or self.train_subset >= 2, "train_subset", f"must be >= 2; got {self.train_subset}")
+        _require(_finite(self.val_fraction) and 0 <= self.val_fraction < 1, "val_fraction", f"must be in [0, 1); got {self.val_fraction}")
+        _require(all(h >= 1 for h in self.hidden_sizes), "hidden_sizes", f"must be positive widths; got {self.hidden_sizes}")
+        _require(_finite(self.dropout) and 0 <= self.dropout < 1, "dropout", f"must be in [0, 1); got {self.dropout}")
+        _require(self.epochs >= 1, "epochs", f"must be >= 1; got {self.epochs}")
+        _require(self.batch_size >= 2, "batch_size", f"must be >= 2 (mixup pairs examples); got {self.batch_size}")
+        _require(_finite(self.alpha) and self.alpha >= 0, "alpha", f"must be a finite number >= 0; got {self.alpha}")
+        _require(self.lambda_per in ("batch", "sample"), "lambda_per", f"must be 'batch' or 'sample'; got {self.lambda_per!r}")
+        _require(_finite(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", f"must be in [0, 1); got {self.label_noise}")
+        _require(self.seed >= 0, "seed", f"must be >= 0; got {self.seed}")
+        _require(self.noise_seed is None or self.noise_seed >= 0, "noise_seed", f"must be >= 0; got {self.noise_seed}")
+        _require(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps",
+            "device",
+            f"must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
+        )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a nested dict, or a flat one with dotted keys (``optimizer.lr``)."""
+        return cls(**unflatten(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys, as logged to MLflow and swept over."""
+        return flatten(self.to_dict())
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def option_names() -> list[str]:
+    """Every sweepable option, dotted."""
+    names: list[str] = []
+    for f in fields(TrainConfig):
+        default = f.default_factory() if callable(f.default_factory) else None  # type: ignore[misc]
+        if is_dataclass(default):
+            names += [f"{f.name}.{sub.name}" for sub in fields(default)]
+        else:
+            names.append(f.name)
+    return names

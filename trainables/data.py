@@ -1,0 +1,289 @@
+"""Datasets by name, loaded into tensors once and cached.
+
+Each loader returns whole splits as tensors: images as uint8 (N, C, H, W),
+tabular data as float32 (N, D). Training keeps them on the device and
+normalises per batch, so there is no DataLoader and no per-sample Python in
+the training loop.
+
+Files are looked for under a data root: the ``data_root`` option, else
+``$MIXUP_TUNE_DATA``, else ``../shared/datasets`` beside this repository, else
+``./data``. Decoded tensors are cached under ``$MIXUP_TUNE_CACHE``, else
+``<data root>/.mixup_tune_cache`` when the root is writable, else
+``~/.cache/mixup_tune``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import DatasetError
+
+SPLIT_SEED = 0  # fixes train_subset, the validation split and tabular train/test splits, for every trial
+
+
+@dataclass
+class Splits:
+    """Whole dataset splits as tensors, before normalisation."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+    x_val: Tensor | None = None
+    y_val: Tensor | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x_train.dim() == 4
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a loader may look: the data root, a user path, a cache and whether to download."""
+
+    data_root: Path
+    data_path: Path | None
+    cache: Path
+    download: bool
+
+
+Loader = Callable[[Source], Splits]
+_DATASETS: dict[str, Loader] = {}
+
+
+def register_dataset(name: str) -> Callable[[Loader], Loader]:
+    def add(loader: Loader) -> Loader:
+        _DATASETS[name] = loader
+        return loader
+
+    return add
+
+
+def dataset_names() -> list[str]:
+    return sorted(_DATASETS)
+
+
+def default_data_root() -> Path:
+    if os.environ.get("MIXUP_TUNE_DATA"):
+        return Path(os.environ["MIXUP_TUNE_DATA"]).expanduser()
+    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    return shared if shared.is_dir() else Path("data").resolve()
+
+
+def cache_dir(data_root: Path) -> Path:
+    if os.environ.get("MIXUP_TUNE_CACHE"):
+        return Path(os.environ["MIXUP_TUNE_CACHE"]).expanduser()
+    if data_root.is_dir() and os.access(data_root, os.W_OK):
+        return data_root / ".mixup_tune_cache"
+    return Path.home() / ".cache" / "mixup_tune"
+
+
+def load_data(
+    dataset: str,
+    data_root: str | Path | None = None,
+    data_path: str | Path | None = None,
+    train_subset: int | None = None,
+    val_fraction: float = 0.0,
+    download: bool = False,
+) -> Splits:
+    """Load a dataset by name; raise DatasetError naming it and the path expected when it is missing."""
+    if dataset not in _DATASETS:
+        raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(dataset_names())}")
+    root = Path(data_root).expanduser() if data_root else default_data_root()
+    source = Source(root, Path(data_path).expanduser() if data_path else None, cache_dir(root), download)
+    splits = _DATASETS[dataset](source)
+    generator = torch.Generator().manual_seed(SPLIT_SEED)
+    if train_subset is not None and train_subset < len(splits.y_train):
+        keep = torch.randperm(len(splits.y_train), generator=generator)[:train_subset]
+        splits.x_train, splits.y_train = splits.x_train[keep], splits.y_train[keep]
+    if val_fraction > 0:
+        order = torch.randperm(len(splits.y_train), generator=generator)
+        n_val = max(1, int(round(val_fraction * len(order))))
+        val, train = order[:n_val], order[n_val:]
+        splits.x_val, splits.y_val = splits.x_train[val], splits.y_train[val]
+        splits.x_train, splits.y_train = splits.x_train[train], splits.y_train[train]
+    return splits
+
+
+def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:
+    """Build once, then reuse the tensors; the write is atomic, so concurrent trials are safe."""
+    key = hashlib.sha1(str(origin.resolve()).encode()).hexdigest()[:10]
+    path = source.cache / f"{name}-{key}.pt"
+    if path.exists():
+        return Splits(**torch.load(path, weights_only=True))
+    splits = build()
+    source.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=source.cache, suffix=".tmp", delete=False) as tmp:
+        torch.save(vars(splits), tmp.name)
+    os.replace(tmp.name, path)
+    return splits
+
+
+def _train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Splits:
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=SPLIT_SEED, stratify=y)
+    as_tensor = torch.from_numpy
+    return Splits(
+        as_tensor(np.ascontiguousarray(x_train, dtype=np.float32)),
+        as_tensor(y_train.astype(np.int64)),
+        as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)),
+        as_tensor(y_test.astype(np.int64)),
+        int(y.max()) + 1,
+    )
+
+
+@register_dataset("digits")
+def _digits(source: Source) -> Splits:
+    """scikit-learn's 1,797 8x8 handwritten digits (UCI), 0-16 grey levels; 25% held out for test."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0)[:, None]  # (N, 1, 8, 8) in [0, 1]
+    return _train_test_split(images, digits.target, test_fraction=0.25)
+
+
+@register_dataset("iris")
+def _iris(source: Source) -> Splits:
+    """scikit-learn's 150 iris flowers, 4 features; 30% held out for test."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    return _train_test_split(iris.data, iris.target, test_fraction=0.3)
+
+
+def _missing(dataset: str, expected: str) -> DatasetError:
+    return DatasetError(f"dataset {dataset!r}: files not found; expected {expected} (set data_root, $MIXUP_TUNE_DATA, or download: true)")
+
+
+_FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@register_dataset("fashion_mnist")
+def _fashion_mnist(source: Source) -> Splits:
+    """Fashion-MNIST through torchvision, from its own layout or from the four .gz files."""
+    from torchvision.datasets import FashionMNIST
+
+    root = source.data_root
+    if not (root / "FashionMNIST" / "raw" / _FASHION_FILES[0]).exists():
+        gz_dir = next((d for d in (root / "fashion-mnist", root) if (d / f"{_FASHION_FILES[0]}.gz").exists()), None)
+        root = source.cache
+        raw = root / "FashionMNIST" / "raw"
+        if gz_dir is not None and not (raw / _FASHION_FILES[-1]).exists():
+            raw.mkdir(parents=True, exist_ok=True)
+            for name in _FASHION_FILES:  # torchvision wants the uncompressed idx files
+                with gzip.open(gz_dir / f"{name}.gz") as src, open(raw / f"{name}.part", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(raw / f"{name}.part", raw / name)
+        elif gz_dir is None and not source.download:
+            raise _missing("fashion_mnist", f"{source.data_root}/fashion-mnist/{_FASHION_FILES[0]}.gz")
+
+    def build() -> Splits:
+        train = FashionMNIST(str(root), train=True, download=source.download)
+        test = FashionMNIST(str(root), train=False, download=source.download)
+        return Splits(train.data[:, None].contiguous(), train.targets.long(), test.data[:, None].contiguous(), test.targets.long(), 10)
+
+    return _cached(source, "fashion_mnist", root, build)
+
+
+@register_dataset("cifar10")
+def _cifar10(source: Source) -> Splits:
+    """CIFAR-10 from torchvision's python batches, an ImageFolder tree, or a .tar.gz of that tree."""
+    root = source.data_root
+    if (root / "cifar-10-batches-py").is_dir() or source.download:
+        from torchvision.datasets import CIFAR10
+
+        def build() -> Splits:
+            train = CIFAR10(str(root), train=True, download=source.download)
+            test = CIFAR10(str(root), train=False, download=source.download)
+            to_tensor = lambda data: torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+            return Splits(to_tensor(train.data), torch.tensor(train.targets), to_tensor(test.data), torch.tensor(test.targets), 10)
+
+        return _cached(source, "cifar10", root / "cifar-10-batches-py", build)
+    tree = root / "cifar10-jpg"
+    archive = root / "cifar10-jpg.tar.gz"
+    if not (tree / "train").is_dir():
+        if not archive.exists():
+            raise _missing("cifar10", f"{root}/cifar-10-batches-py, {tree}/{{train,test}}/<class>/ or {archive}")
+        return _cached(source, "cifar10", archive, lambda: _decode_archive(archive, source.cache))
+    return _cached(source, "cifar10", tree, lambda: _decode_train_test_folders(tree))
+
+
+@register_dataset("imagefolder")
+def _imagefolder(source: Source) -> Splits:
+    """A user's tree: <data_path>/{train,test}/<class>/<image>, all images of one size."""
+    path = source.data_path
+    if path is None or not (path / "train").is_dir() or not (path / "test").is_dir():
+        raise _missing("imagefolder", f"{path}/train/<class>/ and {path}/test/<class>/")
+    return _cached(source, "imagefolder", path, lambda: _decode_train_test_folders(path))
+
+
+@register_dataset("npz")
+def _npz(source: Source) -> Splits:
+    """A user's arrays: x_train, y_train, x_test, y_test in one .npz file."""
+    path = source.data_path
+    if path is None or not path.is_file():
+        raise _missing("npz", f"an .npz file at data_path (got {path})")
+    try:
+        arrays = np.load(path)
+        x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    except (KeyError, ValueError, OSError) as error:
+        raise DatasetError(f"dataset 'npz': {path} must hold x_train, y_train, x_test, y_test ({error})") from error
+    as_x = lambda x: torch.from_numpy(x if x.dtype == np.uint8 else x.astype(np.float32))  # noqa: E731
+    labels = torch.from_numpy(y_train.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
+    return Splits(as_x(x_train), labels[0], as_x(x_test), labels[1], int(max(y_train.max(), y_test.max())) + 1)
+
+
+def _decode_archive(archive: Path, cache: Path) -> Splits:
+    with tempfile.TemporaryDirectory(dir=cache if cache.exists() else None) as tmp:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        tops = [p for p in Path(tmp).iterdir() if (p / "train").is_dir()]
+        if not tops:
+            raise DatasetError(f"{archive}: expected <top>/train/<class>/ and <top>/test/<class>/ inside")
+        return _decode_train_test_folders(tops[0])
+
+
+def _decode_train_test_folders(path: Path) -> Splits:
+    x_train, y_train, classes = _decode_folder(path / "train")
+    x_test, y_test, test_classes = _decode_folder(path / "test")
+    if test_classes != classes:
+        raise DatasetError(f"{path}: train and test have different class folders")
+    return Splits(x_train, y_train, x_test, y_test, len(classes))
+
+
+def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+
+    folder = ImageFolder(str(path))
+
+    def decode(file: str) -> np.ndarray:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGB"))
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        images = list(pool.map(decode, (file for file, _ in folder.samples), chunksize=256))
+    shapes = {image.shape for image in images}
+    if len(shapes) != 1:
+        raise DatasetError(f"{path}: images differ in size ({sorted(shapes)[:3]}...); resize them to one size first")
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    return x, torch.tensor(folder.targets, dtype=torch.int64), folder.classes

@@ -1,0 +1,21 @@
+"""Errors raised for bad trainable configuration or missing data.
+
+Both subclass ValueError so that pydantic (in ``mixup_tune.spec``) reports them
+as validation errors, and both carry the name of what was wrong, so that the CLI
+can print one line that names it.
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """An option of a trainable is out of range or unknown."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class DatasetError(RuntimeError):
+    """A dataset is unknown, missing or unreadable."""

@@ -1,0 +1,223 @@
+"""The training loop: one readable function, ``train``.
+
+It knows nothing of Ray or MLflow. After every epoch it calls ``on_epoch(metrics,
+checkpoint)``: ``metrics`` are the epoch's numbers (errors in percent, as the
+paper reports them) and ``checkpoint()`` returns the full state, which resumes
+the trial bit for bit when passed back as ``resume_state``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .augment import crop_and_flip
+from .config import TrainConfig
+from .corruption import corrupt_labels
+from .data import Splits, load_data
+from .mixup import MixupSampler, training_loss
+from .models import build_model
+
+Metrics = dict[str, float]
+OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
+CHECKPOINT_FORMAT = 1
+EVAL_BATCH = 1024  # examples per forward pass when measuring errors
+
+
+@dataclass
+class TrainResult:
+    history: list[Metrics] = field(default_factory=list)
+    diverged: bool = False
+
+    @property
+    def final(self) -> Metrics:
+        return self.history[-1] if self.history else {}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trial:
+    """Everything one trial holds: data on the device, model, optimiser, schedule and every RNG."""
+
+    def __init__(self, config: TrainConfig, splits: Splits | None = None) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
+        self.num_classes = splits.num_classes
+        self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
+
+        # Each source of randomness has its own generator, so that changing
+        # alpha does not change the shuffling, and so that each can be checkpointed.
+        torch.manual_seed(config.seed)  # initialisation and dropout use the global generator
+        shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(config.seed).generate_state(3)
+        self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
+        self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
+        self.mixup = MixupSampler(config.alpha, config.lambda_per, int(mixup_seed))
+
+        noise_seed = config.seed if config.noise_seed is None else config.noise_seed
+        corrupted = corrupt_labels(splits.y_train, config.label_noise, splits.num_classes, noise_seed)
+        self.labels_changed_pct = 100.0 * corrupted.changed_fraction
+
+        to_device = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        self.x_train, self.x_test, self.x_val = to_device(splits.x_train), to_device(splits.x_test), to_device(splits.x_val)
+        self.y_train_true, self.y_test, self.y_val = to_device(splits.y_train), to_device(splits.y_test), to_device(splits.y_val)
+        self.y_train = corrupted.labels.to(self.device)
+        self.selected = corrupted.selected.to(self.device)
+        self.mean, self.std = _channel_stats(self.x_train)
+
+        self.model = build_model(config.model, splits.input_shape, splits.num_classes, config.hidden_sizes, config.dropout).to(self.device)
+        self.optimizer = _optimizer(config, self.model)
+        self.scheduler = _scheduler(config, self.optimizer)
+        self.epoch = 0
+        self.history: list[Metrics] = []
+
+    def inputs(self, x: Tensor) -> Tensor:
+        """Raw stored examples (uint8 images or float features) to normalised float inputs."""
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        return (x - self.mean) / self.std
+
+    def train_epoch(self) -> float:
+        """One pass over the shuffled training set; returns the mean (mixed) training loss."""
+        self.model.train()
+        n, batch = len(self.y_train), self.config.batch_size
+        order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        seen = 0
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            if len(idx) < 2:  # a trailing single example: BatchNorm and pairing need two
+                continue
+            x = self.x_train[idx]
+            if self.augment:
+                x = crop_and_flip(x, self.augment_gen)
+            loss = training_loss(self.model, self.inputs(x), self.y_train[idx], self.mixup)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per step
+            seen += len(idx)
+        return float(loss_sum) / max(seen, 1)
+
+    @torch.inference_mode()
+    def predict(self, x: Tensor) -> Tensor:
+        self.model.eval()
+        return torch.cat([self.model(self.inputs(x[i : i + EVAL_BATCH])).argmax(1) for i in range(0, len(x), EVAL_BATCH)])
+
+    def evaluate(self) -> Metrics:
+        """Errors on unmixed data, in percent (mixed "training accuracy" would mean nothing)."""
+        error = lambda wrong: 100.0 * float(wrong.double().mean()) if wrong.numel() else math.nan  # noqa: E731
+        metrics = {"test_error": error(self.predict(self.x_test) != self.y_test)}
+        train_wrong = self.predict(self.x_train) != self.y_train
+        metrics["train_error_real"] = error(train_wrong[~self.selected])
+        if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does
+            metrics["train_error_corrupted"] = error(train_wrong[self.selected])
+        if self.x_val is not None:
+            metrics["val_error"] = error(self.predict(self.x_val) != self.y_val)
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "shuffle": self.shuffle_gen.get_state(),
+            "augment": self.augment_gen.get_state(),
+            "mixup": self.mixup.state_dict(),
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "history": list(self.history),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
+        ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
+        saved = {k: v for k, v in state["config"].items() if k not in ignore}
+        if saved != {k: v for k, v in self.config.to_dict().items() if k not in ignore}:
+            raise ValueError("checkpoint was written by a trial with a different config")
+        self.epoch, self.history = state["epoch"], list(state["history"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        self.shuffle_gen.set_state(rng["shuffle"])
+        self.augment_gen.set_state(rng["augment"])
+        self.mixup.load_state_dict(rng["mixup"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
+
+def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None, splits: Splits | None = None) -> TrainResult:
+    """Train one trial for ``config.epochs`` epochs, or on from ``resume_state``.
+
+    Stops early, with ``diverged`` set, when the training loss is NaN or
+    infinite: a diverged config would only diverge again.
+    """
+    trial = Trial(config, splits)
+    if resume_state is not None:
+        trial.load_state_dict(resume_state)
+    best = min((m["test_error"] for m in trial.history), default=math.inf)
+    while trial.epoch < config.epochs:
+        lr = trial.optimizer.param_groups[0]["lr"]
+        train_loss = trial.train_epoch()
+        trial.scheduler.step()
+        trial.epoch += 1
+        diverged = not math.isfinite(train_loss)
+        metrics: Metrics = {"epoch": trial.epoch, "train_loss": train_loss, "lr": lr, **trial.evaluate()}
+        best = min(best, metrics["test_error"])
+        metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
+        trial.history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics, trial.state_dict)
+        if diverged:
+            return TrainResult(trial.history, diverged=True)
+    return TrainResult(trial.history)
+
+
+def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel (images) or per-feature (tabular) mean and std of the training inputs."""
+    values = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    dims = (0, 2, 3) if values.dim() == 4 else (0,)
+    mean = values.mean(dims, keepdim=True)[0]
+    std = values.std(dims, keepdim=True)[0].clamp_min(1e-6)
+    return mean, std
+
+
+def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    opt = config.optimizer
+    if opt.name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=opt.nesterov and opt.momentum > 0)
+
+
+def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    schedule = config.schedule
+    lr_scheduler = torch.optim.lr_scheduler
+    if schedule.name == "step":
+        return lr_scheduler.StepLR(optimizer, schedule.step_size, schedule.gamma)
+    if schedule.name == "multistep":
+        return lr_scheduler.MultiStepLR(optimizer, list(schedule.milestones), schedule.gamma)
+    if schedule.name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return lr_scheduler.MultiStepLR(optimizer, [], 1.0)  # constant, but with the same state_dict API
+
+
+__all__ = ["Metrics", "OnEpoch", "TrainResult", "Trial", "resolve_device", "train"]

@@ -1,0 +1,144 @@
+"""The models of the paper's smaller studies, by name.
+
+- ``mlp``: fully connected ReLU net; the paper's tabular net is 2 x 128 (Section 3.6).
+- ``cnn``: a small conv net for 8x8 (digits) up to 28x28 (Fashion-MNIST) inputs.
+- ``preact_resnet18``: PreAct ResNet-18 (He et al. 2016) for 32x32 inputs, as in
+  Sections 3.2 and 3.4, with the optional dropout of Section 3.4: one dropout
+  layer in each block, after the ReLU between the two convolutions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
+_MODELS: dict[str, ModelBuilder] = {}
+
+
+def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    def add(builder: ModelBuilder) -> ModelBuilder:
+        _MODELS[name] = builder
+        return builder
+
+    return add
+
+
+def model_names() -> list[str]:
+    return sorted(_MODELS)
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int] = (128, 128), dropout: float = 0.0) -> nn.Module:
+    """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
+    if name not in _MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(model_names())}")
+    return _MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
+
+
+class MLP(nn.Sequential):
+    def __init__(self, in_features: int, hidden_sizes: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = hidden
+        layers.append(nn.Linear(width, num_classes))
+        super().__init__(*layers)
+
+
+@register_model("mlp")
+def _mlp(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    return MLP(math.prod(input_shape), hidden_sizes, num_classes, dropout)
+
+
+class SmallCNN(nn.Module):
+    """Two conv-BN-ReLU stages (32, 64 channels) and a pooled linear head.
+
+    Pooling only when the map is at least 8 pixels wide keeps 8x8 digits and
+    28x28 Fashion-MNIST on one architecture.
+    """
+
+    def __init__(self, in_channels: int, image_size: int, num_classes: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        pool = image_size >= 16
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2) if pool else nn.Identity(),
+            nn.Conv2d(32, 64, 3, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2) if pool else nn.Identity(),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+def _image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise ValueError(f"model {model!r} needs image input (channels, height, width); this dataset gives shape {input_shape}")
+    return input_shape  # type: ignore[return-value]
+
+
+@register_model("cnn")
+def _cnn(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    channels, height, _ = _image_shape(input_shape, "cnn")
+    return SmallCNN(channels, height, num_classes, dropout)
+
+
+class PreActBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        # Section 3.4: "one dropout layer in each PreAct block after the ReLU
+        # activation layer between two convolution layers".
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.shortcut: nn.Module | None = None
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.dropout(F.relu(self.bn2(out)))
+        return self.conv2(out) + shortcut
+
+
+class PreActResNet18(nn.Module):
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        layers: list[nn.Module] = []
+        in_planes = 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            for block_stride in (stride, 1):
+                layers.append(PreActBlock(in_planes, planes, block_stride, dropout))
+                in_planes = planes
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(512)
+        self.linear = nn.Linear(512, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.layers(self.conv1(x))
+        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+        return self.linear(out)
+
+
+@register_model("preact_resnet18")
+def _preact_resnet18(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    channels, _, _ = _image_shape(input_shape, "preact_resnet18")
+    return PreActResNet18(channels, num_classes, dropout)
