@@ -88,7 +88,7 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
 
     spec, parent_tags = load_sweep_spec(check_tracking(tracking_uri), args.name)
     storage = args.storage or str(Path(parent_tags.get("mixup_tune.storage", "mixup_tune_results")).parent)
-    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=storage, verbose=0 if args.quiet else 1)
+    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=storage, verbose=0 if args.quiet else 1, restore=True)
     return _summarise(outcome)
 
 
@@ -136,7 +136,7 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
     headers = {"trial_id": "trial", "best_test_error": "best test", "last_test_error": "last test", "train_error_real": "train real", "train_error_corrupted": "train corrupt"}
     table = Table(title=f"sweep {args.name}: {len(runs)} trials (errors in %)")
     for column in shown:
-        table.add_column(headers.get(column, column), justify="left" if column in ("trial_id", "status") else "right", no_wrap=column == "trial_id")
+        table.add_column(headers.get(column, column), justify="left" if column in ("trial_id", "status") else "right", no_wrap=column in ("trial_id", "status"))
     for _, row in runs.iterrows():
         table.add_row(*[_cell(row[column])[:8] if column == "trial_id" else _cell(row[column]) for column in shown])
     console.print(table)

@@ -97,7 +97,8 @@ def connect_ray(address: str | None) -> None:
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
     try:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
+        # Trial stdout stays in Ray's session logs; the driver shows the progress table.
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {str(error).splitlines()[0][:200]}") from None
 
@@ -117,8 +118,15 @@ def run_sweep(
     storage: str | None = None,
     verbose: int = 1,
     check_data_locally: bool = True,
+    restore: bool = False,
 ) -> SweepOutcome:
-    """Run every trial of ``spec`` not already FINISHED in MLflow; resume Ray's state when it exists."""
+    """Run every trial of ``spec`` not already FINISHED in MLflow.
+
+    With ``restore`` (``mixup-tune resume``), unfinished trials continue from
+    their last checkpoint in Ray's storage when it holds any; ``run`` always
+    starts from the spec as given, so an edited spec is never overridden by
+    Ray's saved state.
+    """
     from ray import tune
 
     started = time.monotonic()
@@ -128,7 +136,6 @@ def run_sweep(
     client = check_tracking(tracking_uri)
     if check_data_locally and address is None:
         check_data(spec)
-    connect_ray(address)
 
     experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
     run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}
@@ -142,22 +149,25 @@ def run_sweep(
     outcome = SweepOutcome(spec.name, tracking_uri, spec.experiment_name, experiment_id, parent_run_id, experiment_dir)
 
     callback = MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags)
+    restore = restore and tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir)
+    if not restore:
+        done = finished_trial_keys(client, experiment_id, spec.name)
+        search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
+        outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
+        if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
+            return _finish(client, outcome, started)
+    connect_ray(address)
     trainable = tune.with_resources(
         tune.with_parameters(tune_trainable, checkpoint_every=spec.tune.checkpoint_every),
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec)},
     )
     try:
-        if tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir):
+        if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
             # checkpoints, and runs are found again by their tags.
             tuner = tune.Tuner.restore(experiment_dir, trainable, resume_unfinished=True, resume_errored=True)
             outcome.planned = -1
         else:
-            done = finished_trial_keys(client, experiment_id, spec.name)
-            search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
-            outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
-            if outcome.planned == 0:
-                return _finish(client, outcome, started)
             tuner = tune.Tuner(
                 trainable,
                 param_space=param_space(spec),

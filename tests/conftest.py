@@ -1,0 +1,95 @@
+"""Shared fixtures: the offline datasets, small synthetic data, and isolated MLflow stores."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_datasets() -> Path:
+    """``$MIXUP_TUNE_DATA``, else ``../shared/datasets`` beside the repository."""
+    return Path(os.environ.get("MIXUP_TUNE_DATA") or REPO.parent / "shared" / "datasets")
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    path = shared_datasets()
+    assert path.is_dir(), f"the offline datasets are expected at {path} (set MIXUP_TUNE_DATA)"
+    return path
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MIXUP_TUNE_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def colour_npz(tmp_path: Path) -> Path:
+    """A tiny 32x32 colour dataset, so that augmentation, BatchNorm and dropout all run."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "colour.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8),
+        y_train=rng.integers(0, 4, 48),
+        x_test=rng.integers(0, 256, (16, 3, 32, 32), dtype=np.uint8),
+        y_test=rng.integers(0, 4, 16),
+    )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_mlflow_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=(root / "server.log").open("wb"), start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.5)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+
+
+@pytest.fixture(params=["sqlite", "server"], scope="module")
+def tracking_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every integration test runs against MLflow's embedded sqlite store and against a tracking server."""
+    root = tmp_path_factory.mktemp(f"mlflow-{request.param}")
+    if request.param == "sqlite":
+        yield f"sqlite:///{root / 'mlflow.db'}"
+        return
+    process, url = start_mlflow_server(root)
+    try:
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)

@@ -1,0 +1,96 @@
+"""mixup itself: alpha = 0 is ERM, lambda ~ Beta(alpha, alpha), partners are a permutation, the loss is the paper's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import stats
+
+from trainables import MixupSampler, mix_inputs, mixup_cross_entropy, training_loss
+from trainables.models import MLP
+
+
+def _model_and_batch(seed: int = 0) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(seed)
+    return MLP(10, (16,), 4), torch.randn(32, 10), torch.randint(0, 4, (32,))
+
+
+def _grads(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad()
+    loss.backward()
+    return [p.grad.clone() for p in model.parameters()]
+
+
+def test_alpha_zero_is_exact_erm() -> None:
+    model, x, y = _model_and_batch()
+    sampler = MixupSampler(alpha=0.0, lambda_per="batch", seed=0)
+    before = sampler.state_dict()
+    loss = training_loss(model, x, y, sampler)
+    reference = F.cross_entropy(model(x), y)
+    assert torch.equal(loss, reference)
+    for ours, theirs in zip(_grads(model, training_loss(model, x, y, sampler)), _grads(model, F.cross_entropy(model(x), y))):
+        assert torch.equal(ours, theirs)
+    assert sampler.state_dict()["lambda_rng"] == before["lambda_rng"], "ERM must draw nothing"
+
+
+def test_mixup_changes_the_loss_when_alpha_positive() -> None:
+    model, x, y = _model_and_batch()
+    loss = training_loss(model, x, y, MixupSampler(alpha=1.0, lambda_per="batch", seed=0))
+    assert not torch.isclose(loss, F.cross_entropy(model(x), y))
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+@pytest.mark.parametrize("lambda_per", ["batch", "sample"])
+def test_lambda_follows_beta_alpha_alpha(alpha: float, lambda_per: str) -> None:
+    sampler = MixupSampler(alpha, lambda_per, seed=1)
+    if lambda_per == "batch":
+        draws = np.concatenate([sampler.sample(8)[0][:1].numpy() for _ in range(3000)])
+    else:
+        draws = np.concatenate([sampler.sample(100)[0].numpy() for _ in range(30)])
+    assert stats.kstest(draws, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+    assert abs(draws.mean() - 0.5) < 0.03
+
+
+def test_one_lambda_per_batch_or_per_sample() -> None:
+    lam_batch, _ = MixupSampler(1.0, "batch", seed=0).sample(16)
+    lam_sample, _ = MixupSampler(1.0, "sample", seed=0).sample(16)
+    assert lam_batch.unique().numel() == 1
+    assert lam_sample.unique().numel() == 16
+
+
+def test_partners_are_a_seeded_permutation_of_the_batch() -> None:
+    perms = [MixupSampler(1.0, "batch", seed=s).sample(64)[1] for s in (3, 3, 4)]
+    assert torch.equal(perms[0].sort().values, torch.arange(64))
+    assert torch.equal(perms[0], perms[1])
+    assert not torch.equal(perms[0], perms[2])
+
+
+def test_sampler_state_round_trip_replays_the_same_draws() -> None:
+    sampler = MixupSampler(0.5, "sample", seed=7)
+    sampler.sample(10)
+    state = sampler.state_dict()
+    first = sampler.sample(10)
+    sampler.load_state_dict(state)
+    second = sampler.sample(10)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+
+
+def test_mixed_inputs_and_loss_follow_the_paper() -> None:
+    x, y = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    lam, perm = torch.full((6,), 0.3), torch.tensor([5, 4, 3, 2, 1, 0])
+    assert torch.allclose(mix_inputs(x, lam, perm), 0.3 * x + 0.7 * x[perm])
+    logits = torch.randn(6, 3)
+    expected = 0.3 * F.cross_entropy(logits, y) + 0.7 * F.cross_entropy(logits, y[perm])
+    assert torch.allclose(mixup_cross_entropy(logits, y, lam, perm), expected)
+    soft = 0.3 * F.one_hot(y, 3) + 0.7 * F.one_hot(y[perm], 3)
+    assert torch.allclose(mixup_cross_entropy(logits, y, lam, perm), F.cross_entropy(logits, soft.float()))
+
+
+def test_per_sample_lambda_weights_each_pair() -> None:
+    x = torch.randn(4, 2, 5, 5)
+    lam, perm = torch.tensor([0.0, 0.25, 0.5, 1.0]), torch.tensor([1, 2, 3, 0])
+    mixed = mix_inputs(x, lam, perm)
+    for i in range(4):
+        assert torch.allclose(mixed[i], lam[i] * x[i] + (1 - lam[i]) * x[perm[i]])

@@ -1,0 +1,52 @@
+"""The models: shapes, and the paper's dropout placement in PreAct ResNet-18."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from trainables import build_model, model_names
+from trainables.models import PreActBlock
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32))],
+)
+def test_output_shape(name: str, shape: tuple[int, ...]) -> None:
+    model = build_model(name, shape, num_classes=7)
+    assert model(torch.randn(2, *shape)).shape == (2, 7)
+
+
+def test_mlp_has_the_requested_widths() -> None:
+    widths = [m.out_features for m in build_model("mlp", (64,), 10, hidden_sizes=(128, 128)) if isinstance(m, nn.Linear)]
+    assert widths == [128, 128, 10]
+
+
+def test_preact_dropout_sits_after_the_relu_between_the_two_convolutions() -> None:
+    model = build_model("preact_resnet18", (3, 32, 32), 10, dropout=0.7)
+    blocks = [m for m in model.modules() if isinstance(m, PreActBlock)]
+    assert len(blocks) == 8
+    assert all(isinstance(b.dropout, nn.Dropout) and b.dropout.p == 0.7 for b in blocks)
+    seen: list[torch.Tensor] = []
+    blocks[0].dropout.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    order: list[str] = []
+    for name in ("conv1", "dropout", "conv2"):
+        getattr(blocks[0], name).register_forward_hook(lambda *a, n=name: order.append(n))
+    model.train()(torch.randn(4, 3, 32, 32))
+    assert order == ["conv1", "dropout", "conv2"]
+    assert (seen[0] >= 0).all(), "dropout's input is the output of a ReLU"
+
+
+def test_no_dropout_layers_without_dropout() -> None:
+    model = build_model("preact_resnet18", (3, 32, 32), 10)
+    assert not any(isinstance(m, nn.Dropout) for m in model.modules())
+
+
+def test_unknown_model_and_wrong_input_are_named() -> None:
+    with pytest.raises(KeyError, match="unknown model 'vgg'"):
+        build_model("vgg", (3, 32, 32), 10)
+    with pytest.raises(ValueError, match="needs image input"):
+        build_model("cnn", (4,), 3)
+    assert {"mlp", "cnn", "preact_resnet18"} <= set(model_names())

@@ -1,0 +1,77 @@
+"""A trial resumed from a checkpoint ends bit for bit where an uninterrupted one does."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from trainables import TrainConfig, Trial, train
+
+
+def _serialise(state: dict[str, Any]) -> dict[str, Any]:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)  # the same path as a checkpoint file: nothing shared with the live trial
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=False)
+
+
+def _final_state(config: TrainConfig, stop_after: int | None = None) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+    if stop_after is None:
+        captured: dict[str, Any] = {}
+        result = train(config, on_epoch=lambda metrics, state: captured.update(state=state()))
+        return result.history, captured["state"]["model"]
+    saved: dict[str, Any] = {}
+
+    def interrupt(metrics: dict[str, float], state: Any) -> None:
+        if metrics["epoch"] == stop_after:
+            saved["state"] = _serialise(state())
+            raise KeyboardInterrupt  # the trial dies here
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, on_epoch=interrupt)
+    captured = {}
+    result = train(config, on_epoch=lambda metrics, state: captured.update(state=state()), resume_state=saved["state"])
+    return result.history, captured["state"]["model"]
+
+
+CONFIGS = {
+    # every RNG at once: augmentation, dropout, per-sample lambda, pairing, shuffling, label noise
+    "cnn-augment-dropout-mixup": dict(dataset="npz", model="cnn", augment=True, dropout=0.3, alpha=1.0, lambda_per="sample", label_noise=0.3, batch_size=16),
+    "mlp-digits-step-schedule": dict(dataset="digits", model="mlp", alpha=0.4, schedule={"name": "step", "step_size": 2, "gamma": 0.5}, batch_size=128),
+    "adam-erm": dict(dataset="digits", model="mlp", alpha=0.0, optimizer={"name": "adam", "lr": 0.001}, batch_size=256),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_resume_equals_uninterrupted(name: str, colour_npz: Path) -> None:
+    options = {"epochs": 4, "seed": 3, "device": "cpu", **CONFIGS[name]}
+    if options["dataset"] == "npz":
+        options["data_path"] = str(colour_npz)
+    config = TrainConfig(**options)
+    history, model = _final_state(config)
+    resumed_history, resumed_model = _final_state(config, stop_after=2)
+    assert resumed_history == history
+    for key in model:
+        assert torch.equal(model[key], resumed_model[key]), key
+
+
+def test_different_seeds_differ() -> None:
+    a = train(TrainConfig(dataset="digits", epochs=1, alpha=1.0, seed=0)).final
+    b = train(TrainConfig(dataset="digits", epochs=1, alpha=1.0, seed=1)).final
+    assert a["train_loss"] != b["train_loss"]
+
+
+def test_checkpoint_of_another_config_is_refused() -> None:
+    state = Trial(TrainConfig(dataset="digits", alpha=1.0)).state_dict()
+    with pytest.raises(ValueError, match="different config"):
+        train(TrainConfig(dataset="digits", alpha=2.0, epochs=1), resume_state=state)
+
+
+def test_nan_loss_stops_the_trial_at_once() -> None:
+    config = TrainConfig(dataset="digits", epochs=20, optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9})
+    result = train(config)
+    assert result.diverged and len(result.history) < 20 and result.final["diverged"] == 1.0

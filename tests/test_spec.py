@@ -1,0 +1,88 @@
+"""Sweep files: what is accepted, what is refused, and how the refusal reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mixup_tune.spec import SpecError, grid_points, load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+
+BAD_SPECS = {
+    "unknown top-level key": ("name: a\nbogus: 1\n", "bogus: unknown key"),
+    "unknown trainable key": ("name: a\ntrainable: {epochz: 3}\n", "trainable.epochz: unknown key"),
+    "negative alpha on an axis": ("name: a\nsearch: {alpha: [0, -1]}\n", "search.alpha[1]: must be a finite number >= 0"),
+    "label noise of 1": ("name: a\ntrainable: {label_noise: 1.0}\n", "trainable.label_noise: must be in [0, 1)"),
+    "label noise on an axis": ("name: a\nsearch: {label_noise: [0.2, 1.5]}\n", "search.label_noise[1]: must be in [0, 1)"),
+    "unknown dataset": ("name: a\ntrainable: {dataset: mnist9}\n", "trainable.dataset: unknown dataset 'mnist9'; known: cifar10, digits"),
+    "unknown model": ("name: a\ntrainable: {model: vgg}\n", "trainable.model: unknown model 'vgg'; known: cnn, mlp"),
+    "wrong type": ("name: a\ntrainable: {epochs: many}\n", "trainable.epochs: Input should be a valid integer"),
+    "nested range": ("name: a\ntrainable: {optimizer: {lr: -1}}\n", "trainable.optimizer.lr: must be a finite number > 0"),
+    "unknown optimizer": ("name: a\ntrainable: {optimizer: {name: rmsprop}}\n", "trainable.optimizer.name: must be 'sgd' or 'adam'"),
+    "unknown search option": ("name: a\nsearch: {foo: [1]}\n", "search.foo: unknown option"),
+    "YAML syntax": ("name: a\nsearch: {alpha: [0, 1\n", "YAML syntax error"),
+    "empty file": ("", "the sweep file is empty"),
+    "not a mapping": ("- 1\n- 2\n", "a sweep file is a mapping"),
+    "missing name": ("trainable: {}\n", "name: required key is missing"),
+    "NaN alpha": ("name: a\ntrainable: {alpha: .nan}\n", "trainable.alpha: must be a finite number >= 0; got nan"),
+    "distribution on a grid": ("name: a\nsearch: {alpha: {uniform: [0, 1]}}\n", "a distribution needs tune.algorithm random or optuna"),
+    "empty range": ("name: a\ntune: {algorithm: random}\nsearch: {alpha: {uniform: [1, 0]}}\n", "uniform needs finite low < high"),
+    "scalar axis": ("name: a\nsearch: {alpha: 3}\n", "search.alpha: must be a list"),
+    "gpu word": ("name: a\nresources: {gpu: lots}\n", "resources.gpu: must be auto or a number"),
+    "unknown study": ("name: a\nstudy: foo\n", "study: must be"),
+    "grid repeats": ("name: a\ntune: {num_samples: 3}\n", "tune.num_samples: must be 1 for a grid"),
+    "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SPECS)
+def test_bad_spec_is_one_line_naming_file_and_key(case: str, tmp_path: Path) -> None:
+    text, expected = BAD_SPECS[case]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+
+
+def test_binary_junk_and_missing_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(SpecError, match="junk.yaml"):
+        load_spec(junk)
+    with pytest.raises(SpecError, match="no such sweep file"):
+        load_spec(tmp_path / "absent.yaml")
+
+
+def test_quickstart_is_a_16_trial_grid() -> None:
+    spec = load_spec(REPO / "sweeps" / "quickstart.yaml")
+    points = grid_points(spec)
+    assert len(points) == 16
+    assert {p["alpha"] for p in points} == {0, 0.2, 1, 4}
+    assert {(p["label_noise"], p["seed"]) for p in points} == {(0, 0), (0, 1), (0.4, 0), (0.4, 1)}
+    assert all(p["dataset"] == "digits" and p["epochs"] == 30 for p in points)
+
+
+def test_overrides_reach_any_field() -> None:
+    spec = load_spec(REPO / "sweeps" / "quickstart.yaml", ["epochs=2", "alpha=[0, 1]", "trainable.optimizer.lr=0.05", "name=other", "search.optimizer.momentum=[0.5, 0.9]"])
+    assert spec.name == "other" and spec.trainable.epochs == 2 and spec.trainable.optimizer.lr == 0.05
+    assert spec.search["alpha"] == [0, 1] and spec.search["optimizer.momentum"] == [0.5, 0.9]
+    assert len(grid_points(spec)) == 2 * 2 * 2 * 2
+
+
+@pytest.mark.parametrize(("override", "expected"), [("foo=1", "--set foo: unknown key"), ("alpha", "expected key=value"), ("epochs=-3", "trainable.epochs: must be >= 1")])
+def test_bad_overrides(override: str, expected: str) -> None:
+    with pytest.raises(SpecError, match=expected):
+        load_spec(REPO / "sweeps" / "quickstart.yaml", [override])
+
+
+def test_random_and_optuna_specs_validate(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: r\ntune: {algorithm: optuna, num_samples: 5}\nsearch: {alpha: {loguniform: [0.1, 4]}, seed: [0, 1], optimizer.lr: {uniform: [0.01, 0.2]}}\n")
+    spec = load_spec(path)
+    assert spec.search["alpha"].kind == "loguniform"

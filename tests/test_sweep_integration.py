@@ -1,0 +1,165 @@
+"""End to end through the installed ``mixup-tune`` command: a real local Ray, real MLflow stores, real training.
+
+Each test runs against both MLflow's sqlite store and an ``mlflow server`` on a
+loopback port (the ``tracking_uri`` fixture).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).parent / "mixup-tune")
+TINY_SPEC = """\
+name: {name}
+experiment: mixup-integration
+study: bias_variance
+trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: 3, batch_size: 128}}
+search:
+  alpha: [0, 1]
+  label_noise: [0, 0.4]
+resources: {{cpu: 1, gpu: 0}}
+"""
+
+
+def mixup_tune(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass
+class Sweep:
+    name: str
+    spec: Path
+    workdir: Path
+    tracking_uri: str
+    first: subprocess.CompletedProcess[str]
+
+    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return mixup_tune("run", str(self.spec), "--tracking-uri", self.tracking_uri, "--storage", str(self.workdir / "ray"), "--quiet", *extra, cwd=self.workdir)
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri)
+
+    def runs(self, role: str) -> list:
+        experiment = self.client.get_experiment_by_name("mixup-integration")
+        query = f"tags.`mixup_tune.sweep` = '{self.name}' and tags.`mixup_tune.role` = '{role}'"
+        return self.client.search_runs([experiment.experiment_id], query)
+
+
+@pytest.fixture(scope="module")
+def sweep(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    workdir = tmp_path_factory.mktemp("sweep")
+    name = "tiny-server" if tracking_uri.startswith("http") else "tiny-sqlite"
+    spec = workdir / "tiny.yaml"
+    spec.write_text(TINY_SPEC.format(name=name))
+    sweep = Sweep(name, spec, workdir, tracking_uri, subprocess.CompletedProcess([], 0))
+    sweep.first = sweep.run()
+    assert sweep.first.returncode == 0, sweep.first.stdout[-3000:] + sweep.first.stderr[-3000:]
+    return sweep
+
+
+def test_one_parent_and_one_nested_child_per_trial(sweep: Sweep) -> None:
+    parents, children = sweep.runs("parent"), sweep.runs("trial")
+    assert len(parents) == 1 and len(children) == 4
+    assert parents[0].info.status == "FINISHED"
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert child.info.status == "FINISHED"
+    assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {("0", "0"), ("0", "0.4"), ("1", "0"), ("1", "0.4")}
+
+
+def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
+    for child in sweep.runs("trial"):
+        params, metrics, tags = child.data.params, child.data.metrics, child.data.tags
+        assert {"alpha", "label_noise", "seed", "dropout", "dataset", "model", "optimizer.lr", "lambda_per"} <= set(params)
+        assert params["dataset"] == "digits" and params["model"] == "mlp"
+        history = sweep.client.get_metric_history(child.info.run_id, "test_error")
+        assert sorted(int(m.step) for m in history) == [1, 2, 3]
+        values = [m.value for m in sorted(history, key=lambda m: m.step)]
+        assert metrics["best_test_error"] == pytest.approx(min(values))
+        assert metrics["last_test_error"] == pytest.approx(values[-1])
+        assert 0 <= metrics["train_error_real"] <= 100 and "train_loss" in metrics and "lr" in metrics
+        assert ("train_error_corrupted" in metrics) == (params["label_noise"] != "0")
+        assert tags["mixup_tune.sweep"] == sweep.name and tags["mixup_tune.study"] == "bias_variance"
+        assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
+        assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
+
+
+def test_runs_lists_every_trial(sweep: Sweep) -> None:
+    result = mixup_tune("runs", sweep.name, "--tracking-uri", sweep.tracking_uri, "--csv", str(sweep.workdir / "runs.csv"), cwd=sweep.workdir)
+    assert result.returncode == 0, result.stderr
+    assert "4 trials" in result.stdout and result.stdout.count("FINISHED") == 4
+    table = pd.read_csv(sweep.workdir / "runs.csv")
+    assert len(table) == 4 and set(table["alpha"]) == {0, 1}
+
+
+def test_analyze_writes_figure_and_table_and_logs_them(sweep: Sweep) -> None:
+    out = sweep.workdir / "analysis"
+    result = mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out / "bias_variance.csv")
+    assert len(table) == 4 and set(table["last_test_error_n"]) == {1}
+    assert (out / "bias_variance.png").stat().st_size > 10_000
+    parent = sweep.runs("parent")[0].info.run_id
+    logged = {a.path for a in sweep.client.list_artifacts(parent, "analysis")}
+    assert {"analysis/bias_variance.png", "analysis/bias_variance.csv", "analysis/runs.csv"} <= logged
+    again = sweep.workdir / "again"
+    mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(again), cwd=sweep.workdir)
+    assert (again / "bias_variance.csv").read_bytes() == (out / "bias_variance.csv").read_bytes()
+
+
+def test_running_the_same_sweep_again_duplicates_nothing(sweep: Sweep) -> None:
+    history_before = {c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error")) for c in sweep.runs("trial")}
+    again = sweep.run()
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(sweep.runs("parent")) == 1 and len(sweep.runs("trial")) == 4
+    assert {c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error")) for c in sweep.runs("trial")} == history_before
+
+    grown = sweep.run("--set", "alpha=[0, 1, 2]")  # two new trials; the four old ones are skipped
+    assert grown.returncode == 0, grown.stderr[-2000:]
+    assert len(sweep.runs("parent")) == 1 and len(sweep.runs("trial")) == 6
+    assert all(c.info.status == "FINISHED" for c in sweep.runs("trial"))
+
+
+def test_a_trial_that_raises_is_failed_with_its_error(sweep: Sweep) -> None:
+    # gpu: 0 hides every GPU from the trial, so asking for cuda fails inside it, on any machine.
+    result = sweep.run("--name", f"{sweep.name}-broken", "--set", "trainable.device=cuda", "--set", "alpha=[1]", "--set", "label_noise=[0]", "--set", "tune.max_failures=0")
+    assert result.returncode == 1
+    broken = Sweep(f"{sweep.name}-broken", sweep.spec, sweep.workdir, sweep.tracking_uri, result)
+    [child] = broken.runs("trial")
+    assert child.info.status == "FAILED"
+    assert "cuda" in child.data.tags["mixup_tune.error"].lower() or "nvidia" in child.data.tags["mixup_tune.error"].lower()
+    assert broken.runs("parent")[0].info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--set", "alpha=[0, -1]"], "search.alpha[1]: must be a finite number >= 0"),
+        (["--set", "trainable.dataset=cifar10", "--set", "trainable.data_root=/nonexistent"], "dataset 'cifar10': files not found"),
+        (["--set", "trainable.modle=mlp"], "trainable.modle: unknown key"),
+        (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_creates_no_run(sweep: Sweep, extra: list[str], expected: str) -> None:
+    name = f"{sweep.name}-refused"
+    result = sweep.run("--name", name, *extra)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    experiment = sweep.client.get_experiment_by_name("mixup-integration")
+    assert not sweep.client.search_runs([experiment.experiment_id], f"tags.`mixup_tune.sweep` = '{name}'")
+
+
+def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
+    for command in ("runs", "analyze", "resume"):
+        result = mixup_tune(command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri, cwd=sweep.workdir)
+        assert result.returncode == 2 and "no-such-sweep" in result.stderr and result.stderr.count("\n") == 1, result.stderr
