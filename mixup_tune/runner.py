@@ -33,7 +33,7 @@ from .tracking import (
     get_or_create_parent,
     trial_key,
 )
-from .trainable import tune_trainable
+from .trainable import mixup_trial
 
 SPEC_ARTIFACT = "spec.yaml"
 DEFAULT_STORAGE = "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
@@ -95,7 +95,8 @@ def connect_ray(address: str | None) -> None:
 
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    # The classic reporter: one compact table of the sweep's axes and errors, not a box per result.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         # Trial stdout stays in Ray's session logs; the driver shows the progress table.
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
@@ -158,7 +159,7 @@ def run_sweep(
             return _finish(client, outcome, started)
     connect_ray(address)
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, checkpoint_every=spec.tune.checkpoint_every),
+        tune.with_parameters(mixup_trial, checkpoint_interval_s=spec.tune.checkpoint_interval_s),
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec)},
     )
     try:
@@ -178,6 +179,9 @@ def run_sweep(
                     scheduler=scheduler(spec),
                     num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
                     max_concurrent_trials=spec.tune.max_concurrent_trials,
+                    # A new worker per trial costs seconds of imports; reuse is safe because
+                    # each trial reseeds every generator it uses (trainables.loop.Trial).
+                    reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(
                     name=spec.name,
@@ -186,22 +190,46 @@ def run_sweep(
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
                     callbacks=[callback],
                     verbose=verbose,
+                    progress_reporter=progress_reporter(spec),
                 ),
             )
         results = tuner.fit()
-        for result in results:
-            if result.error is not None:
-                outcome.failed += 1
-                outcome.errors.append(str(result.error).splitlines()[0][:200])
-            elif (result.metrics or {}).get("diverged"):
-                outcome.diverged += 1
-            else:
-                outcome.completed += 1
-        if outcome.planned == -1:
-            outcome.planned = len(results)
+        outcome.errors = [str(r.error).splitlines()[0][:200] for r in results if r.error is not None]
+        _count_trials(outcome, experiment_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return _finish(client, outcome, started)
+
+
+def _count_trials(outcome: SweepOutcome, experiment_dir: str) -> None:
+    """Count trial ends from Ray's saved experiment state: what `resume` will act on.
+
+    After Ctrl-C, ``Tuner.fit`` returns normally and its in-memory results look
+    terminated, while the saved state rightly keeps the unfinished trials PENDING.
+    """
+    from ray.tune import ExperimentAnalysis
+
+    trials = ExperimentAnalysis(experiment_dir).trials
+    for trial in trials:
+        if trial.status == "ERROR":
+            outcome.failed += 1
+        elif trial.status != "TERMINATED":
+            outcome.interrupted = True
+        elif (trial.last_result or {}).get("diverged"):
+            outcome.diverged += 1
+        else:
+            outcome.completed += 1
+    if outcome.planned == -1:
+        outcome.planned = len(trials)
+
+
+def progress_reporter(spec: SweepSpec) -> Any:
+    from ray.tune import CLIReporter
+
+    metrics = {"epoch": "epoch", "test_error": "test err %", "train_error_real": "train err (real) %"}
+    if spec.trainable.label_noise > 0 or "label_noise" in spec.search:
+        metrics["train_error_corrupted"] = "train err (corrupt) %"
+    return CLIReporter(parameter_columns=list(spec.search) or ["alpha"], metric_columns=metrics, max_report_frequency=10, max_progress_rows=30)
 
 
 def _has_unfinished_trials(experiment_dir: str) -> bool:

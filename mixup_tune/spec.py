@@ -84,7 +84,7 @@ class TuneSettings(BaseModel):
     reduction_factor: float = Field(3, gt=1)  # ASHA: halving rate
     max_concurrent_trials: int | None = Field(None, ge=1)
     max_failures: int = Field(1, ge=-1)  # retries of a failed trial; -1 retries forever
-    checkpoint_every: int = Field(1, ge=1)  # epochs between checkpoints
+    checkpoint_interval_s: float = Field(30, ge=0)  # seconds between checkpoints (0: every epoch); always one at the end
     keep_checkpoints: int = Field(2, ge=1)  # checkpoints kept per trial
     seed: int = Field(0, ge=0)  # seeds random search and Optuna's sampler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,13 @@ from trainables import TrainConfig, train
 CHECKPOINT_FILE = "trial.pt"
 
 
-def tune_trainable(config: dict[str, Any], checkpoint_every: int = 1) -> None:
-    """Ray function trainable. Resumes from Ray's checkpoint when there is one (after a node loss or restore)."""
+def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> None:
+    """Ray function trainable. Resumes from Ray's checkpoint when there is one (after a node loss or restore).
+
+    Checkpoints are taken by wall time, not every epoch: on small models a
+    checkpoint costs more than an epoch, and Ray snapshots its experiment
+    state with each one.
+    """
     train_config = TrainConfig.from_dict(config)
     resume_state = None
     checkpoint = tune.get_checkpoint()
@@ -23,13 +29,17 @@ def tune_trainable(config: dict[str, Any], checkpoint_every: int = 1) -> None:
         with checkpoint.as_directory() as directory:
             resume_state = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
 
+    last_checkpoint = time.monotonic()
+
     def report(metrics: dict[str, float], state: Any) -> None:
-        epoch = int(metrics["epoch"])
-        if epoch % checkpoint_every and epoch != train_config.epochs and not metrics["diverged"]:
+        nonlocal last_checkpoint
+        final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
+        if not final and time.monotonic() - last_checkpoint < checkpoint_interval_s:
             tune.report(metrics)
             return
         with tempfile.TemporaryDirectory() as directory:
             torch.save(state(), Path(directory) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        last_checkpoint = time.monotonic()
 
     train(train_config, on_epoch=report, resume_state=resume_state)

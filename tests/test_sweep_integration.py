@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
+
+from analysis.runs import _parse_param
+from trainables import TrainConfig, train
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +78,7 @@ def test_one_parent_and_one_nested_child_per_trial(sweep: Sweep) -> None:
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert child.info.status == "FINISHED"
-    assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {("0", "0"), ("0", "0.4"), ("1", "0"), ("1", "0.4")}
+    assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {("0.0", "0.0"), ("0.0", "0.4"), ("1.0", "0.0"), ("1.0", "0.4")}
 
 
 def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
@@ -88,10 +92,20 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert metrics["best_test_error"] == pytest.approx(min(values))
         assert metrics["last_test_error"] == pytest.approx(values[-1])
         assert 0 <= metrics["train_error_real"] <= 100 and "train_loss" in metrics and "lr" in metrics
-        assert ("train_error_corrupted" in metrics) == (params["label_noise"] != "0")
+        assert ("train_error_corrupted" in metrics) == (params["label_noise"] != "0.0")
         assert tags["mixup_tune.sweep"] == sweep.name and tags["mixup_tune.study"] == "bias_variance"
         assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
         assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
+
+
+def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
+    """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
+    torch.set_num_threads(1)  # as in a Ray worker with one CPU
+    child = next(c for c in sweep.runs("trial") if c.data.params["alpha"] == "1.0" and c.data.params["label_noise"] == "0.4")
+    options = {key: _parse_param(value) for key, value in child.data.params.items()}
+    alone = train(TrainConfig.from_dict(options)).history
+    logged = sorted(sweep.client.get_metric_history(child.info.run_id, "test_error"), key=lambda m: m.step)
+    assert [m.value for m in logged] == [epoch["test_error"] for epoch in alone]
 
 
 def test_runs_lists_every_trial(sweep: Sweep) -> None:

@@ -24,6 +24,20 @@ def _require(ok: bool, field_name: str, message: str) -> None:
         raise ConfigError(field_name, message)
 
 
+def _normalise_types(config: Any) -> None:
+    """Give each field its declared type's canonical form (1 -> 1.0, [a, b] -> (a, b)).
+
+    The same trial must compare and hash equal however its values were written:
+    in YAML, as Ray restores them, or as a checkpoint stores them.
+    """
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.type in ("float", "float | None") and isinstance(value, int) and not isinstance(value, bool):
+            setattr(config, f.name, float(value))
+        elif isinstance(value, list):
+            setattr(config, f.name, tuple(value))
+
+
 def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -40,6 +54,7 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # Adam only
 
     def __post_init__(self) -> None:
+        _normalise_types(self)
         _require(self.name in ("sgd", "adam"), "optimizer.name", f"must be one of sgd, adam; got {self.name!r}")
         _require(_finite(self.lr) and self.lr > 0, "optimizer.lr", f"must be a finite number > 0; got {self.lr}")
         _require(_finite(self.momentum) and 0 <= self.momentum < 1, "optimizer.momentum", f"must be in [0, 1); got {self.momentum}")
@@ -57,6 +72,7 @@ class ScheduleConfig:
     gamma: float = 0.1  # decay factor, for "step" and "multistep"
 
     def __post_init__(self) -> None:
+        _normalise_types(self)
         allowed = ("constant", "step", "multistep", "cosine")
         _require(self.name in allowed, "schedule.name", f"must be one of {', '.join(allowed)}; got {self.name!r}")
         _require(self.step_size >= 1, "schedule.step_size", f"must be >= 1 epoch; got {self.step_size}")
@@ -103,7 +119,7 @@ class TrainConfig:
             self.optimizer = OptimizerConfig(**self.optimizer)
         if isinstance(self.schedule, dict):
             self.schedule = ScheduleConfig(**self.schedule)
-        self.hidden_sizes = tuple(self.hidden_sizes)
+        _normalise_types(self)
         datasets, models = dataset_names(), model_names()
         _require(self.dataset in datasets, "dataset", f"unknown dataset {self.dataset!r}; known: {', '.join(datasets)}")
         _require(self.model in models, "model", f"unknown model {self.model!r}; known: {', '.join(models)}")

@@ -1,0 +1,26 @@
+# The two commands of the README: `make quickstart` and `make test`.
+# Both create .venv with the pinned torch/torchvision pair first (see requirements/constraints.txt).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+
+.PHONY: install quickstart test clean
+
+$(BIN)/mixup-tune: pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch torchvision
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
+	touch $@
+
+install: $(BIN)/mixup-tune
+
+quickstart: install
+	$(BIN)/mixup-tune run sweeps/quickstart.yaml
+	$(BIN)/mixup-tune analyze quickstart --out results/quickstart
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) mlflow.db mlartifacts mixup_tune_results results

@@ -1,0 +1,70 @@
+"""Interrupt a running sweep (Ctrl-C), then `mixup-tune resume` it: runs are reopened, nothing is logged twice,
+and the final numbers equal an uninterrupted run's, bit for bit."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from analysis.runs import _parse_param
+from trainables import TrainConfig, train
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).parent / "mixup-tune")
+EPOCHS = 400
+SPEC = f"""\
+name: interrupted
+trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 256}}
+search: {{alpha: [0, 1], label_noise: [0.4]}}
+tune: {{checkpoint_interval_s: 0.5}}
+resources: {{cpu: 1, gpu: 0}}
+"""
+
+
+def _trial_runs(client: MlflowClient) -> list:
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments, "tags.`mixup_tune.role` = 'trial'")
+
+
+def test_interrupt_then_resume(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
+    run = subprocess.Popen([CLI, "run", "spec.yaml", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # wait until both trials are well under way
+        runs = _trial_runs(client) if (tmp_path / "mlflow.db").exists() else []
+        steps = [len(client.get_metric_history(r.info.run_id, "test_error")) for r in runs]
+        if len(steps) == 2 and min(steps) >= 30:
+            break
+        time.sleep(1)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, output[-3000:]
+    assert "mixup-tune resume interrupted" in output
+    interrupted = _trial_runs(client)
+    assert {r.info.status for r in interrupted} == {"KILLED"}
+    assert all(len(client.get_metric_history(r.info.run_id, "test_error")) < EPOCHS for r in interrupted)
+
+    resumed = subprocess.run([CLI, "resume", "interrupted", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    final = _trial_runs(client)
+    assert sorted(r.info.run_id for r in final) == sorted(r.info.run_id for r in interrupted)
+    torch.set_num_threads(1)  # as in a Ray worker with one CPU
+    for child in final:
+        assert child.info.status == "FINISHED"
+        history = sorted(client.get_metric_history(child.info.run_id, "test_error"), key=lambda m: m.step)
+        assert [int(m.step) for m in history] == list(range(1, EPOCHS + 1)), "every epoch exactly once"
+        options = {key: _parse_param(value) for key, value in child.data.params.items()}
+        uninterrupted = train(TrainConfig.from_dict(options)).history
+        assert [m.value for m in history] == [epoch["test_error"] for epoch in uninterrupted]
+        assert child.data.metrics["train_error_corrupted"] == uninterrupted[-1]["train_error_corrupted"]
