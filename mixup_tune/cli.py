@@ -67,10 +67,20 @@ def main(argv: list[str] | None = None) -> int:
 
     tracking_uri = args.tracking_uri or default_tracking_uri()
     try:
+        if args.command != "run":
+            _require_existing_store(tracking_uri)
         return {"run": _run, "resume": _resume, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
     except (SpecError, UserError) as error:
         print(f"mixup-tune: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _require_existing_store(tracking_uri: str) -> None:
+    """Reading a sweep from a sqlite file that is not there would create an empty one: say so instead."""
+    from .runner import UserError
+
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        raise UserError(f"no MLflow database at {tracking_uri.removeprefix('sqlite:///')}; run from the sweep's directory or pass --tracking-uri")
 
 
 def _run(args: argparse.Namespace, tracking_uri: str) -> int:

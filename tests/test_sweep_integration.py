@@ -177,3 +177,9 @@ def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
     for command in ("runs", "analyze", "resume"):
         result = mixup_tune(command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri, cwd=sweep.workdir)
         assert result.returncode == 2 and "no-such-sweep" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> None:
+    result = mixup_tune("runs", "quickstart", cwd=tmp_path)
+    assert result.returncode == 2 and "no MLflow database at" in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

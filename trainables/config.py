@@ -12,9 +12,9 @@ import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
-from .data import dataset_names
+from .data import DATASETS
 from .errors import ConfigError
-from .models import model_names
+from .models import MODELS
 
 _FORBID_EXTRA = {"extra": "forbid"}
 
@@ -120,9 +120,8 @@ class TrainConfig:
         if isinstance(self.schedule, dict):
             self.schedule = ScheduleConfig(**self.schedule)
         _normalise_types(self)
-        datasets, models = dataset_names(), model_names()
-        _require(self.dataset in datasets, "dataset", f"unknown dataset {self.dataset!r}; known: {', '.join(datasets)}")
-        _require(self.model in models, "model", f"unknown model {self.model!r}; known: {', '.join(models)}")
+        _require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
+        _require(self.model in MODELS, "model", MODELS.unknown(self.model))
         _require(self.dataset not in ("npz", "imagefolder") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")
         _require(self.train_subset is None or self.train_subset >= 2, "train_subset", f"must be >= 2; got {self.train_subset}")
         _require(_finite(self.val_fraction) and 0 <= self.val_fraction < 1, "val_fraction", f"must be in [0, 1); got {self.val_fraction}")

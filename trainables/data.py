@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .errors import DatasetError
+from .registry import Registry
 
 SPLIT_SEED = 0  # fixes train_subset, the validation split and tabular train/test splits, for every trial
 
@@ -66,19 +67,9 @@ class Source:
 
 
 Loader = Callable[[Source], Splits]
-_DATASETS: dict[str, Loader] = {}
-
-
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    def add(loader: Loader) -> Loader:
-        _DATASETS[name] = loader
-        return loader
-
-    return add
-
-
-def dataset_names() -> list[str]:
-    return sorted(_DATASETS)
+DATASETS: Registry[Loader] = Registry("dataset")
+register_dataset = DATASETS.register
+dataset_names = DATASETS.names
 
 
 def default_data_root() -> Path:
@@ -105,11 +96,11 @@ def load_data(
     download: bool = False,
 ) -> Splits:
     """Load a dataset by name; raise DatasetError naming it and the path expected when it is missing."""
-    if dataset not in _DATASETS:
-        raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(dataset_names())}")
+    if dataset not in DATASETS:
+        raise DatasetError(DATASETS.unknown(dataset))
     root = Path(data_root).expanduser() if data_root else default_data_root()
     source = Source(root, Path(data_path).expanduser() if data_path else None, cache_dir(root), download)
-    splits = _DATASETS[dataset](source)
+    splits = DATASETS[dataset](source)
     generator = torch.Generator().manual_seed(SPLIT_SEED)
     if train_subset is not None and train_subset < len(splits.y_train):
         keep = torch.randperm(len(splits.y_train), generator=generator)[:train_subset]

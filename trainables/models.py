@@ -15,27 +15,17 @@ from collections.abc import Callable, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .registry import Registry
+
 ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
-_MODELS: dict[str, ModelBuilder] = {}
-
-
-def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    def add(builder: ModelBuilder) -> ModelBuilder:
-        _MODELS[name] = builder
-        return builder
-
-    return add
-
-
-def model_names() -> list[str]:
-    return sorted(_MODELS)
+MODELS: Registry[ModelBuilder] = Registry("model")
+register_model = MODELS.register
+model_names = MODELS.names
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int] = (128, 128), dropout: float = 0.0) -> nn.Module:
     """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
-    if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(model_names())}")
-    return _MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
+    return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
 
 
 class MLP(nn.Sequential):
