@@ -149,7 +149,6 @@ def run_sweep(
         client.log_artifact(parent_run_id, str(path))
     outcome = SweepOutcome(spec.name, tracking_uri, spec.experiment_name, experiment_id, parent_run_id, experiment_dir)
 
-    callback = MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags)
     restore = restore and tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir)
     if not restore:
         done = finished_trial_keys(client, experiment_id, spec.name)
@@ -165,7 +164,7 @@ def run_sweep(
     try:
         if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
-            # checkpoints, and runs are found again by their tags.
+            # checkpoints and the pickled MlflowSweepCallback, which finds its runs again by their tags.
             tuner = tune.Tuner.restore(experiment_dir, trainable, resume_unfinished=True, resume_errored=True)
             outcome.planned = -1
         else:
@@ -188,7 +187,7 @@ def run_sweep(
                     storage_path=storage_root,
                     failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
-                    callbacks=[callback],
+                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags)],
                     verbose=verbose,
                     progress_reporter=progress_reporter(spec),
                 ),

@@ -145,6 +145,8 @@ class SweepSpec(BaseModel):
     def _check_search(self) -> SweepSpec:
         if self.tune.algorithm == "grid" and self.tune.num_samples != 1:
             raise ConfigError("tune.num_samples", "must be 1 for a grid (repeats would be identical trials); add a seed axis instead")
+        if self.tune.metric == "val_error" and self.trainable.val_fraction == 0 and "val_fraction" not in self.search:
+            raise ConfigError("tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0")
         known = set(option_names())
         base = self.trainable.flat()
         for key, value in self.search.items():

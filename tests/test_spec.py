@@ -33,6 +33,7 @@ BAD_SPECS = {
     "gpu word": ("name: a\nresources: {gpu: lots}\n", "resources.gpu: must be auto or a number"),
     "unknown study": ("name: a\nstudy: foo\n", "study: must be"),
     "grid repeats": ("name: a\ntune: {num_samples: 3}\n", "tune.num_samples: must be 1 for a grid"),
+    "val_error without a split": ("name: a\ntune: {metric: val_error}\n", "tune.metric: val_error needs a validation split"),
     "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
 }
 
