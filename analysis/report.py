@@ -1,34 +1,56 @@
-"""``mixup-tune analyze``: read a sweep back from MLflow, write tables and figures, log them to the parent run."""
+"""``mixup-tune analyze``: read a sweep back from MLflow, write tables, figures and report.md, log them to the parent run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import bias_variance
-from .runs import load_runs, parent_run_id, sweep_study, varying_options
+from . import bias_variance, label_noise
+from .render import StudyOutput, markdown_table
+from .runs import load_history, load_runs, parent_run_id, sweep_study, varying_options
 
 ARTIFACT_DIR = "analysis"
 
 
 def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
-    """Write ``runs.csv`` and the study's outputs to ``out``; return the files written.
+    """Write ``runs.csv``, the study's tables and figures, and ``report.md`` to ``out``; return the files.
 
     The files depend only on the logged runs, so analysing the same runs again
-    gives the same files.
+    gives the same bytes.
     """
     runs = load_runs(sweep, tracking_uri)
     out.mkdir(parents=True, exist_ok=True)
     runs_csv = out / "runs.csv"
     runs.drop(columns=["run_id"]).to_csv(runs_csv, index=False, float_format="%.4f")
-    files = [runs_csv]
     study = sweep_study(sweep, tracking_uri)
-    if study == "bias_variance" or "alpha" in varying_options(runs):
-        files += bias_variance.render(runs, out, title=sweep)
+    sections: list[StudyOutput] = []
+    if study == "label_noise":
+        sections.append(label_noise.render(runs, load_history(sweep, tracking_uri), out))
+    if study == "bias_variance" or (study == "generic" and "alpha" in varying_options(runs)):
+        sections.append(bias_variance.render(runs, out, title=sweep))
+    report = out / "report.md"
+    report.write_text(_report(sweep, study, runs, sections))
+    files = [runs_csv, *(path for section in sections for path in section.files), report]
     parent = parent_run_id(sweep, tracking_uri)
     if parent is not None:
         client = MlflowClient(tracking_uri)
         for path in files:
             client.log_artifact(parent, str(path), ARTIFACT_DIR)
     return files
+
+
+def _report(sweep: str, study: str, runs: pd.DataFrame, sections: list[StudyOutput]) -> str:
+    counts = runs.assign(outcome=runs["status"].where(~runs["diverged"], "DIVERGED"))["outcome"].value_counts().sort_index()
+    axes = varying_options(runs)
+    header = [
+        f"# Sweep `{sweep}` ({study})",
+        f"{len(runs)} trials; " + ", ".join(f"{n} {status.lower()}" for status, n in counts.items()) + ". "
+        + (f"Swept: {', '.join(axes)}. " if axes else "")
+        + "Failed and diverged trials are left out of every table and figure. All trials: [runs.csv](runs.csv).",
+    ]
+    fixed = {name: runs[name].iloc[0] for name in ("dataset", "model", "epochs", "batch_size", "optimizer.name", "optimizer.lr") if name in runs and name not in axes}
+    if fixed:
+        header.append(markdown_table(pd.DataFrame([fixed])))
+    return "\n\n".join([*header, *(section.markdown for section in sections)]) + "\n"

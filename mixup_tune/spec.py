@@ -7,6 +7,10 @@
     search:                             # a list is a grid axis; a dict is a distribution
       alpha: [0, 0.2, 1, 4]
       optimizer.lr: {loguniform: [0.01, 0.3]}
+    variants:                           # optional: settings that are not a product (grid only),
+      - {alpha: 0}                      # each crossed with the search grid
+      - {dropout: 0.7}
+      - {alpha: 8}
     tune: {algorithm: grid, num_samples: 1, scheduler: none, max_failures: 1}
     resources: {cpu: 1, gpu: auto}
 
@@ -27,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import flatten, unflatten
 
-STUDIES = ("bias_variance", "generic")  # analyses that `analyze` knows
+STUDIES = ("bias_variance", "label_noise", "generic")  # analyses that `analyze` knows
 METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 
@@ -115,6 +119,7 @@ class SweepSpec(BaseModel):
     description: str = ""
     trainable: TrainConfig = Field(default_factory=TrainConfig)
     search: dict[str, SearchValue] = Field(default_factory=dict)
+    variants: list[dict[str, Any]] = Field(default_factory=list)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
 
@@ -149,6 +154,18 @@ class SweepSpec(BaseModel):
             raise ConfigError("tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0")
         known = set(option_names())
         base = self.trainable.flat()
+        if self.variants and self.tune.algorithm != "grid":
+            raise ConfigError("variants", "need tune.algorithm grid")
+        for index, variant in enumerate(self.variants):
+            for key, value in variant.items():
+                if key not in known:
+                    raise ConfigError(f"variants[{index}].{key}", f"unknown option; options: {', '.join(sorted(known))}")
+                if key in self.search:
+                    raise ConfigError(f"variants[{index}].{key}", "is also a search axis; set it in one place")
+            try:
+                _TRAIN_CONFIG.validate_python(unflatten({**base, **variant}))
+            except pydantic.ValidationError as error:
+                raise ConfigError(f"variants[{index}]", _first_error(error, with_key=True)) from None
         for key, value in self.search.items():
             if key not in known:
                 raise ConfigError(f"search.{key}", f"unknown option; options: {', '.join(sorted(known))}")
@@ -256,11 +273,11 @@ def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
 
 
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The grid's trials as flat configs, in file order with the last axis varying fastest."""
+    """The grid's trials as flat configs: every variant crossed with the search axes, the last axis varying fastest."""
     base = spec.trainable.flat()
     axes = list(spec.search.items())
     points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
-    return [{**base, **point} for point in points]
+    return [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
 
 
 __all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "grid_points", "load_spec", "validate_spec"]

@@ -34,6 +34,10 @@ BAD_SPECS = {
     "unknown study": ("name: a\nstudy: foo\n", "study: must be"),
     "grid repeats": ("name: a\ntune: {num_samples: 3}\n", "tune.num_samples: must be 1 for a grid"),
     "val_error without a split": ("name: a\ntune: {metric: val_error}\n", "tune.metric: val_error needs a validation split"),
+    "variant with unknown option": ("name: a\nvariants: [{alfa: 1}]\n", "variants[0].alfa: unknown option"),
+    "variant out of range": ("name: a\nvariants: [{alpha: 0}, {dropout: 1.5}]\n", "variants[1]: dropout: must be in [0, 1)"),
+    "variant also an axis": ("name: a\nsearch: {alpha: [0, 1]}\nvariants: [{alpha: 8}]\n", "variants[0].alpha: is also a search axis"),
+    "variants off-grid": ("name: a\ntune: {algorithm: random}\nvariants: [{alpha: 8}]\n", "variants: need tune.algorithm grid"),
     "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
 }
 
@@ -87,3 +91,17 @@ def test_random_and_optuna_specs_validate(tmp_path: Path) -> None:
     path.write_text("name: r\ntune: {algorithm: optuna, num_samples: 5}\nsearch: {alpha: {loguniform: [0.1, 4]}, seed: [0, 1], optimizer.lr: {uniform: [0.01, 0.2]}}\n")
     spec = load_spec(path)
     assert spec.search["alpha"].kind == "loguniform"
+
+
+def test_label_noise_variants_cross_the_grid() -> None:
+    spec = load_spec(REPO / "sweeps" / "label_noise-small.yaml")
+    points = grid_points(spec)
+    assert len(points) == 3 * 9 * 2
+    methods = {(p["alpha"], p["dropout"]) for p in points}
+    assert methods == {(0, 0.0), (0.0, 0.5), (0.0, 0.7), (0.0, 0.8), (0.0, 0.9), (1, 0.0), (2, 0.0), (8, 0.0), (32, 0.0)}
+    assert {p["label_noise"] for p in points} == {0.2, 0.5, 0.8}
+
+
+@pytest.mark.parametrize("name", ["quickstart", "label_noise", "label_noise-small", "bias_variance", "bias_variance-small"])
+def test_every_shipped_sweep_validates(name: str) -> None:
+    assert load_spec(REPO / "sweeps" / f"{name}.yaml").name == name

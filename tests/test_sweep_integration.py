@@ -116,19 +116,23 @@ def test_runs_lists_every_trial(sweep: Sweep) -> None:
     assert len(table) == 4 and set(table["alpha"]) == {0, 1}
 
 
-def test_analyze_writes_figure_and_table_and_logs_them(sweep: Sweep) -> None:
+def test_analyze_writes_figure_table_and_report_and_logs_them(sweep: Sweep) -> None:
     out = sweep.workdir / "analysis"
     result = mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out / "bias_variance.csv")
     assert len(table) == 4 and set(table["last_test_error_n"]) == {1}
-    assert (out / "bias_variance.png").stat().st_size > 10_000
+    assert (out / "bias_variance.png").stat().st_size > 10_000 and (out / "bias_variance.pdf").read_bytes().startswith(b"%PDF")
+    report = (out / "report.md").read_text()
+    assert f"# Sweep `{sweep.name}` (bias_variance)" in report and "![bias-variance](bias_variance.png)" in report
     parent = sweep.runs("parent")[0].info.run_id
     logged = {a.path for a in sweep.client.list_artifacts(parent, "analysis")}
-    assert {"analysis/bias_variance.png", "analysis/bias_variance.csv", "analysis/runs.csv"} <= logged
+    expected = {"runs.csv", "bias_variance.csv", "bias_variance.png", "bias_variance.pdf", "report.md"}
+    assert {f"analysis/{name}" for name in expected} <= logged
     again = sweep.workdir / "again"
     mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(again), cwd=sweep.workdir)
-    assert (again / "bias_variance.csv").read_bytes() == (out / "bias_variance.csv").read_bytes()
+    for name in expected:  # the same runs give the same bytes
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_running_the_same_sweep_again_duplicates_nothing(sweep: Sweep) -> None:
