@@ -45,6 +45,9 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
                 axis.scatter(best["alpha"], best[f"{metric}_mean"], marker="*", s=220, color=line[0].get_color(), zorder=5, edgecolor="black")
         if len(positive):
             axis.set_xscale("symlog", linthresh=float(positive.min()))  # alpha = 0 (ERM) stays on the axis
+        alphas = sorted(table["alpha"].unique())
+        axis.set_xticks(alphas, [f"{a:g}" for a in alphas], rotation=90 if len(alphas) > 6 else 0, fontsize=8)
+        axis.minorticks_off()
         axis.set_xlabel("mixup alpha (0 = ERM)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
