@@ -20,3 +20,17 @@ TABLE2 = pd.DataFrame(
     columns=["label_noise", "method", "setting", "best_test_error", "last_test_error", "train_error_real", "train_error_corrupted"],
 )
 TABLE2_SOURCE = "Zhang et al. (2018), Table 2: CIFAR-10, PreAct ResNet-18, 200 epochs"
+
+# Table 3: ImageNet, ResNet-101, epsilon 4 of 255; error in % on adversarial examples.
+TABLE3 = pd.DataFrame(
+    [
+        ("ERM", 90.7, 63.1, 99.9, 93.4, 57.0, 24.8, 57.3, 18.1),
+        ("mixup", 75.2, 49.1, 99.6, 95.8, 46.0, 17.4, 40.9, 11.8),
+    ],
+    columns=[
+        "method",
+        "white_box_fgsm_error", "white_box_fgsm_error_top5", "white_box_ifgsm_error", "white_box_ifgsm_error_top5",
+        "black_box_fgsm_error", "black_box_fgsm_error_top5", "black_box_ifgsm_error", "black_box_ifgsm_error_top5",
+    ],
+)  # fmt: skip
+TABLE3_SOURCE = "Zhang et al. (2018), Table 3: ImageNet, ResNet-101, epsilon 4/255 (black box: examples from a second ERM model)"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune import tags
-from mixup_tune.records import find_parent, find_runs
+from mixup_tune.records import find_parent, find_runs, parse_param
 from trainables import TrainConfig
 
 EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
@@ -17,17 +16,6 @@ EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val
 
 class NoRunsError(LookupError):
     """The sweep has no trial runs in this tracking store."""
-
-
-def _parse_param(text: str) -> Any:
-    """MLflow stores params as strings; give back numbers, booleans, None and lists."""
-    if text in ("None", "True", "False"):
-        return {"None": None, "True": True, "False": False}[text]
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return text
-    return tuple(value) if isinstance(value, list) else value  # hashable, for grouping
 
 
 def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
@@ -43,14 +31,15 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
             "trial_id": run.data.tags.get(tags.TRIAL_ID),
             "status": run.info.status,
             "diverged": run.data.tags.get(tags.DIVERGED) == "true",
+            "surrogate": run.data.tags.get(tags.SURROGATE) == "true",
         }
-        row.update({key: _parse_param(value) for key, value in run.data.params.items()})
+        row.update({key: parse_param(value) for key, value in run.data.params.items()})
         row.update(run.data.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows)
     option_order = [name for name in TrainConfig().flat() if name in frame.columns]
     rest = [c for c in frame.columns if c not in option_order]
-    frame = frame[rest[:4] + option_order + rest[4:]]
+    frame = frame[rest[:5] + option_order + rest[5:]]
     return frame.sort_values(varying_options(frame) or ["trial_id"]).reset_index(drop=True)
 
 

@@ -113,6 +113,7 @@ def _summarise(outcome: object) -> int:
         ("completed", str(outcome.completed)),
         ("diverged (stopped, not retried)", str(outcome.diverged)),
         ("failed", str(outcome.failed)),
+        *([("black-box targets evaluated", str(outcome.black_box_targets))] if outcome.black_box_targets else []),
         ("wall time", f"{outcome.wall_seconds:.1f} s"),
         ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
         ("Ray results", outcome.storage),

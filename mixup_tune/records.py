@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,3 +34,14 @@ def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None 
 def find_parent(client: MlflowClient, sweep: str) -> Any | None:
     parents = find_runs(client, sweep, "parent")
     return parents[0] if parents else None
+
+
+def parse_param(text: str) -> Any:
+    """MLflow stores params as strings; give back numbers, booleans, None and (hashable) tuples."""
+    if text in ("None", "True", "False"):
+        return {"None": None, "True": True, "False": False}[text]
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return tuple(value) if isinstance(value, list) else value

@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from trainables import DatasetError, load_data
 
 from . import tags
+from .black_box import evaluate_black_box
 from .records import find_runs
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
@@ -57,6 +58,7 @@ class SweepOutcome:
     failed: int = 0
     diverged: int = 0
     interrupted: bool = False
+    black_box_targets: int = 0  # trials evaluated on the surrogate's adversarial examples
     wall_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -155,7 +157,7 @@ def run_sweep(
         search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
         outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
         if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
-            return _finish(client, outcome, started)
+            return _finish(client, outcome, started, spec)
     connect_ray(address)
     trainable = tune.with_resources(
         tune.with_parameters(mixup_trial, checkpoint_interval_s=spec.tune.checkpoint_interval_s),
@@ -187,7 +189,7 @@ def run_sweep(
                     storage_path=storage_root,
                     failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
-                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags)],
+                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags, log_model=spec.black_box is not None)],
                     verbose=verbose,
                     progress_reporter=progress_reporter(spec),
                 ),
@@ -197,7 +199,7 @@ def run_sweep(
         _count_trials(outcome, experiment_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    return _finish(client, outcome, started)
+    return _finish(client, outcome, started, spec)
 
 
 def _count_trials(outcome: SweepOutcome, experiment_dir: str) -> None:
@@ -242,8 +244,14 @@ def _has_unfinished_trials(experiment_dir: str) -> bool:
     return any(trial.status != "TERMINATED" for trial in trials)
 
 
-def _finish(client: MlflowClient, outcome: SweepOutcome, started: float) -> SweepOutcome:
-    """Close whatever is still RUNNING, so MLflow never shows a sweep that is not running as running."""
+def _finish(client: MlflowClient, outcome: SweepOutcome, started: float, spec: SweepSpec) -> SweepOutcome:
+    """Run the evaluations that need the whole sweep, then close whatever is still RUNNING."""
+    if spec.black_box is not None and not outcome.interrupted:
+        try:
+            outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
+        except Exception as error:  # the trials' records stand; report, do not lose them
+            outcome.errors.append(f"black-box evaluation failed: {str(error).splitlines()[0][:200]}")
+            outcome.failed += 1
     status = "KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED"
     close_open_runs(client, outcome.experiment_id, outcome.name, "KILLED")
     client.set_terminated(outcome.parent_run_id, status)

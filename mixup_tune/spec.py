@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import flatten, unflatten
 
-STUDIES = ("bias_variance", "label_noise", "generic")  # analyses that `analyze` knows
+STUDIES = ("bias_variance", "label_noise", "adversarial", "generic")  # analyses that `analyze` knows
 METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 
@@ -108,6 +108,14 @@ class Resources(BaseModel):
         return float(value)
 
 
+class BlackBox(BaseModel):
+    """Section 3.5's black-box attack: examples crafted on a separate ERM surrogate, tested on every other model."""
+
+    model_config = ConfigDict(extra="forbid")
+    surrogate: dict[str, Any] = Field(default_factory=lambda: {"alpha": 0, "seed": 1000})  # options of the extra surrogate trial
+    epsilon: float | None = Field(None, gt=0, le=1)  # default: the surrogate's adversarial_epsilon
+
+
 SearchValue = list[Any] | Distribution
 
 
@@ -120,6 +128,7 @@ class SweepSpec(BaseModel):
     trainable: TrainConfig = Field(default_factory=TrainConfig)
     search: dict[str, SearchValue] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
+    black_box: BlackBox | None = None  # adds the surrogate trial; evaluated after the sweep
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
 
@@ -156,6 +165,18 @@ class SweepSpec(BaseModel):
         base = self.trainable.flat()
         if self.variants and self.tune.algorithm != "grid":
             raise ConfigError("variants", "need tune.algorithm grid")
+        if self.black_box is not None:
+            if self.tune.algorithm != "grid":
+                raise ConfigError("black_box", "needs tune.algorithm grid")
+            if "dataset" in self.search:
+                raise ConfigError("black_box", "needs one dataset for all trials (dataset is a search axis)")
+            for key in self.black_box.surrogate:
+                if key not in known:
+                    raise ConfigError(f"black_box.surrogate.{key}", f"unknown option; options: {', '.join(sorted(known))}")
+            try:
+                _TRAIN_CONFIG.validate_python(unflatten({**base, **self.black_box.surrogate}))
+            except pydantic.ValidationError as error:
+                raise ConfigError("black_box.surrogate", _first_error(error, with_key=True)) from None
         for index, variant in enumerate(self.variants):
             for key, value in variant.items():
                 if key not in known:
@@ -277,7 +298,14 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
     base = spec.trainable.flat()
     axes = list(spec.search.items())
     points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
-    return [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
+    grid = [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
+    surrogate = surrogate_point(spec)
+    return grid + [surrogate] if surrogate is not None and surrogate not in grid else grid
+
+
+def surrogate_point(spec: SweepSpec) -> dict[str, Any] | None:
+    """The black-box surrogate's flat config: the base trainable with the surrogate's options."""
+    return None if spec.black_box is None else {**spec.trainable.flat(), **spec.black_box.surrogate}
 
 
 __all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "grid_points", "load_spec", "validate_spec"]

@@ -15,6 +15,7 @@ CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the pack
 STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite
+SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run
 GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI
 PARENT_RUN = "mlflow.parentRunId"  # MLflow's own nesting tag
 

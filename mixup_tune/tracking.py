@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from trainables import TrainConfig
 from . import tags
 from .records import find_runs
 
+MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights, when the sweep logs them
 EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
 # Options that say where a trial runs, not what it computes: left out of its identity.
 _PLACEMENT_OPTIONS = ("device", "data_root", "download")
@@ -98,8 +100,9 @@ def _mlflow_params(config: dict[str, Any]) -> list[Param]:
 class MlflowSweepCallback(Callback):
     """Logs every trial of a sweep as a nested child run of the sweep's parent run."""
 
-    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, sweep: str, run_tags: dict[str, str]) -> None:
+    def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, sweep: str, run_tags: dict[str, str], log_model: bool = False) -> None:
         self.tracking_uri = tracking_uri
+        self.log_model = log_model  # final weights as an artifact, for evaluations after the sweep (black box)
         self.experiment_id = experiment_id
         self.parent_run_id = parent_run_id
         self.sweep = sweep
@@ -162,6 +165,7 @@ class MlflowSweepCallback(Callback):
         final: dict[str, float] = {}
         if "test_error" in result:
             final = {"best_test_error": result["best_test_error"], "last_test_error": result["test_error"], "labels_changed": result["labels_changed"]}
+            final.update({name: value for name, value in result.items() if name.startswith("white_box_")})
         epoch = int(result.get("epoch", 0))
         timestamp = int(time.time() * 1000)
         diverged = bool(result.get("diverged"))
@@ -170,7 +174,22 @@ class MlflowSweepCallback(Callback):
             metrics=[Metric(name, float(value), timestamp, epoch) for name, value in final.items() if value is not None and not math.isnan(value)],
             tags=[RunTag(tags.DIVERGED, "true")] if diverged else [],
         )
+        if self.log_model and trial.checkpoint is not None:
+            self._log_model(run_id, trial)
         self.client.set_terminated(run_id, "FINISHED")
+
+    def _log_model(self, run_id: str, trial: Trial) -> None:
+        """The final weights and config only: a fraction of the checkpoint, readable without Ray."""
+        import torch
+
+        from .trainable import CHECKPOINT_FILE
+
+        with trial.checkpoint.as_directory() as directory:
+            state = torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / MODEL_FILE
+            torch.save({"config": state["config"], "model": state["model"]}, path)
+            self.client.log_artifact(run_id, str(path), MODEL_DIR)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         run_id = self.run_id(trial)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from analysis.runs import _parse_param
+from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def test_interrupt_then_resume(tmp_path: Path) -> None:
         assert child.info.status == "FINISHED"
         history = sorted(client.get_metric_history(child.info.run_id, "test_error"), key=lambda m: m.step)
         assert [int(m.step) for m in history] == list(range(1, EPOCHS + 1)), "every epoch exactly once"
-        options = {key: _parse_param(value) for key, value in child.data.params.items()}
+        options = {key: parse_param(value) for key, value in child.data.params.items()}
         uninterrupted = train(TrainConfig.from_dict(options)).history
         assert [m.value for m in history] == [epoch["test_error"] for epoch in uninterrupted]
         assert child.data.metrics["train_error_corrupted"] == uninterrupted[-1]["train_error_corrupted"]

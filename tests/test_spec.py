@@ -38,6 +38,11 @@ BAD_SPECS = {
     "variant out of range": ("name: a\nvariants: [{alpha: 0}, {dropout: 1.5}]\n", "variants[1]: dropout: must be in [0, 1)"),
     "variant also an axis": ("name: a\nsearch: {alpha: [0, 1]}\nvariants: [{alpha: 8}]\n", "variants[0].alpha: is also a search axis"),
     "variants off-grid": ("name: a\ntune: {algorithm: random}\nvariants: [{alpha: 8}]\n", "variants: need tune.algorithm grid"),
+    "surrogate with unknown option": ("name: a\nblack_box: {surrogate: {alfa: 0}}\n", "black_box.surrogate.alfa: unknown option"),
+    "surrogate out of range": ("name: a\nblack_box: {surrogate: {alpha: -1}}\n", "black_box.surrogate: alpha: must be a finite number >= 0"),
+    "black box over datasets": ("name: a\nsearch: {dataset: [digits, iris]}\nblack_box: {}\n", "black_box: needs one dataset"),
+    "black box epsilon": ("name: a\nblack_box: {epsilon: 2}\n", "black_box.epsilon"),
+    "adversarial epsilon": ("name: a\ntrainable: {adversarial_epsilon: 0}\n", "trainable.adversarial_epsilon: must be in (0, 1]"),
     "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
 }
 
@@ -102,6 +107,13 @@ def test_label_noise_variants_cross_the_grid() -> None:
     assert {p["label_noise"] for p in points} == {0.2, 0.5, 0.8}
 
 
-@pytest.mark.parametrize("name", ["quickstart", "label_noise", "label_noise-small", "bias_variance", "bias_variance-small"])
+def test_black_box_adds_one_surrogate_trial() -> None:
+    spec = load_spec(REPO / "sweeps" / "adversarial-small.yaml")
+    points = grid_points(spec)
+    assert len(points) == 5 * 3 + 1
+    assert points[-1]["alpha"] == 0 and points[-1]["seed"] == 1000 and points[-1]["adversarial"] is True
+
+
+@pytest.mark.parametrize("name", ["quickstart", "label_noise", "label_noise-small", "bias_variance", "bias_variance-small", "adversarial", "adversarial-small"])
 def test_every_shipped_sweep_validates(name: str) -> None:
     assert load_spec(REPO / "sweeps" / f"{name}.yaml").name == name

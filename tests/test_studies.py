@@ -38,3 +38,37 @@ def test_label_noise_memorisation_on_real_digits(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "Table 2" in report and "![memorisation](label_noise_memorisation.png)" in report
     assert (out / "label_noise_memorisation.png").stat().st_size > 20_000 and (out / "label_noise_memorisation.pdf").exists()
+
+
+def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
+    """White box at the end of each trial; black box from the surrogate after the sweep, logged into each target's run."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [CLI, "run", str(REPO / "sweeps" / "adversarial-small.yaml"), "--tracking-uri", uri, "--quiet", "--name", "adv-test",
+               "--set", "alpha=[0, 1]", "--set", "seed=[0]", "--set", "trainable.epochs=8", "--set", "trainable.adversarial_examples=200"]  # fmt: skip
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    client = MlflowClient(uri)
+    trials = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`mixup_tune.role` = 'trial'")
+    assert len(trials) == 3
+    [surrogate] = [t for t in trials if t.data.tags.get("mixup_tune.surrogate") == "true"]
+    assert surrogate.data.params["seed"] == "1000" and "black_box_fgsm_error" not in surrogate.data.metrics
+    for target in (t for t in trials if t is not surrogate):
+        metrics = target.data.metrics
+        assert 0 <= metrics["black_box_fgsm_error"] <= 100 and metrics["black_box_epsilon"] == pytest.approx(0.1)
+        assert metrics["white_box_ifgsm_error"] >= metrics["white_box_fgsm_error"] > metrics["last_test_error"]
+        assert [a.path for a in client.list_artifacts(target.info.run_id, "model")] == ["model/model.pt"]
+
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)  # all finished: no trial, no second evaluation
+    assert again.returncode == 0, again.stderr[-2000:]
+    for target in (t for t in trials if t is not surrogate):
+        assert len(client.get_metric_history(target.info.run_id, "black_box_fgsm_error")) == 1
+
+    out = tmp_path / "report"
+    analyze = subprocess.run([CLI, "analyze", "adv-test", "--tracking-uri", uri, "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert analyze.returncode == 0, analyze.stderr
+    table = pd.read_csv(out / "adversarial_table3.csv")
+    assert list(table["model"]) == ["ERM", "mixup alpha=1", "paper ERM", "paper mixup"]
+    assert {"white box FGSM top-1", "black box I-FGSM top-5"} <= set(table.columns)
+    assert "Table 3" in (out / "report.md").read_text() and (out / "adversarial.png").exists()

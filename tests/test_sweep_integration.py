@@ -16,7 +16,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from analysis.runs import _parse_param
+from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> No
     """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
     child = next(c for c in sweep.runs("trial") if c.data.params["alpha"] == "1.0" and c.data.params["label_noise"] == "0.4")
-    options = {key: _parse_param(value) for key, value in child.data.params.items()}
+    options = {key: parse_param(value) for key, value in child.data.params.items()}
     alone = train(TrainConfig.from_dict(options)).history
     logged = sorted(sweep.client.get_metric_history(child.info.run_id, "test_error"), key=lambda m: m.step)
     assert [m.value for m in logged] == [epoch["test_error"] for epoch in alone]

@@ -109,6 +109,10 @@ class TrainConfig:
     lambda_per: Literal["batch", "sample"] = "batch"  # the paper draws one lambda per minibatch
     # label noise (Zhang et al. 2017)
     label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
+    # adversarial robustness (Section 3.5), measured after the last epoch
+    adversarial: bool = False  # white-box FGSM and I-FGSM on a fixed test subset, true labels
+    adversarial_epsilon: float = 4 / 255  # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
+    adversarial_examples: int = 1000  # size of the fixed, seeded test subset that is attacked
     # reproducibility and placement
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
     noise_seed: int | None = None  # seeds label corruption; None: same as seed
@@ -132,6 +136,8 @@ class TrainConfig:
         _require(_finite(self.alpha) and self.alpha >= 0, "alpha", f"must be a finite number >= 0; got {self.alpha}")
         _require(self.lambda_per in ("batch", "sample"), "lambda_per", f"must be 'batch' or 'sample'; got {self.lambda_per!r}")
         _require(_finite(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", f"must be in [0, 1); got {self.label_noise}")
+        _require(_finite(self.adversarial_epsilon) and 0 < self.adversarial_epsilon <= 1, "adversarial_epsilon", f"must be in (0, 1] (inputs are in [0, 1]); got {self.adversarial_epsilon}")
+        _require(self.adversarial_examples >= 1, "adversarial_examples", f"must be >= 1; got {self.adversarial_examples}")
         _require(self.seed >= 0, "seed", f"must be >= 0; got {self.seed}")
         _require(self.noise_seed is None or self.noise_seed >= 0, "noise_seed", f"must be >= 0; got {self.noise_seed}")
         _require(

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .adversarial import attack_errors, craft
 from .augment import crop_and_flip
 from .config import TrainConfig
 from .corruption import corrupt_labels
-from .data import Splits, load_data
+from .data import SPLIT_SEED, Splits, load_data
 from .mixup import MixupSampler, training_loss
 from .models import build_model
 
@@ -83,8 +84,27 @@ class Trial:
 
     def inputs(self, x: Tensor) -> Tensor:
         """Raw stored examples (uint8 images or float features) to normalised float inputs."""
-        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        return self.normalised(as_unit_range(x))
+
+    def normalised(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
+
+    def forward_unit_range(self, x: Tensor) -> Tensor:
+        """The model in eval mode on inputs in [0, 1]: what the attacks differentiate."""
+        self.model.eval()
+        return self.model(self.normalised(x))
+
+    def attack_subset(self) -> tuple[Tensor, Tensor]:
+        """A fixed test subset (the same for every trial of a dataset), in [0, 1], with its true labels."""
+        count = min(self.config.adversarial_examples, len(self.y_test))
+        chosen = torch.randperm(len(self.y_test), generator=torch.Generator().manual_seed(SPLIT_SEED))[:count].to(self.device)
+        return as_unit_range(self.x_test[chosen]), self.y_test[chosen]
+
+    def white_box(self) -> Metrics:
+        """Each model attacks itself: FGSM and I-FGSM error, top-1 (and top-5 with more than 5 classes)."""
+        x, y = self.attack_subset()
+        examples = craft(self.forward_unit_range, x, y, self.config.adversarial_epsilon)
+        return attack_errors(self.forward_unit_range, examples, y, self.num_classes, prefix="white_box")
 
     def train_epoch(self) -> float:
         """One pass over the shuffled training set; returns the mean (mixed) training loss."""
@@ -184,6 +204,8 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
         metrics: Metrics = {"epoch": trial.epoch, "train_loss": train_loss, "lr": lr, **trial.evaluate()}
         best = min(best, metrics["test_error"])
         metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
+        if config.adversarial and trial.epoch == config.epochs and not diverged:
+            metrics.update(trial.white_box())
         trial.history.append(metrics)
         if on_epoch is not None:
             on_epoch(metrics, trial.state_dict)
@@ -192,9 +214,14 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
     return TrainResult(trial.history)
 
 
+def as_unit_range(x: Tensor) -> Tensor:
+    """Stored examples as floats: uint8 images scaled to [0, 1], other data as they are."""
+    return x.float() / 255 if x.dtype == torch.uint8 else x.float()
+
+
 def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     """Per-channel (images) or per-feature (tabular) mean and std of the training inputs."""
-    values = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    values = as_unit_range(x)
     dims = (0, 2, 3) if values.dim() == 4 else (0,)
     mean = values.mean(dims, keepdim=True)[0]
     std = values.std(dims, keepdim=True)[0].clamp_min(1e-6)
