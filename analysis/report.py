@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import adversarial, bias_variance, label_noise
+from . import adversarial, bias_variance, in_between, label_noise
 from .render import StudyOutput, markdown_table
 from .runs import load_history, load_runs, parent_run_id, sweep_study, varying_options
 
@@ -30,6 +30,8 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
         sections.append(label_noise.render(runs, load_history(sweep, tracking_uri), out))
     if study == "adversarial":
         sections.append(adversarial.render(runs, out))
+    if study == "in_between":
+        sections.append(in_between.render(runs, tracking_uri, out))
     if study == "bias_variance" or (study == "generic" and "alpha" in varying_options(runs)):
         sections.append(bias_variance.render(runs, out, title=sweep))
     report = out / "report.md"

@@ -11,32 +11,17 @@ already has them is skipped, so the phase can be run again safely.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-import torch
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from trainables import TrainConfig, Trial
 from trainables.adversarial import attack_errors, craft
 
 from . import tags
-from .records import find_runs
+from .records import find_runs, load_trained
 from .spec import SweepSpec, surrogate_point
-from .tracking import MODEL_DIR, MODEL_FILE, trial_key
-
-
-def load_trained(client: MlflowClient, run_id: str) -> Trial:
-    """A trial rebuilt from its logged config and final weights (data, normalisation and model)."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = client.download_artifacts(run_id, f"{MODEL_DIR}/{MODEL_FILE}", directory)
-        saved: dict[str, Any] = torch.load(Path(path), map_location="cpu", weights_only=False)
-    trial = Trial(TrainConfig(**saved["config"]))
-    trial.model.load_state_dict(saved["model"])
-    return trial
+from .tracking import trial_key
 
 
 def evaluate_black_box(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> int:

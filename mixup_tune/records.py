@@ -11,6 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from . import tags
 
+MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
+
 
 def default_tracking_uri() -> str:
     """``--tracking-uri`` wins, then $MLFLOW_TRACKING_URI, then ./mlflow.db (MLflow 3's default store)."""
@@ -45,3 +47,19 @@ def parse_param(text: str) -> Any:
     except json.JSONDecodeError:
         return text
     return tuple(value) if isinstance(value, list) else value
+
+
+def load_trained(client: MlflowClient, run_id: str) -> Any:
+    """A ``trainables.Trial`` rebuilt from a run's logged model: its data, normalisation, config and final weights."""
+    import tempfile
+
+    import torch
+
+    from trainables import TrainConfig, Trial
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = client.download_artifacts(run_id, f"{MODEL_DIR}/{MODEL_FILE}", directory)
+        saved = torch.load(Path(path), map_location="cpu", weights_only=False)
+    trial = Trial(TrainConfig(**saved["config"]))
+    trial.model.load_state_dict(saved["model"])
+    return trial

@@ -189,7 +189,7 @@ def run_sweep(
                     storage_path=storage_root,
                     failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
-                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags, log_model=spec.black_box is not None)],
+                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags, log_model=spec.logs_models)],
                     verbose=verbose,
                     progress_reporter=progress_reporter(spec),
                 ),

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import flatten, unflatten
 
-STUDIES = ("bias_variance", "label_noise", "adversarial", "generic")  # analyses that `analyze` knows
+STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "generic")  # analyses that `analyze` knows
 METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 
@@ -129,6 +129,7 @@ class SweepSpec(BaseModel):
     search: dict[str, SearchValue] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
     black_box: BlackBox | None = None  # adds the surrogate trial; evaluated after the sweep
+    log_models: bool = False  # log each trial's final weights as an MLflow artifact (implied by black_box)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
 
@@ -150,6 +151,10 @@ class SweepSpec(BaseModel):
             else:
                 raise ConfigError(str(key), f"must be a list (a grid axis) or a distribution such as {{uniform: [0, 1]}}; got {value!r}")
         return parsed
+
+    @property
+    def logs_models(self) -> bool:
+        return self.log_models or self.black_box is not None or self.study == "in_between"
 
     @property
     def experiment_name(self) -> str:

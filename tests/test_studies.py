@@ -72,3 +72,21 @@ def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
     assert list(table["model"]) == ["ERM", "mixup alpha=1", "paper ERM", "paper mixup"]
     assert {"white box FGSM top-1", "black box I-FGSM top-5"} <= set(table.columns)
     assert "Table 3" in (out / "report.md").read_text() and (out / "adversarial.png").exists()
+
+
+def test_in_between_from_logged_models(tmp_path: Path) -> None:
+    """Figure 2: models are logged by the sweep, reloaded by analyze and measured between training examples."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [CLI, "run", str(REPO / "sweeps" / "in_between-small.yaml"), "--tracking-uri", uri, "--quiet", "--name", "ib-test",
+               "--set", "seed=[0]", "--set", "trainable.epochs=10"]  # fmt: skip
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = tmp_path / "report"
+    analyze = subprocess.run([CLI, "analyze", "ib-test", "--tracking-uri", uri, "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert analyze.returncode == 0, analyze.stderr
+    table = pd.read_csv(out / "in_between.csv")
+    assert len(table) == 2 * 11 and set(table["alpha"]) == {0.0, 1.0}
+    middle = table[table["lambda"] == 0.5].set_index("alpha")
+    assert middle.loc[1.0, "miss_rate_mean"] < middle.loc[0.0, "miss_rate_mean"]
+    assert middle.loc[1.0, "gradient_norm_mean"] < middle.loc[0.0, "gradient_norm_mean"]
+    assert "Figure 2" in (out / "report.md").read_text() and (out / "in_between.pdf").exists()
