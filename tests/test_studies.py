@@ -38,6 +38,16 @@ def test_label_noise_memorisation_on_real_digits(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "Table 2" in report and "![memorisation](label_noise_memorisation.png)" in report
     assert (out / "label_noise_memorisation.png").stat().st_size > 20_000 and (out / "label_noise_memorisation.pdf").exists()
+    _assert_analyze_repeats(out, "ln-test", uri, tmp_path)
+
+
+def _assert_analyze_repeats(out: Path, sweep: str, uri: str, cwd: Path) -> None:
+    """Analysing the same runs again writes the same bytes, figures included."""
+    again = out.parent / f"{out.name}-again"
+    result = subprocess.run([CLI, "analyze", sweep, "--tracking-uri", uri, "--out", str(again)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for path in out.iterdir():
+        assert (again / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
@@ -90,3 +100,4 @@ def test_in_between_from_logged_models(tmp_path: Path) -> None:
     assert middle.loc[1.0, "miss_rate_mean"] < middle.loc[0.0, "miss_rate_mean"]
     assert middle.loc[1.0, "gradient_norm_mean"] < middle.loc[0.0, "gradient_norm_mean"]
     assert "Figure 2" in (out / "report.md").read_text() and (out / "in_between.pdf").exists()
+    _assert_analyze_repeats(out, "ib-test", uri, tmp_path)
