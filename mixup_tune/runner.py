@@ -63,7 +63,25 @@ class SweepOutcome:
     errors: list[str] = field(default_factory=list)
 
 
-def check_tracking(tracking_uri: str) -> MlflowClient:
+def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
+    """Fail in seconds, before anything runs, when the tracking store cannot be reached.
+
+    A server is probed on its /health endpoint first: MLflow's own client
+    retries a dead server with back-off for minutes before it gives up.
+    """
+    if tracking_uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout_s) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            if error.code != 401:  # a server behind basic auth answers 401 here; the client below logs in
+                raise UserError(f"MLflow tracking server {tracking_uri} answered HTTP {error.code} on /health") from None
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise UserError(f"cannot reach MLflow tracking server {tracking_uri}: {reason}") from None
     client = MlflowClient(tracking_uri)
     try:
         client.search_experiments(max_results=1)

@@ -187,3 +187,15 @@ def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> 
     result = mixup_tune("runs", "quickstart", cwd=tmp_path)
     assert result.returncode == 2 and "no MLflow database at" in result.stderr and result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_tracking_server_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from conftest import free_port
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.format(name="unreachable"))
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = mixup_tune("run", str(spec), "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and f"cannot reach MLflow tracking server {uri}" in result.stderr, result.stderr
+    assert not (tmp_path / "ray").exists(), "no trial may start"

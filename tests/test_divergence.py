@@ -1,0 +1,56 @@
+"""A trial whose loss turns NaN stops at once, is marked diverged, is not retried, and does not break analysis."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).parent / "mixup-tune")
+SPEC = """\
+name: diverging
+study: bias_variance
+trainable: {dataset: digits, model: mlp, hidden_sizes: [32], epochs: 20, batch_size: 128}
+search:
+  alpha: [0, 1]
+  optimizer.lr: [0.05, 1.0e+6]
+tune: {max_failures: 2}
+resources: {cpu: 1, gpu: 0}
+"""
+
+
+def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = subprocess.run([CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]  # divergence is an outcome, not a failure
+    assert "diverged (stopped, not retried) │ 2" in run.stdout
+    client = MlflowClient(uri)
+    trials = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`mixup_tune.role` = 'trial'")
+    assert len(trials) == 4
+    for trial in trials:
+        history = client.get_metric_history(trial.info.run_id, "test_error")
+        steps = [int(m.step) for m in history]
+        assert len(steps) == len(set(steps)), "one attempt only: no epoch logged twice"
+        assert trial.info.status == "FINISHED"
+        if trial.data.params["optimizer.lr"] == "1000000.0":
+            assert trial.data.tags.get("mixup_tune.diverged") == "true"
+            assert len(steps) < 20, "stopped at once"
+        else:
+            assert "mixup_tune.diverged" not in trial.data.tags and len(steps) == 20
+
+    out = tmp_path / "report"
+    analyze = subprocess.run([CLI, "analyze", "diverging", "--tracking-uri", uri, "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert analyze.returncode == 0, analyze.stderr
+    table = pd.read_csv(out / "bias_variance.csv")
+    assert list(table["last_test_error_n"]) == [1, 1], "the diverged trials are left out"
+    assert table["last_test_error_mean"].notna().all() and table["best_alpha"].sum() == 1
+    assert "2 diverged" in (out / "report.md").read_text()
+    listing = subprocess.run([CLI, "runs", "diverging", "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and "4 trials" in listing.stdout
