@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "mixup-tune")  # the installed console script, as users run it
 
 
 def shared_datasets() -> Path:

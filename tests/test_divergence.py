@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from conftest import CLI
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "mixup-tune")
 SPEC = """\
 name: diverging
 study: bias_variance

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
+from conftest import CLI
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "mixup-tune")
 EPOCHS = 400
 SPEC = f"""\
 name: interrupted

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from analysis import load_runs
 from mlflow.tracking import MlflowClient
+from conftest import CLI
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "mixup-tune")
 BASE = "trainable: {dataset: digits, model: mlp, hidden_sizes: [32], epochs: 9, batch_size: 128}\nresources: {cpu: 1, gpu: 0}\n"
 SPECS = {
     "random-asha": "search: {alpha: {uniform: [0, 2]}, label_noise: [0, 0.6]}\n"

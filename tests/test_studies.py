@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import CLI
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).parent / "mixup-tune")
 
 
 def test_label_noise_memorisation_on_real_digits(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ loopback port (the ``tracking_uri`` fixture).
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +17,10 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
+from conftest import CLI
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "mixup-tune")
 TINY_SPEC = """\
 name: {name}
 experiment: mixup-integration
