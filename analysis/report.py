@@ -9,7 +9,10 @@ from mlflow.tracking import MlflowClient
 
 from . import adversarial, bias_variance, in_between, label_noise
 from .render import StudyOutput, markdown_table
-from .runs import load_history, load_runs, parent_run_id, sweep_study, varying_options
+from mixup_tune import tags
+from mixup_tune.records import find_parent
+
+from .runs import load_history, load_runs, varying_options
 
 ARTIFACT_DIR = "analysis"
 
@@ -24,7 +27,9 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     runs_csv = out / "runs.csv"
     runs.drop(columns=["run_id"]).to_csv(runs_csv, index=False, float_format="%.4f")
-    study = sweep_study(sweep, tracking_uri)
+    client = MlflowClient(tracking_uri)
+    parent = find_parent(client, sweep)  # one lookup: the study tag, and where the outputs are logged
+    study = parent.data.tags.get(tags.STUDY, "generic") if parent else "generic"
     sections: list[StudyOutput] = []
     if study == "label_noise":
         sections.append(label_noise.render(runs, load_history(sweep, tracking_uri), out))
@@ -37,11 +42,9 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
     report = out / "report.md"
     report.write_text(_report(sweep, study, runs, sections))
     files = [runs_csv, *(path for section in sections for path in section.files), report]
-    parent = parent_run_id(sweep, tracking_uri)
     if parent is not None:
-        client = MlflowClient(tracking_uri)
         for path in files:
-            client.log_artifact(parent, str(path), ARTIFACT_DIR)
+            client.log_artifact(parent.info.run_id, str(path), ARTIFACT_DIR)
     return files
 
 

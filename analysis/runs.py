@@ -8,10 +8,9 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune import tags
-from mixup_tune.records import find_parent, find_runs, parse_param
+from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param
 from trainables import TrainConfig
 
-EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
 
 
 class NoRunsError(LookupError):
@@ -64,12 +63,3 @@ def varying_options(runs: pd.DataFrame) -> list[str]:
     options = [name for name in TrainConfig().flat() if name in runs.columns]
     return [name for name in options if runs[name].astype(str).nunique() > 1]
 
-
-def parent_run_id(sweep: str, tracking_uri: str) -> str | None:
-    parent = find_parent(MlflowClient(tracking_uri), sweep)
-    return parent.info.run_id if parent else None
-
-
-def sweep_study(sweep: str, tracking_uri: str) -> str:
-    parent = find_parent(MlflowClient(tracking_uri), sweep)
-    return parent.data.tags.get(tags.STUDY, "generic") if parent else "generic"

@@ -11,6 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from . import tags
 
+# Per-epoch metrics, logged with step = epoch; errors in %.
+EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 
 

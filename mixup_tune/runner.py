@@ -22,7 +22,7 @@ from trainables import DatasetError, load_data
 
 from . import tags
 from .black_box import evaluate_black_box
-from .records import find_runs
+from .records import find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
 from .tracking import (
@@ -101,9 +101,9 @@ def _absolute_paths(spec: SweepSpec) -> SweepSpec:
 
 def check_data(spec: SweepSpec) -> None:
     """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
-    datasets = spec.search.get("dataset") or [spec.trainable.dataset]
     config = spec.trainable
-    for dataset in datasets if isinstance(datasets, list) else [config.dataset]:
+    axis = spec.search.get("dataset")
+    for dataset in axis if isinstance(axis, list) else [config.dataset]:
         try:
             load_data(dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
         except DatasetError as error:
@@ -279,10 +279,9 @@ def _finish(client: MlflowClient, outcome: SweepOutcome, started: float, spec: S
 
 def load_sweep_spec(client: MlflowClient, name: str) -> tuple[SweepSpec, dict[str, str]]:
     """The spec a sweep was last run with, from its parent run's artifact."""
-    parents = find_runs(client, name, "parent")
-    if not parents:
+    parent = find_parent(client, name)
+    if parent is None:
         raise UserError(f"no sweep named {name!r} in {client.tracking_uri}; `mixup-tune run SPEC` starts one")
-    parent = parents[0]
     with tempfile.TemporaryDirectory() as directory:
         try:
             path = client.download_artifacts(parent.info.run_id, SPEC_ARTIFACT, directory)

@@ -30,9 +30,8 @@ from ray.tune.experiment import Trial
 from trainables import TrainConfig
 
 from . import tags
-from .records import MODEL_DIR, MODEL_FILE, find_runs
+from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, find_runs
 
-EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
 # Options that say where a trial runs, not what it computes: left out of its identity.
 _PLACEMENT_OPTIONS = ("device", "data_root", "download")
 
