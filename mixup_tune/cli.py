@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     tracking(resume)
     ray_options(resume)
 
+    sync = commands.add_parser("sync", help="copy a sweep's results from Ray's storage into MLflow (after the tracking store was down)")
+    sync.add_argument("name")
+    sync.add_argument("--storage", help="Ray storage the sweep used (default: as recorded on the sweep's parent run)")
+    tracking(sync)
+
     runs = commands.add_parser("runs", help="list a sweep's trials with their params and final metrics")
     runs.add_argument("name")
     runs.add_argument("--csv", type=Path, help="also write the full table here")
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":
             _require_existing_store(tracking_uri)
-        return {"run": _run, "resume": _resume, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
+        return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
     except (SpecError, UserError) as error:
         print(f"mixup-tune: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,9 +102,35 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import check_tracking, load_sweep_spec, run_sweep
 
     spec, parent_tags = load_sweep_spec(check_tracking(tracking_uri), args.name)
-    storage = args.storage or str(Path(parent_tags.get("mixup_tune.storage", "mixup_tune_results")).parent)
+    storage = args.storage or _recorded_storage(parent_tags)
     outcome = run_sweep(spec, tracking_uri, address=args.address, storage=storage, verbose=0 if args.quiet else 1, restore=True)
     return _summarise(outcome)
+
+
+def _recorded_storage(parent_tags: dict[str, str]) -> str:
+    """The Ray storage root a sweep ran with: its parent run records the experiment directory under it."""
+    from . import tags
+
+    return str(Path(parent_tags.get(tags.STORAGE, "mixup_tune_results")).parent)
+
+
+def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
+    from .runner import sync_recorded_sweep
+
+    report = sync_recorded_sweep(tracking_uri, args.name, args.storage)
+    table = Table(title=f"sweep {args.name}: Ray's storage -> MLflow", show_header=False)
+    rows = [
+        ("trials in Ray's storage", report.trials),
+        ("runs created", report.runs_created),
+        ("epoch results copied", report.epochs_logged),
+        ("runs given their end (FINISHED / FAILED)", report.runs_ended),
+        ("runs left RUNNING by a dead driver, now KILLED", report.reconciled),
+        ("trials not finished (mixup-tune resume runs them)", report.unfinished),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console.print(table)
+    return 0
 
 
 def _summarise(outcome: object) -> int:
@@ -114,6 +145,8 @@ def _summarise(outcome: object) -> int:
         ("diverged (stopped, not retried)", str(outcome.diverged)),
         ("failed", str(outcome.failed)),
         *([("black-box targets evaluated", str(outcome.black_box_targets))] if outcome.black_box_targets else []),
+        *([("epochs copied from Ray storage", f"{outcome.backfilled_epochs} ({outcome.backfilled_runs} new runs)")] if outcome.backfilled_epochs or outcome.backfilled_runs else []),
+        *([("dead driver's runs reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
         ("wall time", f"{outcome.wall_seconds:.1f} s"),
         ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
         ("Ray results", outcome.storage),
@@ -127,9 +160,14 @@ def _summarise(outcome: object) -> int:
     console.print(f"Browse:   mlflow ui --backend-store-uri {backend}" if backend.startswith(("sqlite:", "postgresql:", "mysql:")) else f"Browse:   {backend}")
     console.print(f"Trials:   mixup-tune runs {outcome.name}")
     console.print(f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}")
+    if outcome.tracking_error is not None:
+        console.print(f"[red]MLflow could not be written[/red] ({outcome.tracking_error}). Every result is in Ray's storage; "
+                      f"when the tracking store is back: mixup-tune sync {outcome.name} --tracking-uri {outcome.tracking_uri}")  # fmt: skip
     if outcome.interrupted:
         console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
         return 130
+    if outcome.tracking_error is not None:
+        return 1
     return 1 if outcome.failed else 0
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,12 @@ from .black_box import evaluate_black_box
 from .records import find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
+from .sync import SyncReport, sync_sweep
 from .tracking import (
     MlflowSweepCallback,
     close_open_runs,
     code_version,
+    fail_fast_http,
     finished_trial_keys,
     get_or_create_experiment,
     get_or_create_parent,
@@ -61,6 +66,16 @@ class SweepOutcome:
     black_box_targets: int = 0  # trials evaluated on the surrogate's adversarial examples
     wall_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    backfilled_epochs: int = 0  # epoch results copied from Ray's storage to MLflow (the store was down, or the driver died)
+    backfilled_runs: int = 0  # runs created that way
+    reconciled: int = 0  # runs a dead driver had left RUNNING
+    tracking_error: str | None = None  # MLflow could not be written at the end: `mixup-tune sync` later
+
+    def add(self, report: SyncReport, counted: bool = True) -> None:
+        self.backfilled_epochs += report.epochs_logged
+        self.backfilled_runs += report.runs_created
+        if counted:  # at the start of a run: runs still RUNNING were left so by a dead driver
+            self.reconciled += report.reconciled
 
 
 def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
@@ -86,7 +101,10 @@ def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
     try:
         client.search_experiments(max_results=1)
     except Exception as error:  # any failure here means no run could be recorded
-        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {str(error).splitlines()[0][:200]}") from None
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "401" in text or "403" in text:  # a server behind basic auth
+            raise UserError(f"MLflow tracking server {tracking_uri} refused the credentials (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)") from None
+        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text[:200]}") from None
     return client
 
 
@@ -112,6 +130,7 @@ def check_data(spec: SweepSpec) -> None:
 
 def connect_ray(address: str | None) -> None:
     import ray
+    from ray.exceptions import AuthenticationError
 
     if ray.is_initialized():
         return
@@ -119,9 +138,39 @@ def connect_ray(address: str | None) -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         # Trial stdout stays in Ray's session logs; the driver shows the progress table.
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {str(error).splitlines()[0][:200]}") from None
+        with _stderr_kept_unless_failing(enabled=address is not None):
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
+        reason = str(error).splitlines()[0][:200]
+        if address is not None and "RAY_AUTH_MODE" not in os.environ:
+            reason += " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token, in RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
+
+
+@contextmanager
+def _stderr_kept_unless_failing(enabled: bool) -> Iterator[None]:
+    """Hold back what is written to stderr (by C++ too) until the block ends; drop it if the block raises.
+
+    Joining a cluster that refuses the client, Ray's C++ GCS client logs a
+    warning for every retry, for ~20 s; the one-line error says it once. Not
+    for a local start: the processes it spawns would inherit the held fd.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        sys.stderr.buffer.write(held.read())
+        sys.stderr.flush()
 
 
 def gpus_per_trial(spec: SweepSpec) -> float:
@@ -151,9 +200,12 @@ def run_sweep(
     from ray import tune
 
     started = time.monotonic()
+    fail_fast_http()
     spec = _absolute_paths(spec)
     storage_root = str(Path(storage or DEFAULT_STORAGE).expanduser().resolve()) if "://" not in (storage or "") else str(storage)
     experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
+    if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
+        connect_ray(address)
     client = check_tracking(tracking_uri)
     if check_data_locally and address is None:
         check_data(spec)
@@ -161,13 +213,18 @@ def run_sweep(
     experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
     run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}
     run_tags[tags.GIT_COMMIT] = run_tags[tags.CODE_VERSION].removesuffix("-dirty")
-    parent_tags = {**run_tags, tags.STORAGE: experiment_dir, "mixup_tune.algorithm": spec.tune.algorithm}
+    parent_tags = {**run_tags, tags.STORAGE: experiment_dir, "mixup_tune.algorithm": spec.tune.algorithm, tags.LOG_MODELS: str(spec.logs_models).lower()}
     parent_run_id = get_or_create_parent(client, experiment_id, spec.name, parent_tags)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / SPEC_ARTIFACT
         path.write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
         client.log_artifact(parent_run_id, str(path))
     outcome = SweepOutcome(spec.name, tracking_uri, spec.experiment_name, experiment_id, parent_run_id, experiment_dir)
+    callback = MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags, log_model=spec.logs_models)
+    if tune.Tuner.can_restore(experiment_dir):
+        # An earlier run of this sweep left results in Ray's storage: MLflow catches up with them first,
+        # so that finished trials are not run again and runs a dead driver left RUNNING are reconciled.
+        outcome.add(sync_sweep(client, callback, experiment_dir))
 
     restore = restore and tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir)
     if not restore:
@@ -175,7 +232,7 @@ def run_sweep(
         search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
         outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
         if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
-            return _finish(client, outcome, started, spec)
+            return _finish(client, callback, outcome, started, spec)
     connect_ray(address)
     trainable = tune.with_resources(
         tune.with_parameters(mixup_trial, checkpoint_interval_s=spec.tune.checkpoint_interval_s),
@@ -207,7 +264,7 @@ def run_sweep(
                     storage_path=storage_root,
                     failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
-                    callbacks=[MlflowSweepCallback(tracking_uri, experiment_id, parent_run_id, spec.name, run_tags, log_model=spec.logs_models)],
+                    callbacks=[callback],
                     verbose=verbose,
                     progress_reporter=progress_reporter(spec),
                 ),
@@ -217,7 +274,7 @@ def run_sweep(
         _count_trials(outcome, experiment_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    return _finish(client, outcome, started, spec)
+    return _finish(client, callback, outcome, started, spec)
 
 
 def _count_trials(outcome: SweepOutcome, experiment_dir: str) -> None:
@@ -262,19 +319,53 @@ def _has_unfinished_trials(experiment_dir: str) -> bool:
     return any(trial.status != "TERMINATED" for trial in trials)
 
 
-def _finish(client: MlflowClient, outcome: SweepOutcome, started: float, spec: SweepSpec) -> SweepOutcome:
-    """Run the evaluations that need the whole sweep, then close whatever is still RUNNING."""
-    if spec.black_box is not None and not outcome.interrupted:
-        try:
-            outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
-        except Exception as error:  # the trials' records stand; report, do not lose them
-            outcome.errors.append(f"black-box evaluation failed: {str(error).splitlines()[0][:200]}")
-            outcome.failed += 1
-    status = "KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED"
-    close_open_runs(client, outcome.experiment_id, outcome.name, "KILLED")
-    client.set_terminated(outcome.parent_run_id, status)
+def _finish(client: MlflowClient, callback: MlflowSweepCallback, outcome: SweepOutcome, started: float, spec: SweepSpec) -> SweepOutcome:
+    """Copy to MLflow what the callback could not log, run the evaluations that need the whole sweep, close the runs.
+
+    If MLflow is still unreachable, every result stays in Ray's storage and the
+    summary says how to copy it over later (``mixup-tune sync``).
+    """
+    from ray import tune
+
+    try:
+        if tune.Tuner.can_restore(outcome.storage):
+            outcome.add(sync_sweep(client, callback, outcome.storage), counted=False)
+        if spec.black_box is not None and not outcome.interrupted:
+            try:
+                outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
+            except Exception as error:  # the trials' records stand; report, do not lose them
+                outcome.errors.append(f"black-box evaluation failed: {str(error).splitlines()[0][:200]}")
+                outcome.failed += 1
+        status = "KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED"
+        close_open_runs(client, outcome.experiment_id, outcome.name, "KILLED")
+        client.set_terminated(outcome.parent_run_id, status)
+    except Exception as error:  # MLflow is down: nothing is lost, Ray's storage holds it
+        outcome.tracking_error = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     outcome.wall_seconds = time.monotonic() - started
     return outcome
+
+
+def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None) -> SyncReport:
+    """``mixup-tune sync``: backfill MLflow from Ray's storage, then close the parent run as Ray's state says."""
+    fail_fast_http()
+    client = check_tracking(tracking_uri)
+    parent = find_parent(client, name)
+    if parent is None:
+        raise UserError(f"no sweep named {name!r} in {tracking_uri}; `mixup-tune run SPEC` starts one")
+    parent_tags = parent.data.tags
+    experiment_dir = f"{storage.rstrip('/')}/{name}" if storage else parent_tags.get(tags.STORAGE, "")
+    from ray import tune
+
+    if not experiment_dir or not tune.Tuner.can_restore(experiment_dir):
+        raise UserError(f"sweep {name!r}: no Ray results at {experiment_dir or '(none recorded)'}; pass --storage where the sweep wrote them")
+    # The trial runs get the tags the sweep ran with (its code version), not this checkout's.
+    run_tags = {key: parent_tags[key] for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT) if key in parent_tags}
+    log_model = parent_tags.get(tags.LOG_MODELS) == "true"
+    callback = MlflowSweepCallback(tracking_uri, parent.info.experiment_id, parent.info.run_id, name, run_tags, log_model=log_model)
+    report = sync_sweep(client, callback, experiment_dir)
+    status = "KILLED" if report.unfinished else "FAILED" if report.failed else "FINISHED"
+    client.set_terminated(parent.info.run_id, status)
+    return report
 
 
 def load_sweep_spec(client: MlflowClient, name: str) -> tuple[SweepSpec, dict[str, str]]:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,18 @@ def code_version() -> str:
             return "unknown"
 
 
+def fail_fast_http() -> None:
+    """A tracking server that dies mid-sweep must cost seconds, not minutes.
+
+    MLflow's defaults are 7 retries with exponential back-off and a 120 s
+    timeout per request, during which Tune's driver loop, and every trial's
+    results, would wait. Users can still set their own values.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
 def artifact_location(tracking_uri: str, experiment: str) -> str | None:
     """For the sqlite default, artifacts beside the database (not in the trial's working dir)."""
     if tracking_uri.startswith("sqlite:///"):
@@ -96,7 +111,15 @@ def _mlflow_params(config: dict[str, Any]) -> list[Param]:
 
 
 class MlflowSweepCallback(Callback):
-    """Logs every trial of a sweep as a nested child run of the sweep's parent run."""
+    """Logs every trial of a sweep as a nested child run of the sweep's parent run.
+
+    The ``record_*`` methods write to MLflow and raise when it fails; ``sync``
+    replays Ray's stored results through them. The Tune hooks call them
+    guarded: when the tracking store fails mid-sweep, the callback stops
+    writing (a dead server would stall every result) and the trials go on.
+    Their results stay in Ray's storage, and the sweep's end, ``resume`` or
+    ``mixup-tune sync`` backfills MLflow from there.
+    """
 
     def __init__(self, tracking_uri: str, experiment_id: str, parent_run_id: str, sweep: str, run_tags: dict[str, str], log_model: bool = False) -> None:
         self.tracking_uri = tracking_uri
@@ -105,14 +128,16 @@ class MlflowSweepCallback(Callback):
         self.parent_run_id = parent_run_id
         self.sweep = sweep
         self.run_tags = run_tags
+        self.offline_reason: str | None = None  # why MLflow writes stopped, once they have
         self._client: MlflowClient | None = None
         self._runs: dict[str, str] = {}  # Ray trial id -> MLflow run id; rebuilt from tags after a restore
         self._last_epoch: dict[str, int] = {}  # MLflow run id -> last epoch logged
+        self._nodes: dict[str, list[str]] = {}  # MLflow run id -> Ray node ids that ran it, in order
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles callbacks with the experiment state; the client and the
         # caches are rebuilt from MLflow, which is the record.
-        return {**self.__dict__, "_client": None, "_runs": {}, "_last_epoch": {}}
+        return {**self.__dict__, "offline_reason": None, "_client": None, "_runs": {}, "_last_epoch": {}, "_nodes": {}}
 
     @property
     def client(self) -> MlflowClient:
@@ -133,31 +158,34 @@ class MlflowSweepCallback(Callback):
             self.client.update_run(run_id, status="RUNNING")
             history = self.client.get_metric_history(run_id, "test_error")
             self._last_epoch[run_id] = max((int(m.step) for m in history), default=0)
+            self._nodes[run_id] = [n for n in existing[0].data.tags.get(tags.NODE_IDS, "").split(",") if n]
         else:
             run_tags = {tags.SWEEP: self.sweep, tags.ROLE: "trial", tags.TRIAL_ID: key, tags.PARENT_RUN: self.parent_run_id}
             run_id = self.client.create_run(self.experiment_id, run_name=f"{self.sweep}-{trial.trial_id}", tags=run_tags).info.run_id
             self.client.log_batch(run_id, params=_mlflow_params(trial.config))
             self._last_epoch[run_id] = 0
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in {**self.run_tags, tags.RAY_TRIAL_ID: trial.trial_id}.items()])
+        run_tags = {**self.run_tags, tags.RAY_TRIAL_ID: trial.trial_id, tags.FAILURES: str(trial.num_failures)}
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in run_tags.items()])
         return run_id
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.run_id(trial)
-
-    def on_trial_restore(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.run_id(trial)
-
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
+    def record_result(self, trial: Trial, result: dict[str, Any]) -> int:
+        """Log one epoch's metrics, unless that epoch is already logged. Returns how many epochs were logged (0 or 1)."""
         run_id = self.run_id(trial)
+        node = result.get("node_id")
+        nodes = self._nodes.setdefault(run_id, [])
+        if node and (not nodes or nodes[-1] != node):  # first result, or the trial moved after a failure
+            nodes.append(str(node))
+            self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
         epoch = int(result.get("epoch", 0))
         if epoch <= self._last_epoch.get(run_id, 0):  # replayed after a restore: already logged
-            return
+            return 0
         timestamp = int(time.time() * 1000)
         metrics = [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
         self.client.log_batch(run_id, metrics=metrics)
         self._last_epoch[run_id] = epoch
+        return 1
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def record_complete(self, trial: Trial) -> None:
         run_id = self.run_id(trial)
         result = trial.last_result or {}
         final: dict[str, float] = {}
@@ -176,6 +204,11 @@ class MlflowSweepCallback(Callback):
             self._log_model(run_id, trial)
         self.client.set_terminated(run_id, "FINISHED")
 
+    def record_error(self, trial: Trial) -> None:
+        run_id = self.run_id(trial)
+        self.client.log_batch(run_id, tags=[RunTag(tags.ERROR, _error_text(trial)), RunTag(tags.FAILURES, str(trial.num_failures))])
+        self.client.set_terminated(run_id, "FAILED")
+
     def _log_model(self, run_id: str, trial: Trial) -> None:
         """The final weights and config only: a fraction of the checkpoint, readable without Ray."""
         import torch
@@ -189,18 +222,55 @@ class MlflowSweepCallback(Callback):
             torch.save({"config": state["config"], "model": state["model"]}, path)
             self.client.log_artifact(run_id, str(path), MODEL_DIR)
 
+    def _guarded(self, write: Callable[[], object]) -> None:
+        """One MLflow write from a Tune hook. A failure must not stop the sweep: stop writing, say so once."""
+        if self.offline_reason is not None:
+            return
+        try:
+            write()
+        except Exception as error:  # whatever the store raised: the trials' results are safe in Ray's storage
+            self.offline_reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            print(f"mixup-tune: MLflow stopped answering ({self.offline_reason}); trials go on and their results stay in Ray's storage; "
+                  f"they are copied to MLflow at the end of the sweep, by `mixup-tune resume {self.sweep}` or by `mixup-tune sync {self.sweep}`", file=sys.stderr)  # fmt: skip
+
+    # Ray Tune's hooks, all run on the driver.
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._guarded(lambda: self.run_id(trial))
+
+    def on_trial_restore(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._guarded(lambda: self.run_id(trial))
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        """The trial failed and Ray will retry it (``max_failures``): count the attempt."""
+        self._guarded(lambda: self.client.set_tag(self.run_id(trial), tags.FAILURES, str(trial.num_failures)))
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
+        self._guarded(lambda: self.record_result(trial, result))
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._guarded(lambda: self.record_complete(trial))
+
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        run_id = self.run_id(trial)
-        self.client.set_tag(run_id, tags.ERROR, _error_text(trial))
-        self.client.set_terminated(run_id, "FAILED")
+        self._guarded(lambda: self.record_error(trial))
 
 
 def _error_text(trial: Trial, limit: int = 4000) -> str:
-    """The end of the trial's traceback (MLflow tags hold at most 8,000 characters)."""
-    path = trial.error_file
-    if path and Path(path).exists():
-        return Path(path).read_text(errors="replace")[-limit:]
-    return "trial failed (no error file)"
+    """The end of the trial's traceback (MLflow tags hold at most 8,000 characters).
+
+    From the driver's staging directory during the sweep, else from Ray's
+    storage, where it also is after the driver is gone (``sync``).
+    """
+    name = trial.run_metadata.error_filename
+    directories = [trial.path] if trial.path and "://" not in trial.path else []
+    try:
+        directories.insert(0, trial.local_path)
+    except AssertionError:  # Ray is not running here (sync): no staging directory
+        pass
+    for directory in directories:
+        if name and directory and Path(directory, name).exists():
+            return Path(directory, name).read_text(errors="replace")[-limit:]
+    return "trial failed (no error file found)"
 
 
 def close_open_runs(client: MlflowClient, experiment_id: str, sweep: str, status: str = "KILLED") -> int:

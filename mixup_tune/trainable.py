@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
 import torch
 from ray import tune
 
@@ -30,9 +31,11 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
             resume_state = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
 
     last_checkpoint = time.monotonic()
+    node_id = ray.get_runtime_context().get_node_id()  # logged as a tag: which node ran (or resumed) the trial
 
-    def report(metrics: dict[str, float], state: Any) -> None:
+    def report(metrics: dict[str, Any], state: Any) -> None:
         nonlocal last_checkpoint
+        metrics = {**metrics, "node_id": node_id}
         final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
         if not final and time.monotonic() - last_checkpoint < checkpoint_interval_s:
             tune.report(metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,13 +59,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_mlflow_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root."""
-    port = free_port()
+def kill_session(session: int) -> int:
+    """SIGKILL every process of a session (a process started with ``start_new_session=True`` leads one).
+
+    All are found before the first is killed: Ray's agents and workers outlive
+    their parent, then keep the session but not the parent. Returns how many.
+    """
+    members = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session:
+                members.append(int(proc.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(members)
+
+
+def start_mlflow_server(root: Path, port: int | None = None, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root (both kept in ``root``)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=(root / "server.log").open("wb"), start_new_session=True,
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1", *extra_args],
+        stdout=subprocess.DEVNULL, env=env, stderr=(root / "server.log").open("ab"), start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

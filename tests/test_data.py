@@ -99,6 +99,20 @@ def test_missing_cifar10_names_the_paths_expected(tmp_path: Path, isolated_cache
         load_data("fashion_mnist", data_root=tmp_path)
 
 
+def test_a_corrupt_download_is_named_not_a_traceback(tmp_path: Path, isolated_cache: Path) -> None:
+    rng = np.random.default_rng(0)
+    (tmp_path / "cifar10-jpg.tar.gz").write_bytes(rng.bytes(5000))  # junk where the archive should be
+    with pytest.raises(DatasetError, match=f"dataset 'cifar10': cannot read {tmp_path}/cifar10-jpg.tar.gz .*corrupt"):
+        load_data("cifar10", data_root=tmp_path)
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (folder / f"{name}.gz").write_bytes(rng.bytes(100))
+    with pytest.raises(DatasetError, match="dataset 'fashion_mnist': cannot read .*corrupt"):
+        load_data("fashion_mnist", data_root=tmp_path)
+    assert not list(isolated_cache.glob("*.pt")), "nothing half-written to the cache"
+
+
 def test_fashion_mnist_from_the_offline_gz_files(datasets_dir: Path, isolated_cache: Path) -> None:
     data = load_data("fashion_mnist", data_root=datasets_dir)
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)

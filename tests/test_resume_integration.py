@@ -1,8 +1,11 @@
-"""Interrupt a running sweep (Ctrl-C), then `mixup-tune resume` it: runs are reopened, nothing is logged twice,
-and the final numbers equal an uninterrupted run's, bit for bit."""
+"""Stop a running sweep (Ctrl-C, or `kill -9` of the driver), then `mixup-tune resume` it: runs are reopened
+(those a dead driver left RUNNING are reconciled), nothing is logged twice, and the final numbers equal an
+uninterrupted run's, bit for bit."""
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import time
@@ -14,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
-from conftest import CLI
+from conftest import CLI, kill_session
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +36,13 @@ def _trial_runs(client: MlflowClient) -> list:
     return client.search_runs(experiments, "tags.`mixup_tune.role` = 'trial'")
 
 
-def test_interrupt_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "kill-9"])
+def test_stop_then_resume(tmp_path: Path, stop: str) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
-    run = subprocess.Popen([CLI, "run", "spec.yaml", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = subprocess.Popen([CLI, "run", "spec.yaml", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # wait until both trials are well under way
         runs = _trial_runs(client) if (tmp_path / "mlflow.db").exists() else []
@@ -46,16 +50,25 @@ def test_interrupt_then_resume(tmp_path: Path) -> None:
         if len(steps) == 2 and min(steps) >= 30:
             break
         time.sleep(1)
-    run.send_signal(signal.SIGINT)
-    output, _ = run.communicate(timeout=120)
-    assert run.returncode == 130, output[-3000:]
-    assert "mixup-tune resume interrupted" in output
-    interrupted = _trial_runs(client)
-    assert {r.info.status for r in interrupted} == {"KILLED"}
+    if stop == "ctrl-c":
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=120)
+        assert run.returncode == 130, output[-3000:]
+        assert "mixup-tune resume interrupted" in output
+        interrupted = _trial_runs(client)
+        assert {r.info.status for r in interrupted} == {"KILLED"}
+    else:
+        os.kill(run.pid, signal.SIGKILL)  # no handler runs: nothing is closed
+        run.communicate(timeout=60)
+        kill_session(run.pid)  # the local Ray it started (Ray leaves its agents behind)
+        interrupted = _trial_runs(client)
+        assert {r.info.status for r in interrupted} == {"RUNNING"}, "left RUNNING by the dead driver"
     assert all(len(client.get_metric_history(r.info.run_id, "test_error")) < EPOCHS for r in interrupted)
 
     resumed = subprocess.run([CLI, "resume", "interrupted", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    if stop == "kill-9":
+        assert re.search(r"dead driver's runs reconciled\s+│ 2 ", resumed.stdout), resumed.stdout
     final = _trial_runs(client)
     assert sorted(r.info.run_id for r in final) == sorted(r.info.run_id for r in interrupted)
     torch.set_num_threads(1)  # as in a Ray worker with one CPU

@@ -20,6 +20,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,7 +101,12 @@ def load_data(
         raise DatasetError(DATASETS.unknown(dataset))
     root = Path(data_root).expanduser() if data_root else default_data_root()
     source = Source(root, Path(data_path).expanduser() if data_path else None, cache_dir(root), download)
-    splits = DATASETS[dataset](source)
+    try:
+        splits = DATASETS[dataset](source)
+    except DatasetError:
+        raise
+    except _UNREADABLE as error:
+        raise _unreadable(dataset, source.data_path or root, error) from error
     generator = torch.Generator().manual_seed(SPLIT_SEED)
     if train_subset is not None and train_subset < len(splits.y_train):
         keep = torch.randperm(len(splits.y_train), generator=generator)[:train_subset]
@@ -114,13 +120,27 @@ def load_data(
     return splits
 
 
+# What decoding a truncated or corrupt file raises (gzip, tar, PIL, numpy, torch): reported as a DatasetError.
+_UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zlib.error)
+
+
+def _unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
+    reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    return DatasetError(f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch them again")
+
+
 def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:
     """Build once, then reuse the tensors; the write is atomic, so concurrent trials are safe."""
     key = hashlib.sha1(str(origin.resolve()).encode()).hexdigest()[:10]
     path = source.cache / f"{name}-{key}.pt"
     if path.exists():
         return Splits(**torch.load(path, weights_only=True))
-    splits = build()
+    try:
+        splits = build()
+    except DatasetError:  # already says what is wrong (it is a RuntimeError too)
+        raise
+    except _UNREADABLE as error:
+        raise _unreadable(name, origin, error) from error
     source.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=source.cache, suffix=".tmp", delete=False) as tmp:
         torch.save(vars(splits), tmp.name)

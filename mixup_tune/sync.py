@@ -1,0 +1,91 @@
+"""Copy a sweep's results from Ray's storage into MLflow.
+
+Ray's storage holds each trial's config, every result it reported
+(``result.json``), its checkpoints and how it ended. MLflow holds what the
+driver managed to log. The two differ when the tracking store went down
+mid-sweep, or when the driver was killed. ``sync_sweep`` replays the first
+into the second through the sweep's own callback, so it adds only what is
+missing: runs are found by their trial hash and logged epochs are skipped.
+It is safe to run any number of times; the sweep's end, ``resume`` and
+``mixup-tune sync`` all run it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from trainables import ConfigError
+
+from . import tags
+from .records import find_runs
+from .tracking import MlflowSweepCallback, close_open_runs, trial_key
+
+_TERMINAL = ("FINISHED", "FAILED")
+
+
+@dataclass
+class SyncReport:
+    trials: int = 0  # trials in Ray's storage
+    runs_created: int = 0  # trials MLflow had no run for
+    epochs_logged: int = 0  # epoch results MLflow lacked
+    runs_ended: int = 0  # runs given the end Ray recorded (FINISHED or FAILED)
+    reconciled: int = 0  # runs a dead driver left RUNNING, now KILLED until `resume` finishes them
+    unfinished: int = 0  # trials Ray has not finished: `resume` runs them
+    failed: int = 0  # trials that ended in error
+
+
+def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_dir: str) -> SyncReport:
+    """Bring MLflow up to date with Ray's stored results for one sweep."""
+    from ray.tune import ExperimentAnalysis
+
+    report = SyncReport()
+    runs = {run.data.tags[tags.TRIAL_ID]: run for run in find_runs(client, callback.sweep, "trial", experiment_ids=[callback.experiment_id])}
+    report.reconciled = sum(run.info.status == "RUNNING" for run in runs.values())
+    for trial in ExperimentAnalysis(experiment_dir).trials:
+        try:
+            key = trial_key(trial.config)
+        except ConfigError:  # a trial of an older, incompatible version of this sweep: not ours to record
+            continue
+        report.trials += 1
+        report.failed += trial.status == "ERROR"
+        run = runs.get(key)
+        if run is not None and run.info.status in _TERMINAL:
+            continue
+        results = stored_results(trial)
+        ended = trial.status in ("TERMINATED", "ERROR")
+        if run is None and not results and not ended:  # never started
+            report.unfinished += 1
+            continue
+        report.runs_created += run is None
+        for result in results:
+            report.epochs_logged += callback.record_result(trial, result)
+        if trial.status == "TERMINATED":
+            callback.record_complete(trial)
+        elif trial.status == "ERROR":
+            callback.record_error(trial)
+        else:
+            report.unfinished += 1
+        report.runs_ended += ended
+    close_open_runs(client, callback.experiment_id, callback.sweep, "KILLED")
+    return report
+
+
+def stored_results(trial: Any) -> list[dict[str, Any]]:
+    """Every result the trial reported, in order, from ``result.json`` in Ray's storage (local or cloud)."""
+    storage = trial.storage
+    try:
+        with storage.storage_filesystem.open_input_stream(f"{storage.trial_fs_path}/result.json") as stream:
+            text = stream.read().decode()
+    except (FileNotFoundError, OSError):
+        return []
+    results = []
+    for line in text.splitlines():
+        try:
+            results.append(json.loads(line))
+        except json.JSONDecodeError:  # the last line, cut short by a killed driver
+            continue
+    return results

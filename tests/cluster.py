@@ -1,0 +1,97 @@
+"""A real multi-node Ray cluster on one machine: one `ray start` process per node, token auth on.
+
+Nodes are Ray's own processes (GCS, raylets, agents, workers), started as a
+user would start them. Each node's `ray start` leads its own session, which
+every process of the node inherits (workers change their process group, not
+their session), so a test can kill exactly one node (a node loss) and the
+teardown can stop every process this cluster started, and nothing else:
+``ray stop`` would also stop any other Ray on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from conftest import free_port, kill_session
+
+RAY = str(Path(sys.executable).parent / "ray")
+# Ray rewrites 127.0.0.1 to the machine's routable address (so that other machines
+# can reach the node); any other 127.x address is kept, and is loopback all the same.
+LOOPBACK = "127.0.0.2"
+
+
+class LoopbackCluster:
+    def __init__(self) -> None:
+        # Short on purpose: Ray's socket paths under it must fit in 107 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="mt-ray-", dir="/tmp"))
+        self.token = secrets.token_hex(32)
+        token_path = self.root / "auth_token"
+        token_path.write_text(self.token)
+        token_path.chmod(0o600)
+        self.port = free_port()
+        # What a client of this cluster needs: token auth on, and where the token is.
+        self.client_env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+        self.node_ids: dict[str, str] = {}  # node name -> Ray node id
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def start_node(self, name: str, num_cpus: int, timeout_s: float = 90) -> None:
+        head = not self.nodes
+        ports = [f"--{option}={free_port()}" for option in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port")]
+        role = ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
+        command = [RAY, "start", "--block", *role, f"--node-ip-address={LOOPBACK}", f"--num-cpus={num_cpus}", "--num-gpus=0",
+                   "--object-store-memory=100000000", f"--temp-dir={self.root / name}", *ports]  # fmt: skip
+        env = {
+            **self.client_env,
+            # A dead node is declared dead after about 2 s instead of Ray's default 15 s or more.
+            "RAY_health_check_period_ms": "500",
+            "RAY_health_check_timeout_ms": "1000",
+            "RAY_health_check_failure_threshold": "4",
+        }
+        log = self.root / f"{name}.log"
+        self.nodes[name] = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while "block forever" not in log.read_text(errors="replace"):
+            if self.nodes[name].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ray node {name!r} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        [self.node_ids[name]] = set(self.wait_for_nodes(len(self.nodes))) - set(self.node_ids.values())
+
+    def alive_nodes(self) -> list[str]:
+        """Node ids of the live nodes, asked of the cluster by a real (token-authenticated) client."""
+        script = "import json, ray; ray.init(address=%r, logging_level='ERROR'); print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))"
+        result = subprocess.run([sys.executable, "-c", script % self.address], env=self.client_env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot query the cluster: {result.stderr[-2000:]}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def wait_for_nodes(self, count: int, timeout_s: float = 60) -> list[str]:
+        deadline = time.monotonic() + timeout_s
+        while len(nodes := self.alive_nodes()) != count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"expected {count} live nodes, found {len(nodes)}")
+            time.sleep(1)
+        return nodes
+
+    def kill_node(self, name: str) -> int:
+        """SIGKILL every process of one node at once, as when a machine dies. Returns how many."""
+        process = self.nodes.pop(name)
+        killed = kill_session(process.pid)
+        process.wait(timeout=30)
+        return killed
+
+    def stop(self) -> None:
+        for name in list(self.nodes):
+            self.kill_node(name)
+        shutil.rmtree(self.root, ignore_errors=True)
