@@ -66,10 +66,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .records import default_tracking_uri
+    from .records import configure_mlflow_client, default_tracking_uri
     from .runner import UserError
     from .spec import SpecError
 
+    configure_mlflow_client()
     tracking_uri = args.tracking_uri or default_tracking_uri()
     try:
         if args.command != "run":
@@ -124,7 +125,7 @@ def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
         ("runs created", report.runs_created),
         ("epoch results copied", report.epochs_logged),
         ("runs given their end (FINISHED / FAILED)", report.runs_ended),
-        ("runs left RUNNING by a dead driver, now KILLED", report.reconciled),
+        ("runs found RUNNING (driver gone), reconciled", report.reconciled),
         ("trials not finished (mixup-tune resume runs them)", report.unfinished),
     ]
     for key, value in rows:
@@ -146,7 +147,7 @@ def _summarise(outcome: object) -> int:
         ("failed", str(outcome.failed)),
         *([("black-box targets evaluated", str(outcome.black_box_targets))] if outcome.black_box_targets else []),
         *([("epochs copied from Ray storage", f"{outcome.backfilled_epochs} ({outcome.backfilled_runs} new runs)")] if outcome.backfilled_epochs or outcome.backfilled_runs else []),
-        *([("dead driver's runs reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
+        *([("runs left RUNNING, reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
         ("wall time", f"{outcome.wall_seconds:.1f} s"),
         ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
         ("Ray results", outcome.storage),

@@ -21,6 +21,21 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
 
 
+def configure_mlflow_client() -> None:
+    """MLflow client settings for the driver; users can still set their own.
+
+    A tracking server that dies mid-sweep must cost seconds, not minutes:
+    MLflow's defaults are 7 retries with exponential back-off and a 120 s
+    timeout per request, during which Tune's driver loop, and every trial's
+    results, would wait. And one "View run at" line per trial would break up
+    Ray's progress table (the summary says where the runs are).
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
 def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None = None, experiment_ids: list[str] | None = None) -> list[Any]:
     """Runs of a sweep by tags, across all experiments unless given."""
     if experiment_ids is None:

@@ -25,7 +25,7 @@ from trainables import DatasetError, load_data
 
 from . import tags
 from .black_box import evaluate_black_box
-from .records import find_parent
+from .records import configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, sync_sweep
@@ -33,7 +33,6 @@ from .tracking import (
     MlflowSweepCallback,
     close_open_runs,
     code_version,
-    fail_fast_http,
     finished_trial_keys,
     get_or_create_experiment,
     get_or_create_parent,
@@ -200,7 +199,7 @@ def run_sweep(
     from ray import tune
 
     started = time.monotonic()
-    fail_fast_http()
+    configure_mlflow_client()
     spec = _absolute_paths(spec)
     storage_root = str(Path(storage or DEFAULT_STORAGE).expanduser().resolve()) if "://" not in (storage or "") else str(storage)
     experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
@@ -347,7 +346,7 @@ def _finish(client: MlflowClient, callback: MlflowSweepCallback, outcome: SweepO
 
 def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None) -> SyncReport:
     """``mixup-tune sync``: backfill MLflow from Ray's storage, then close the parent run as Ray's state says."""
-    fail_fast_http()
+    configure_mlflow_client()
     client = check_tracking(tracking_uri)
     parent = find_parent(client, name)
     if parent is None:

@@ -33,7 +33,7 @@ class SyncReport:
     runs_created: int = 0  # trials MLflow had no run for
     epochs_logged: int = 0  # epoch results MLflow lacked
     runs_ended: int = 0  # runs given the end Ray recorded (FINISHED or FAILED)
-    reconciled: int = 0  # runs a dead driver left RUNNING, now KILLED until `resume` finishes them
+    reconciled: int = 0  # runs found RUNNING, left so by a driver that died or lost MLflow; each ends as Ray says (KILLED if unfinished)
     unfinished: int = 0  # trials Ray has not finished: `resume` runs them
     failed: int = 0  # trials that ended in error
 
@@ -43,6 +43,7 @@ def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_d
     from ray.tune import ExperimentAnalysis
 
     report = SyncReport()
+    callback = callback.fresh()
     runs = {run.data.tags[tags.TRIAL_ID]: run for run in find_runs(client, callback.sweep, "trial", experiment_ids=[callback.experiment_id])}
     report.reconciled = sum(run.info.status == "RUNNING" for run in runs.values())
     for trial in ExperimentAnalysis(experiment_dir).trials:

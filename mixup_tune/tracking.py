@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -60,18 +59,6 @@ def code_version() -> str:
             return f"mixup-tune {version('mixup-tune')}"
         except PackageNotFoundError:
             return "unknown"
-
-
-def fail_fast_http() -> None:
-    """A tracking server that dies mid-sweep must cost seconds, not minutes.
-
-    MLflow's defaults are 7 retries with exponential back-off and a 120 s
-    timeout per request, during which Tune's driver loop, and every trial's
-    results, would wait. Users can still set their own values.
-    """
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 
 def artifact_location(tracking_uri: str, experiment: str) -> str | None:
@@ -138,6 +125,12 @@ class MlflowSweepCallback(Callback):
         # Ray pickles callbacks with the experiment state; the client and the
         # caches are rebuilt from MLflow, which is the record.
         return {**self.__dict__, "offline_reason": None, "_client": None, "_runs": {}, "_last_epoch": {}, "_nodes": {}}
+
+    def fresh(self) -> MlflowSweepCallback:
+        """A copy with no cached runs: Ray trial ids are only unique within one Ray experiment."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__getstate__())
+        return copy
 
     @property
     def client(self) -> MlflowClient:
