@@ -205,9 +205,9 @@ def run_sweep(
     experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
         connect_ray(address)
-    client = check_tracking(tracking_uri)
     if check_data_locally and address is None:
         check_data(spec)
+    client = check_tracking(tracking_uri)  # last: for sqlite, this creates the store
 
     experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
     run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}

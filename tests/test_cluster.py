@@ -28,8 +28,7 @@ resources: {{cpu: 1, gpu: 0}}
 """
 
 
-@pytest.fixture
-def cluster() -> Iterator[LoopbackCluster]:
+def _two_nodes() -> Iterator[LoopbackCluster]:
     """A head and a worker node with one CPU each: two concurrent trials must use both."""
     cluster = LoopbackCluster()
     try:
@@ -40,6 +39,10 @@ def cluster() -> Iterator[LoopbackCluster]:
         cluster.stop()
 
 
+shared_cluster = pytest.fixture(scope="module", name="cluster")(_two_nodes)  # for the tests that leave it whole
+own_cluster = pytest.fixture(name="own_cluster")(_two_nodes)  # for the test that kills a node
+
+
 def _trial_runs(client: MlflowClient, sweep: str) -> list:
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(experiments, f"tags.`mixup_tune.sweep` = '{sweep}' and tags.`mixup_tune.role` = 'trial'")
@@ -48,7 +51,7 @@ def _trial_runs(client: MlflowClient, sweep: str) -> list:
 def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(cluster: LoopbackCluster, tmp_path: Path) -> None:
     server, uri = start_mlflow_server(tmp_path)  # the multi-user option: a tracking server on a loopback port
     try:
-        (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=60, alphas="[0, 0.5, 1, 2]"))
+        (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
         args = ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri, "--storage", str(tmp_path / "ray")]
         result = subprocess.run([CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -83,7 +86,8 @@ def test_a_client_without_the_token_gets_one_clear_line(cluster: LoopbackCluster
     assert not (tmp_path / "mlflow.db").exists(), "nothing written"
 
 
-def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(cluster: LoopbackCluster, tmp_path: Path) -> None:
+def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(own_cluster: LoopbackCluster, tmp_path: Path) -> None:
+    cluster = own_cluster
     epochs = 300
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="node-loss", epochs=epochs, alphas="[0, 1]"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

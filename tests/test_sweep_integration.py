@@ -150,7 +150,7 @@ def test_running_the_same_sweep_again_duplicates_nothing(sweep: Sweep) -> None:
 def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep: Sweep) -> None:
     # A conv net on tabular data raises inside the trial on every attempt; the MLP beside it is fine.
     name = f"{sweep.name}-broken"
-    overrides = ["trainable.dataset=iris", "trainable.epochs=2", "alpha=[1]", "label_noise=[0]", "search.model=[mlp, cnn]", "tune.max_failures=2"]
+    overrides = ["trainable.dataset=iris", "trainable.epochs=2", "alpha=[1]", "label_noise=[0]", "search.model=[mlp, cnn]", "tune.max_failures=1"]
     result = sweep.run("--name", name, *[arg for o in overrides for arg in ("--set", o)])
     assert result.returncode == 1, result.stdout[-3000:]
     broken = Sweep(name, sweep.spec, sweep.workdir, sweep.tracking_uri, result)
@@ -158,7 +158,7 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
     assert set(children) == {"mlp", "cnn"}, "one run per trial, retries included"
     failed, finished = children["cnn"], children["mlp"]
     assert failed.info.status == "FAILED"
-    assert failed.data.tags["mixup_tune.failures"] == "3", "the first attempt and max_failures=2 retries"
+    assert failed.data.tags["mixup_tune.failures"] == "2", "the first attempt and max_failures=1 retry"
     assert "needs image input" in failed.data.tags["mixup_tune.error"]
     assert finished.info.status == "FINISHED" and finished.data.tags["mixup_tune.failures"] == "0"
     assert len(broken.client.get_metric_history(finished.info.run_id, "test_error")) == 2
@@ -174,13 +174,14 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_creates_no_run(sweep: Sweep, extra: list[str], expected: str) -> None:
-    name = f"{sweep.name}-refused"
-    result = sweep.run("--name", name, *extra)
+def test_bad_input_exits_2_with_one_line_and_creates_nothing(tmp_path: Path, extra: list[str], expected: str) -> None:
+    # Refused before the tracking store is touched, so one store stands for both.
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.format(name="refused"))
+    result = mixup_tune("run", str(spec), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *extra, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
-    experiment = sweep.client.get_experiment_by_name("mixup-integration")
-    assert not sweep.client.search_runs([experiment.experiment_id], f"tags.`mixup_tune.sweep` = '{name}'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"], "no MLflow store, no Ray storage"
 
 
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
