@@ -62,8 +62,7 @@ def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_d
             report.unfinished += 1
             continue
         report.runs_created += run is None
-        for result in results:
-            report.epochs_logged += callback.record_result(trial, result)
+        report.epochs_logged += callback.record_results(trial, results)
         if trial.status == "TERMINATED":
             callback.record_complete(trial)
         elif trial.status == "ERROR":

@@ -34,6 +34,8 @@ from trainables import TrainConfig
 from . import tags
 from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, find_runs
 
+_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
+
 # Options that say where a trial runs, not what it computes: left out of its identity.
 _PLACEMENT_OPTIONS = ("device", "data_root", "download")
 
@@ -161,22 +163,35 @@ class MlflowSweepCallback(Callback):
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in run_tags.items()])
         return run_id
 
-    def record_result(self, trial: Trial, result: dict[str, Any]) -> int:
-        """Log one epoch's metrics, unless that epoch is already logged. Returns how many epochs were logged (0 or 1)."""
+    def record_results(self, trial: Trial, results: list[dict[str, Any]]) -> int:
+        """Log the epochs not logged yet, in as few ``log_batch`` calls as MLflow allows. Returns how many.
+
+        During a sweep that is one result at a time; ``sync`` passes a trial's
+        whole stored history, and epochs replayed after a restore are skipped.
+        """
         run_id = self.run_id(trial)
-        node = result.get("node_id")
         nodes = self._nodes.setdefault(run_id, [])
-        if node and (not nodes or nodes[-1] != node):  # first result, or the trial moved after a failure
-            nodes.append(str(node))
-            self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
-        epoch = int(result.get("epoch", 0))
-        if epoch <= self._last_epoch.get(run_id, 0):  # replayed after a restore: already logged
-            return 0
+        moved = False
+        last = self._last_epoch.get(run_id, 0)
         timestamp = int(time.time() * 1000)
-        metrics = [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
-        self.client.log_batch(run_id, metrics=metrics)
-        self._last_epoch[run_id] = epoch
-        return 1
+        metrics: list[Metric] = []
+        logged = 0
+        for result in results:
+            node = result.get("node_id")
+            if node and (not nodes or nodes[-1] != node):  # first result, or the trial moved after a failure
+                nodes.append(str(node))
+                moved = True
+            epoch = int(result.get("epoch", 0))
+            if epoch <= last:  # already logged
+                continue
+            metrics += [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
+            last, logged = epoch, logged + 1
+        if moved:
+            self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
+        for start in range(0, len(metrics), _METRICS_PER_BATCH):
+            self.client.log_batch(run_id, metrics=metrics[start : start + _METRICS_PER_BATCH])
+        self._last_epoch[run_id] = last
+        return logged
 
     def record_complete(self, trial: Trial) -> None:
         run_id = self.run_id(trial)
@@ -239,7 +254,7 @@ class MlflowSweepCallback(Callback):
         self._guarded(lambda: self.client.set_tag(self.run_id(trial), tags.FAILURES, str(trial.num_failures)))
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
-        self._guarded(lambda: self.record_result(trial, result))
+        self._guarded(lambda: self.record_results(trial, [result]))
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._guarded(lambda: self.record_complete(trial))

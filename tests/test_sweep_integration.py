@@ -185,9 +185,11 @@ def test_bad_input_exits_2_with_one_line_and_creates_nothing(tmp_path: Path, ext
 
 
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
-    for command in ("runs", "analyze", "resume"):
-        result = mixup_tune(command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri, cwd=sweep.workdir)
-        assert result.returncode == 2 and "no-such-sweep" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    commands = [[CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri] for command in ("runs", "analyze", "resume", "sync")]
+    started = [subprocess.Popen(c, cwd=sweep.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]  # side by side: each mostly imports
+    for process in started:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2 and "no-such-sweep" in stderr and stderr.count("\n") == 1, stderr
 
 
 def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> None:
