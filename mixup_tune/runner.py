@@ -28,7 +28,7 @@ from .black_box import evaluate_black_box
 from .records import configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
-from .sync import SyncReport, sync_sweep
+from .sync import SyncReport, UnreadableStorage, sync_sweep
 from .tracking import (
     MlflowSweepCallback,
     close_open_runs,
@@ -223,7 +223,10 @@ def run_sweep(
     if tune.Tuner.can_restore(experiment_dir):
         # An earlier run of this sweep left results in Ray's storage: MLflow catches up with them first,
         # so that finished trials are not run again and runs a dead driver left RUNNING are reconciled.
-        outcome.add(sync_sweep(client, callback, experiment_dir))
+        try:
+            outcome.add(sync_sweep(client, callback, experiment_dir))
+        except UnreadableStorage as error:  # nothing to catch up from: the sweep itself can still run
+            print(f"mixup-tune: warning: {error}; MLflow is not updated from it", file=sys.stderr)
 
     restore = restore and tune.Tuner.can_restore(experiment_dir) and _has_unfinished_trials(experiment_dir)
     if not restore:
@@ -328,7 +331,10 @@ def _finish(client: MlflowClient, callback: MlflowSweepCallback, outcome: SweepO
 
     try:
         if tune.Tuner.can_restore(outcome.storage):
-            outcome.add(sync_sweep(client, callback, outcome.storage), counted=False)
+            try:
+                outcome.add(sync_sweep(client, callback, outcome.storage), counted=False)
+            except UnreadableStorage as error:
+                outcome.errors.append(str(error))
         if spec.black_box is not None and not outcome.interrupted:
             try:
                 outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
@@ -361,7 +367,10 @@ def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None
     run_tags = {key: parent_tags[key] for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT) if key in parent_tags}
     log_model = parent_tags.get(tags.LOG_MODELS) == "true"
     callback = MlflowSweepCallback(tracking_uri, parent.info.experiment_id, parent.info.run_id, name, run_tags, log_model=log_model)
-    report = sync_sweep(client, callback, experiment_dir)
+    try:
+        report = sync_sweep(client, callback, experiment_dir)
+    except UnreadableStorage as error:
+        raise UserError(f"sweep {name!r}: {error}") from None
     status = "KILLED" if report.unfinished else "FAILED" if report.failed else "FINISHED"
     client.set_terminated(parent.info.run_id, status)
     return report

@@ -27,6 +27,10 @@ from .tracking import MlflowSweepCallback, close_open_runs, trial_key
 _TERMINAL = ("FINISHED", "FAILED")
 
 
+class UnreadableStorage(Exception):
+    """Ray's experiment state cannot be read (a partial write, another Ray version, a wrong path)."""
+
+
 @dataclass
 class SyncReport:
     trials: int = 0  # trials in Ray's storage
@@ -46,7 +50,11 @@ def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_d
     callback = callback.fresh()
     runs = {run.data.tags[tags.TRIAL_ID]: run for run in find_runs(client, callback.sweep, "trial", experiment_ids=[callback.experiment_id])}
     report.reconciled = sum(run.info.status == "RUNNING" for run in runs.values())
-    for trial in ExperimentAnalysis(experiment_dir).trials:
+    try:
+        trials = ExperimentAnalysis(experiment_dir).trials
+    except Exception as error:  # whatever Ray raises on a state it cannot load
+        raise UnreadableStorage(f"Ray's storage at {experiment_dir} cannot be read ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})") from None
+    for trial in trials:
         try:
             key = trial_key(trial.config)
         except ConfigError:  # a trial of an older, incompatible version of this sweep: not ours to record

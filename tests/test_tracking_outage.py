@@ -91,6 +91,11 @@ def test_server_dies_mid_sweep_then_sync_backfills_everything(tmp_path: Path) ->
 
         again = subprocess.run([CLI, "sync", "outage", "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and re.search(r"epoch results copied\s+│ 0 ", again.stdout), again.stdout
+
+        for state in (tmp_path / "ray" / "outage").glob("experiment_state-*.json"):
+            state.write_text("{ cut short")  # as if a disk filled up mid-write
+        broken = subprocess.run([CLI, "sync", "outage", "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert broken.returncode == 2 and broken.stderr.count("\n") == 1 and "cannot be read" in broken.stderr, broken.stderr
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
