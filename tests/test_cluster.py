@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from cluster import LoopbackCluster
-from conftest import CLI, start_mlflow_server
+from conftest import CLI
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
@@ -49,31 +48,29 @@ def _trial_runs(client: MlflowClient, sweep: str) -> list:
 
 
 def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(cluster: LoopbackCluster, tmp_path: Path) -> None:
-    server, uri = start_mlflow_server(tmp_path)  # the multi-user option: a tracking server on a loopback port
-    try:
-        (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
-        args = ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri, "--storage", str(tmp_path / "ray")]
-        result = subprocess.run([CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # The sqlite store: tests/test_sweep_integration.py, test_tracking_auth.py and test_tracking_outage.py
+    # run sweeps against an `mlflow server` on a loopback port.
+    (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri, "--storage", str(tmp_path / "ray")]
+    result = subprocess.run([CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-        client = MlflowClient(uri)
-        trials = _trial_runs(client, "two-nodes")
-        assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
-        used = {node for t in trials for node in t.data.tags["mixup_tune.node_ids"].split(",")}
-        assert used == set(cluster.alive_nodes()), "trials ran on both nodes, and only on this cluster's nodes"
+    client = MlflowClient(uri)
+    trials = _trial_runs(client, "two-nodes")
+    assert len(trials) == 4 and {t.info.status for t in trials} == {"FINISHED"}
+    used = {node for t in trials for node in t.data.tags["mixup_tune.node_ids"].split(",")}
+    assert used == set(cluster.alive_nodes()), "trials ran on both nodes, and only on this cluster's nodes"
 
-        # The token reaches Ray through the environment only: not the output, MLflow, or any file written.
-        records = [result.stdout, result.stderr]
-        [parent] = client.search_runs([trials[0].info.experiment_id], "tags.`mixup_tune.role` = 'parent'")
-        for run in [parent, *trials]:
-            records += [*run.data.params.values(), *run.data.tags.values()]
-        files = [p for root in (tmp_path / "ray", tmp_path / "server-artifacts") for p in root.rglob("*") if p.is_file()]
-        assert any(p.name == "spec.yaml" for p in files)
-        assert not [text for text in records if cluster.token in text]
-        assert not [p for p in files if cluster.token.encode() in p.read_bytes()]
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+    # The token reaches Ray through the environment only: not the output, MLflow, or any file written.
+    records = [result.stdout, result.stderr]
+    [parent] = client.search_runs([trials[0].info.experiment_id], "tags.`mixup_tune.role` = 'parent'")
+    for run in [parent, *trials]:
+        records += [*run.data.params.values(), *run.data.tags.values()]
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]  # the MLflow store and artifacts, Ray's storage
+    assert any(p.name == "spec.yaml" for p in files) and any(p.name == "result.json" for p in files)
+    assert not [text for text in records if cluster.token in text]
+    assert not [p for p in files if cluster.token.encode() in p.read_bytes()]
 
 
 def test_a_client_without_the_token_gets_one_clear_line(cluster: LoopbackCluster, tmp_path: Path) -> None:
