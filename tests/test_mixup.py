@@ -94,3 +94,17 @@ def test_per_sample_lambda_weights_each_pair() -> None:
     mixed = mix_inputs(x, lam, perm)
     for i in range(4):
         assert torch.allclose(mixed[i], lam[i] * x[i] + (1 - lam[i]) * x[perm[i]])
+
+
+def test_the_per_batch_fast_path_draws_and_computes_what_the_general_one_does() -> None:
+    general, fast = MixupSampler(0.4, "batch", seed=7), MixupSampler(0.4, "batch", seed=7)
+    for _ in range(50):
+        lam, perm = general.sample(32)
+        weight, fast_perm = fast.sample_one(32)
+        assert weight == float(lam[0]) and torch.equal(perm, fast_perm)
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 4)
+    x, y = torch.randn(32, 6), torch.randint(0, 4, (32,))
+    expected = mixup_cross_entropy(model(mix_inputs(x, *MixupSampler(0.4, "batch", seed=3).sample(32))), y, *MixupSampler(0.4, "batch", seed=3).sample(32))
+    assert torch.allclose(training_loss(model, x, y, MixupSampler(0.4, "batch", seed=3)), expected, rtol=1e-6, atol=1e-7)
