@@ -22,7 +22,7 @@ from conftest import CLI, kill_session
 
 pytestmark = pytest.mark.integration
 
-EPOCHS = 250
+EPOCHS = 150
 SPEC = f"""\
 name: interrupted
 trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 256}}

@@ -18,7 +18,7 @@ from conftest import CLI, kill_session, start_mlflow_server
 
 pytestmark = pytest.mark.integration
 
-EPOCHS = 200
+EPOCHS = 120
 SPEC = f"""\
 name: outage
 trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 256}}
