@@ -119,26 +119,29 @@ def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import sync_recorded_sweep
 
     report = sync_recorded_sweep(tracking_uri, args.name, args.storage)
-    table = Table(title=f"sweep {args.name}: Ray's storage -> MLflow", show_header=False)
-    rows = [
-        ("trials in Ray's storage", report.trials),
-        ("runs created", report.runs_created),
-        ("epoch results copied", report.epochs_logged),
-        ("runs given their end (FINISHED / FAILED)", report.runs_ended),
-        ("runs found RUNNING (driver gone), reconciled", report.reconciled),
-        ("trials not finished (mixup-tune resume runs them)", report.unfinished),
-    ]
-    for key, value in rows:
-        table.add_row(key, str(value))
-    console.print(table)
+    _print_rows(f"sweep {args.name}: Ray's storage -> MLflow", [
+        ("trials in Ray's storage", str(report.trials)),
+        ("runs created", str(report.runs_created)),
+        ("epoch results copied", str(report.epochs_logged)),
+        ("runs given their end (FINISHED / FAILED)", str(report.runs_ended)),
+        ("runs found RUNNING (driver gone), reconciled", str(report.reconciled)),
+        ("trials not finished (mixup-tune resume runs them)", str(report.unfinished)),
+    ])  # fmt: skip
     return 0
+
+
+def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column summary table: label, value."""
+    table = Table(title=title, show_header=False)
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
 
 
 def _summarise(outcome: object) -> int:
     from .runner import SweepOutcome
 
     assert isinstance(outcome, SweepOutcome)
-    table = Table(title=f"sweep {outcome.name}", show_header=False)
     rows = [
         ("trials run", str(max(outcome.planned, 0))),
         ("already finished, skipped", str(outcome.skipped)),
@@ -152,9 +155,7 @@ def _summarise(outcome: object) -> int:
         ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
         ("Ray results", outcome.storage),
     ]
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    _print_rows(f"sweep {outcome.name}", rows)
     for error in outcome.errors[:5]:
         console.print(f"[red]trial error:[/red] {error}")
     backend = outcome.tracking_uri
@@ -167,9 +168,7 @@ def _summarise(outcome: object) -> int:
     if outcome.interrupted:
         console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
         return 130
-    if outcome.tracking_error is not None:
-        return 1
-    return 1 if outcome.failed else 0
+    return 1 if outcome.failed or outcome.tracking_error is not None else 0
 
 
 def _runs(args: argparse.Namespace, tracking_uri: str) -> int:

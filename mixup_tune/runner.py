@@ -201,7 +201,7 @@ def run_sweep(
     started = time.monotonic()
     configure_mlflow_client()
     spec = _absolute_paths(spec)
-    storage_root = str(Path(storage or DEFAULT_STORAGE).expanduser().resolve()) if "://" not in (storage or "") else str(storage)
+    storage_root = _storage_root(storage)
     experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
         connect_ray(address)
@@ -277,6 +277,13 @@ def run_sweep(
     except KeyboardInterrupt:
         outcome.interrupted = True
     return _finish(client, callback, outcome, started, spec)
+
+
+def _storage_root(storage: str | None) -> str:
+    """Ray's storage root: a cloud URI as given, a local path made absolute (trials run in other directories)."""
+    if storage is not None and "://" in storage:
+        return storage
+    return str(Path(storage or DEFAULT_STORAGE).expanduser().resolve())
 
 
 def _count_trials(outcome: SweepOutcome, experiment_dir: str) -> None:
@@ -358,7 +365,7 @@ def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None
     if parent is None:
         raise UserError(f"no sweep named {name!r} in {tracking_uri}; `mixup-tune run SPEC` starts one")
     parent_tags = parent.data.tags
-    experiment_dir = f"{storage.rstrip('/')}/{name}" if storage else parent_tags.get(tags.STORAGE, "")
+    experiment_dir = f"{_storage_root(storage).rstrip('/')}/{name}" if storage else parent_tags.get(tags.STORAGE, "")
     from ray import tune
 
     if not experiment_dir or not tune.Tuner.can_restore(experiment_dir):

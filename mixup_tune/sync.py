@@ -88,7 +88,7 @@ def stored_results(trial: Any) -> list[dict[str, Any]]:
     try:
         with storage.storage_filesystem.open_input_stream(f"{storage.trial_fs_path}/result.json") as stream:
             text = stream.read().decode()
-    except (FileNotFoundError, OSError):
+    except OSError:  # no result yet (or gone)
         return []
     results = []
     for line in text.splitlines():
