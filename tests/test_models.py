@@ -12,7 +12,7 @@ from trainables.models import PreActBlock
 
 @pytest.mark.parametrize(
     ("name", "shape"),
-    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32))],
+    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32)), ("fast_cifar", (3, 32, 32))],
 )
 def test_output_shape(name: str, shape: tuple[int, ...]) -> None:
     model = build_model(name, shape, num_classes=7)

@@ -43,6 +43,8 @@ CONFIGS = {
     "cnn-augment-dropout-mixup": dict(dataset="npz", model="cnn", augment=True, dropout=0.3, alpha=1.0, lambda_per="sample", label_noise=0.3, batch_size=16),
     "mlp-digits-step-schedule": dict(dataset="digits", model="mlp", alpha=0.4, schedule={"name": "step", "step_size": 2, "gamma": 0.5}, batch_size=128),
     "adam-erm": dict(dataset="digits", model="mlp", alpha=0.0, optimizer={"name": "adam", "lr": 0.001}, batch_size=256),
+    # fp16 autocast: the gradient scaler's state (scale, growth tracker) is part of the checkpoint
+    "mlp-fp16": dict(dataset="digits", model="mlp", alpha=1.0, precision="fp16", batch_size=64),
 }
 
 

@@ -17,7 +17,7 @@ BAD_SPECS = {
     "label noise of 1": ("name: a\ntrainable: {label_noise: 1.0}\n", "trainable.label_noise: must be in [0, 1)"),
     "label noise on an axis": ("name: a\nsearch: {label_noise: [0.2, 1.5]}\n", "search.label_noise[1]: must be in [0, 1)"),
     "unknown dataset": ("name: a\ntrainable: {dataset: mnist9}\n", "trainable.dataset: unknown dataset 'mnist9'; known: cifar10, digits"),
-    "unknown model": ("name: a\ntrainable: {model: vgg}\n", "trainable.model: unknown model 'vgg'; known: cnn, mlp"),
+    "unknown model": ("name: a\ntrainable: {model: vgg}\n", "trainable.model: unknown model 'vgg'; known: cnn, fast_cifar, mlp"),
     "wrong type": ("name: a\ntrainable: {epochs: many}\n", "trainable.epochs: Input should be a valid integer"),
     "nested range": ("name: a\ntrainable: {optimizer: {lr: -1}}\n", "trainable.optimizer.lr: must be a finite number > 0"),
     "unknown optimizer": ("name: a\ntrainable: {optimizer: {name: rmsprop}}\n", "trainable.optimizer.name: must be 'sgd' or 'adam'"),

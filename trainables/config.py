@@ -117,6 +117,10 @@ class TrainConfig:
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
     noise_seed: int | None = None  # seeds label corruption; None: same as seed
     device: str = "auto"  # "auto" (cuda when present), "cpu", "cuda", "cuda:1", ...
+    # speed: none of these changes what a trial learns beyond rounding (benchmarks/reference_loop.py)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for forward passes; auto: bf16 on CUDA, fp32 elsewhere
+    channels_last: bool = True  # NHWC layout for image batches and conv weights: faster convolutions on GPU and CPU
+    compile: bool = False  # torch.compile the training forward pass: seconds to minutes of compiling, then faster steps
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, dict):
@@ -140,6 +144,7 @@ class TrainConfig:
         _require(self.adversarial_examples >= 1, "adversarial_examples", f"must be >= 1; got {self.adversarial_examples}")
         _require(self.seed >= 0, "seed", f"must be >= 0; got {self.seed}")
         _require(self.noise_seed is None or self.noise_seed >= 0, "noise_seed", f"must be >= 0; got {self.noise_seed}")
+        _require(self.precision in ("auto", "fp32", "bf16", "fp16"), "precision", f"must be auto, fp32, bf16 or fp16; got {self.precision!r}")
         _require(
             self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda") or self.device == "mps",
             "device",

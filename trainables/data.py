@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import os
 import shutil
 import tarfile
@@ -134,7 +135,8 @@ def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]
     key = hashlib.sha1(str(origin.resolve()).encode()).hexdigest()[:10]
     path = source.cache / f"{name}-{key}.pt"
     if path.exists():
-        return Splits(**torch.load(path, weights_only=True))
+        # Memory-mapped: the trials of one node share the decoded tensors through the page cache.
+        return Splits(**torch.load(path, weights_only=True, mmap=True))
     try:
         splits = build()
     except DatasetError:  # already says what is wrong (it is a RuntimeError too)
@@ -162,23 +164,39 @@ def _train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Spl
     )
 
 
+def _sklearn_data_file(name: str) -> Path:
+    """A file bundled with scikit-learn, found without importing it (the import alone takes about a second)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("the scikit-learn datasets need scikit-learn installed (pip install scikit-learn)")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+
+
 @register_dataset("digits")
 def _digits(source: Source) -> Splits:
     """scikit-learn's 1,797 8x8 handwritten digits (UCI), 0-16 grey levels; 25% held out for test."""
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    images = (digits.images / 16.0)[:, None]  # (N, 1, 8, 8) in [0, 1]
-    return _train_test_split(images, digits.target, test_fraction=0.25)
+    def build() -> Splits:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        images = (digits.images / 16.0)[:, None]  # (N, 1, 8, 8) in [0, 1]
+        return _train_test_split(images, digits.target, test_fraction=0.25)
+
+    return _cached(source, "digits", _sklearn_data_file("digits.csv.gz"), build)
 
 
 @register_dataset("iris")
 def _iris(source: Source) -> Splits:
     """scikit-learn's 150 iris flowers, 4 features; 30% held out for test."""
-    from sklearn.datasets import load_iris
 
-    iris = load_iris()
-    return _train_test_split(iris.data, iris.target, test_fraction=0.3)
+    def build() -> Splits:
+        from sklearn.datasets import load_iris
+
+        iris = load_iris()
+        return _train_test_split(iris.data, iris.target, test_fraction=0.3)
+
+    return _cached(source, "iris", _sklearn_data_file("iris.csv"), build)
 
 
 def _missing(dataset: str, expected: str) -> DatasetError:

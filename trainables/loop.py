@@ -77,6 +77,14 @@ class Trial:
         self.mean, self.std = _channel_stats(self.x_train)
 
         self.model = build_model(config.model, splits.input_shape, splits.num_classes, config.hidden_sizes, config.dropout).to(self.device)
+        self.autocast_dtype = autocast_dtype(config.precision, self.device)
+        self.channels_last = config.channels_last and splits.is_image
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # fp16 needs its gradients scaled (bf16 has fp32's range and does not); a no-op otherwise.
+        self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
+        # Compiled for training only: evaluation's varying batch sizes would recompile it. Same parameters.
+        self.train_forward: nn.Module = torch.compile(self.model) if config.compile else self.model  # type: ignore[assignment]
         self.optimizer = _optimizer(config, self.model)
         self.scheduler = _scheduler(config, self.optimizer)
         self.epoch = 0
@@ -87,7 +95,12 @@ class Trial:
         return self.normalised(as_unit_range(x))
 
     def normalised(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision for forward passes (a no-op at fp32); losses are taken in fp32 all the same."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None)
 
     def forward_unit_range(self, x: Tensor) -> Tensor:
         """The model in eval mode on inputs in [0, 1]: what the attacks differentiate."""
@@ -120,10 +133,12 @@ class Trial:
             x = self.x_train[idx]
             if self.augment:
                 x = crop_and_flip(x, self.augment_gen)
-            loss = training_loss(self.model, self.inputs(x), self.y_train[idx], self.mixup)
+            with self.autocast():
+                loss = training_loss(self.train_forward, self.inputs(x), self.y_train[idx], self.mixup)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self.grad_scaler.scale(loss).backward()
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
             loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per step
             seen += len(idx)
         return float(loss_sum) / max(seen, 1)
@@ -131,7 +146,8 @@ class Trial:
     @torch.inference_mode()
     def predict(self, x: Tensor) -> Tensor:
         self.model.eval()
-        return torch.cat([self.model(self.inputs(x[i : i + EVAL_BATCH])).argmax(1) for i in range(0, len(x), EVAL_BATCH)])
+        with self.autocast():
+            return torch.cat([self.model(self.inputs(x[i : i + EVAL_BATCH])).argmax(1) for i in range(0, len(x), EVAL_BATCH)])
 
     def evaluate(self) -> Metrics:
         """Errors on unmixed data, in percent (mixed "training accuracy" would mean nothing)."""
@@ -162,6 +178,7 @@ class Trial:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "grad_scaler": self.grad_scaler.state_dict(),
             "rng": rng,
         }
 
@@ -176,6 +193,8 @@ class Trial:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(state["grad_scaler"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         self.shuffle_gen.set_state(rng["shuffle"])
@@ -212,6 +231,14 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision``, or None for plain fp32. ``auto`` is bf16 on CUDA only:
+    on a CPU, bf16 is fast only where it has AMX or AVX-512 BF16, so it is asked for by name there."""
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def as_unit_range(x: Tensor) -> Tensor:
