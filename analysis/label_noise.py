@@ -8,6 +8,7 @@ lowest best test error, averaged over seeds. Errors are in %.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -38,8 +39,8 @@ def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
     usable.loc[mixup, "method"] = "mixup"
     usable.loc[mixup & dropout, "method"] = "mixup + dropout"
     usable["setting"] = ""
-    usable.loc[dropout, "setting"] = "p=" + usable.loc[dropout, "dropout"].map("{:g}".format)
-    usable.loc[mixup, "setting"] = "alpha=" + usable.loc[mixup, "alpha"].map("{:g}".format)
+    usable.loc[dropout, "setting"] = usable.loc[dropout, "dropout"].map("p={:g}".format)  # no dropout runs: an empty selection
+    usable.loc[mixup, "setting"] = usable.loc[mixup, "alpha"].map("alpha={:g}".format)
     usable.loc[mixup & dropout, "setting"] = usable["setting"] + ", p=" + usable["dropout"].map("{:g}".format)
     return usable
 
@@ -97,15 +98,23 @@ def finding(settings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_memorisation(history: pd.DataFrame, runs: pd.DataFrame, best: pd.DataFrame, out: Path) -> list[Path]:
-    """Training error on the corrupted labels (top) and test error (bottom) per epoch, best setting of each method."""
+CURVE_METRICS = ("train_error_corrupted", "test_error")
+HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]  # (run ids, metrics) -> one row per run and epoch
+
+
+def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.DataFrame, out: Path) -> list[Path]:
+    """Training error on the corrupted labels (top) and test error (bottom) per epoch, best setting of each method.
+
+    Only the plotted runs' histories are read: over a tracking server, a
+    thousand-run sweep's every history would take a minute.
+    """
     labelled = with_methods(runs)[["run_id", "label_noise", "method", "setting"]]
     chosen = labelled.merge(best[["label_noise", "method", "setting"]], on=["label_noise", "method", "setting"])
-    curves = history.merge(chosen, on="run_id")
+    curves = load_history(list(chosen["run_id"]), CURVE_METRICS).merge(chosen, on="run_id")
     noises = sorted(curves["label_noise"].unique())
     figure, axes = plt.subplots(2, len(noises), figsize=(4.2 * len(noises), 6.4), sharex=True, squeeze=False, constrained_layout=True)
     for column, noise in enumerate(noises):
-        for row, metric in enumerate(("train_error_corrupted", "test_error")):
+        for row, metric in enumerate(CURVE_METRICS):
             axis = axes[row][column]
             at_noise = curves[curves["label_noise"] == noise]
             for (method, setting), group in sorted(at_noise.groupby(["method", "setting"]), key=lambda item: METHOD_ORDER[item[0][0]]):
@@ -124,7 +133,7 @@ def plot_memorisation(history: pd.DataFrame, runs: pd.DataFrame, best: pd.DataFr
     return save_figure(figure, out, "label_noise_memorisation")
 
 
-def render(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> StudyOutput:
+def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyOutput:
     settings = settings_table(runs)
     best = best_settings(settings)
     replica, check = table2(best), finding(settings)
@@ -133,7 +142,7 @@ def render(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> StudyOutput:
         path = out / f"{name}.csv"
         frame.to_csv(path, index=False, float_format="%.4f")
         files.append(path)
-    files += plot_memorisation(history, runs, best, out)
+    files += plot_memorisation(load_history, runs, best, out)
     markdown = "\n\n".join(
         [
             "## Memorisation of corrupted labels (Section 3.4, Table 2)",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import adversarial, bias_variance, in_between, label_noise
+from . import adversarial, bias_variance, label_noise
 from .render import StudyOutput, markdown_table
 from mixup_tune import tags
 from mixup_tune.records import find_parent
@@ -32,10 +32,12 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
     study = parent.data.tags.get(tags.STUDY, "generic") if parent else "generic"
     sections: list[StudyOutput] = []
     if study == "label_noise":
-        sections.append(label_noise.render(runs, load_history(sweep, tracking_uri), out))
+        sections.append(label_noise.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), out))
     if study == "adversarial":
         sections.append(adversarial.render(runs, out))
     if study == "in_between":
+        from . import in_between  # evaluates logged models: torch, only for this study
+
         sections.append(in_between.render(runs, tracking_uri, out))
     if study == "bias_variance" or (study == "generic" and "alpha" in varying_options(runs)):
         sections.append(bias_variance.render(runs, out, title=sweep))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -9,8 +11,11 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune import tags
 from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param
-from trainables import TrainConfig
+from trainables.config import option_names  # plain dataclasses: no torch import
 
+_HISTORY_THREADS = 8  # concurrent get_metric_history calls to a tracking server
+_BULK_RUNS = 500  # run ids per bulk query (SQLite caps the parameters of one statement)
+_BULK_MAX_POINTS = 10**8
 
 
 class NoRunsError(LookupError):
@@ -36,30 +41,49 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
         row.update(run.data.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    option_order = [name for name in TrainConfig().flat() if name in frame.columns]
+    option_order = [name for name in option_names() if name in frame.columns]
     rest = [c for c in frame.columns if c not in option_order]
     frame = frame[rest[:5] + option_order + rest[5:]]
     return frame.sort_values(varying_options(frame) or ["trial_id"]).reset_index(drop=True)
 
 
-def load_history(sweep: str, tracking_uri: str, metrics: tuple[str, ...] = EPOCH_METRICS) -> pd.DataFrame:
-    """One row per trial and epoch, with each metric as a column."""
+def load_history(sweep: str, tracking_uri: str, metrics: tuple[str, ...] = EPOCH_METRICS, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """One row per trial and epoch, with each metric as a column; every trial of the sweep, or the runs given."""
     client = MlflowClient(tracking_uri)
-    records = []
-    for run in find_runs(client, sweep, "trial"):
-        for metric in metrics:
-            if metric not in run.data.metrics:
-                continue
-            for point in client.get_metric_history(run.info.run_id, metric):
-                records.append({"run_id": run.info.run_id, "epoch": int(point.step), "metric": metric, "value": point.value})
+    if run_ids is None:
+        runs = find_runs(client, sweep, "trial")
+        run_ids = [run.info.run_id for run in runs]
+        metrics = tuple(m for m in metrics if any(m in run.data.metrics for run in runs))
+    records = [{"run_id": run_id, "epoch": int(point.step), "metric": metric, "value": point.value} for run_id, metric, point in _histories(client, run_ids, metrics)]
     if not records:
         raise NoRunsError(f"no metric history for sweep {sweep!r} in {tracking_uri}")
     long = pd.DataFrame(records).drop_duplicates(["run_id", "epoch", "metric"], keep="last")
     return long.pivot(index=["run_id", "epoch"], columns="metric", values="value").reset_index()
 
 
+def _histories(client: MlflowClient, run_ids: list[str], metrics: tuple[str, ...]) -> Iterator[tuple[str, str, Any]]:
+    """(run id, metric, point) for every logged point.
+
+    The public client has one call per run and metric: a minute for a thousand
+    runs. MLflow's SQL store also answers one query per metric for many runs
+    (the bulk history its UI uses), so a database store is read that way; a
+    tracking server gets the per-run calls, side by side.
+    """
+    store = client._tracking_client.store
+    if hasattr(store, "get_metric_history_bulk"):
+        for metric in metrics:
+            for start in range(0, len(run_ids), _BULK_RUNS):
+                for point in store.get_metric_history_bulk(run_ids[start : start + _BULK_RUNS], metric, max_results=_BULK_MAX_POINTS):
+                    yield point.run_id, metric, point  # a Metric with its run id
+        return
+    pairs = [(run_id, metric) for run_id in run_ids for metric in metrics]
+    with ThreadPoolExecutor(max_workers=_HISTORY_THREADS) as pool:
+        for (run_id, metric), points in zip(pairs, pool.map(lambda pair: client.get_metric_history(*pair), pairs)):
+            yield from ((run_id, metric, point) for point in points)
+
+
 def varying_options(runs: pd.DataFrame) -> list[str]:
     """Trainable options that differ between trials: the sweep's axes."""
-    options = [name for name in TrainConfig().flat() if name in runs.columns]
+    options = [name for name in option_names() if name in runs.columns]
     return [name for name in options if runs[name].astype(str).nunique() > 1]
 

@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .records import configure_mlflow_client, default_tracking_uri
-    from .runner import UserError
+    from .errors import UserError
     from .spec import SpecError
 
     configure_mlflow_client()
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _require_existing_store(tracking_uri: str) -> None:
     """Reading a sweep from a sqlite file that is not there would create an empty one: say so instead."""
-    from .runner import UserError
+    from .errors import UserError
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
         raise UserError(f"no MLflow database at {tracking_uri.removeprefix('sqlite:///')}; run from the sweep's directory or pass --tracking-uri")
@@ -174,7 +174,7 @@ def _summarise(outcome: object) -> int:
 def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
     from analysis.runs import NoRunsError, load_runs, varying_options
 
-    from .runner import UserError
+    from .errors import UserError
 
     try:
         runs = load_runs(args.name, tracking_uri)
@@ -204,7 +204,7 @@ def _cell(value: object) -> str:
 def _analyze(args: argparse.Namespace, tracking_uri: str) -> int:
     from analysis import NoRunsError, analyze
 
-    from .runner import UserError
+    from .errors import UserError
 
     out = args.out or Path("results") / args.name
     try:

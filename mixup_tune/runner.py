@@ -25,6 +25,7 @@ from trainables import DatasetError, load_data
 
 from . import tags
 from .black_box import evaluate_black_box
+from .errors import UserError
 from .records import configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
@@ -42,10 +43,6 @@ from .trainable import mixup_trial
 
 SPEC_ARTIFACT = "spec.yaml"
 DEFAULT_STORAGE = "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
-
-
-class UserError(Exception):
-    """Bad input or an unreachable service: reported as one line, exit code 2."""
 
 
 @dataclass

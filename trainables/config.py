@@ -12,9 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
-from .data import DATASETS
 from .errors import ConfigError
-from .models import MODELS
 
 _FORBID_EXTRA = {"extra": "forbid"}
 
@@ -128,6 +126,10 @@ class TrainConfig:
         if isinstance(self.schedule, dict):
             self.schedule = ScheduleConfig(**self.schedule)
         _normalise_types(self)
+        # Here, not at the top: the registries import torch, and reading options (analysis) must not.
+        from .data import DATASETS
+        from .models import MODELS
+
         _require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
         _require(self.model in MODELS, "model", MODELS.unknown(self.model))
         _require(self.dataset not in ("npz", "imagefolder") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")

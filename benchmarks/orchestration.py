@@ -1,0 +1,119 @@
+"""What Ray Tune and MLflow cost a sweep: ``mixup-tune run`` against the same trials in a plain loop.
+
+    python benchmarks/orchestration.py                       # 24 trials of about 10 s, CPU
+    python benchmarks/orchestration.py --trials 4 --epochs 1  # a quick look
+
+The same K trials run two ways, one after the other, each as a new process, as
+a user would start them:
+
+- **loop**: ``python -c`` importing ``trainables`` and calling ``train`` for each
+  config in turn: no Ray, no MLflow. Each ``train`` call is timed: the sum is
+  the trials' compute time.
+- **sweep**: ``mixup-tune run`` on a sweep file of the same configs, with a new
+  sqlite store and Ray storage: a local Ray, one trial at a time
+  (``max_concurrent_trials: 1``) with every CPU, so each trial gets the threads
+  the loop's trials get, every epoch logged to MLflow and checkpointed.
+
+Reported, as the issue defines them: overhead = (sweep wall time - sum of trial
+compute time) / sweep wall time, and that difference per trial. Also the loop's
+own wall time, so the share of Python and torch start-up that both pay is seen.
+The two ways alternate over ``--repeats`` rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "mixup-tune")
+
+# A trial of about 10 s on a 2-core CPU: the small CNN on 5,000 CIFAR-10 images, crop and flip, mixup.
+TRAINABLE = {"dataset": "cifar10", "train_subset": 5000, "model": "cnn", "batch_size": 128, "device": "cpu"}
+
+LOOP = """
+import json, sys, time
+from trainables import TrainConfig, train
+configs = json.loads(sys.argv[1])
+compute = []
+for config in configs:
+    start = time.perf_counter()
+    train(TrainConfig.from_dict(config))
+    compute.append(time.perf_counter() - start)
+print(json.dumps(compute))
+"""
+
+
+def trial_configs(trials: int, epochs: int) -> list[dict[str, object]]:
+    alphas = [0.0, 0.2, 1.0, 4.0]
+    return [{**TRAINABLE, "epochs": epochs, "alpha": alphas[i % 4], "seed": i // 4} for i in range(trials)]
+
+
+def run_loop(configs: list[dict[str, object]]) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", LOOP, json.dumps(configs)], cwd=REPO, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_sweep(configs: list[dict[str, object]], folder: Path, index: int) -> float:
+    base = {k: v for k, v in configs[0].items() if k not in ("alpha", "seed")}
+    spec = {
+        "name": f"orchestration-{index}",
+        "trainable": base,
+        # An explicit list of trials (grid over a single joint axis would mix alphas and seeds): alpha and seed as given.
+        "search": {"alpha": sorted({c["alpha"] for c in configs}), "seed": sorted({c["seed"] for c in configs})},
+        "resources": {"cpu": os.cpu_count() or 1, "gpu": 0},
+        "tune": {"max_concurrent_trials": 1},
+    }
+    path = folder / f"sweep-{index}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    start = time.perf_counter()
+    subprocess.run([CLI, "run", str(path), "--quiet", "--tracking-uri", f"sqlite:///{folder / f'mlflow-{index}.db'}", "--storage", str(folder / f"ray-{index}")],
+                   cwd=folder, check=True, capture_output=True)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=24, help="K: a multiple of 4 (4 alphas x K/4 seeds)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (3: about 10 s each on a 2-core CPU)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.trials % 4:
+        parser.error("--trials must be a multiple of 4")
+    configs = trial_configs(args.trials, args.epochs)
+    subprocess.run([sys.executable, "-c", "from trainables import load_data; load_data('cifar10')"], cwd=REPO, check=True)  # decode once, for both
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="mixup-tune-orchestration-") as directory:
+        for index in range(args.repeats):
+            first, second = ("loop", "sweep") if index % 2 == 0 else ("sweep", "loop")
+            row: dict[str, object] = {}
+            for way in (first, second):
+                if way == "loop":
+                    row["loop_wall_s"], row["trial_compute_s"] = run_loop(configs)
+                else:
+                    row["sweep_wall_s"] = run_sweep(configs, Path(directory), index)
+                print(f"  round {index + 1}: {way} done", flush=True)
+            compute = sum(row["trial_compute_s"])  # type: ignore[arg-type]
+            sweep = float(row["sweep_wall_s"])  # type: ignore[arg-type]
+            row |= {"compute_sum_s": compute, "overhead_fraction": (sweep - compute) / sweep, "overhead_s_per_trial": (sweep - compute) / args.trials}
+            rounds.append(row)
+            print(f"round {index + 1}: {args.trials} trials of {statistics.median(row['trial_compute_s']):.1f} s (median); "  # type: ignore[arg-type]
+                  f"loop {row['loop_wall_s']:.1f} s wall ({compute:.1f} s in train), sweep {sweep:.1f} s wall; "
+                  f"overhead {100 * row['overhead_fraction']:.1f}% of the sweep (target <= 5%), {row['overhead_s_per_trial']:.2f} s per trial (target <= 0.3 s)", flush=True)  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"trials": args.trials, "epochs": args.epochs, "rounds": rounds}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
