@@ -31,12 +31,17 @@ def test_channels_last_gives_nhwc_batches_and_the_same_predictions(colour_npz: P
 # fp16 convolutions crawl on a CPU (no native kernels): fp16 is for GPUs, and is checked here on the MLP.
 @pytest.mark.parametrize(("precision", "model"), [("bf16", "cnn"), ("fp16", "mlp")])
 def test_mixed_precision_learns_what_fp32_learns(precision: str, model: str) -> None:
-    """Digits, 8 epochs with mixup: the error ends within two points of fp32's."""
+    """Digits, 8 epochs with mixup: the same training loss within 5%, the best test error within 3 points.
+
+    Not equal: rounding differs from the first step, and one epoch's test error
+    on 450 digits moves by a point or two from that alone.
+    """
     options = dict(dataset="digits", model=model, alpha=1.0, epochs=8, batch_size=64, device="cpu", seed=0)
     fp32 = train(TrainConfig(**options, precision="fp32")).final
     mixed = train(TrainConfig(**options, precision=precision)).final
-    assert mixed["test_error"] < 10, mixed  # it learned: chance is 90%
-    assert abs(mixed["test_error"] - fp32["test_error"]) < 2.0, (mixed, fp32)
+    assert mixed["best_test_error"] < 10, mixed  # it learned: chance is 90%
+    assert mixed["train_loss"] == pytest.approx(fp32["train_loss"], rel=0.05), (mixed, fp32)
+    assert abs(mixed["best_test_error"] - fp32["best_test_error"]) < 3.0, (mixed, fp32)
 
 
 def test_compiled_training_matches_eager() -> None:

@@ -1,0 +1,40 @@
+"""The benchmarks keep running: each script once, on tiny settings, through its documented command.
+
+These check that each benchmark runs end to end and writes sane results; they
+time nothing (the figures are in BENCHMARKS.md, taken by the full runs).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def _run(script: str, *args: str, out: Path) -> dict:
+    result = subprocess.run([sys.executable, f"benchmarks/{script}", *args, "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_reference_loop_benchmark(tmp_path: Path) -> None:
+    results = _run("reference_loop.py", "--train-subset", "300", "--epochs", "1", "--seeds", "1", out=tmp_path / "r.json")
+    for loop in ("reference", "trainable"):
+        assert results["summary"][loop]["train_images_per_s"] > 0
+        assert 0 <= results["summary"][loop]["final_test_error_mean"] <= 100
+    assert results["speedup_train"] > 0
+
+
+def test_mlflow_benchmark(tmp_path: Path) -> None:
+    results = _run("mlflow_logging.py", "--runs", "12", "--epochs", "3", "--point-trials", "2", "--repeats", "1", "--keep", str(tmp_path / "store"), out=tmp_path / "m.json")
+    assert set(results["analyze"]) == {"generic", "label_noise"}
+    assert (tmp_path / "store" / "analysis-label_noise" / "label_noise_memorisation.png").exists()
+    assert results["per_point_s"]["naive (log_metric per point)"] > results["per_point_s"]["sync (whole history, log_batch)"] > 0
+
+
+def test_packing_benchmark_on_a_cpu(tmp_path: Path) -> None:
+    results = _run("gpu_packing.py", "--device", "cpu", "--model", "cnn", "--train-subset", "200", "--epochs", "1", "--packings", "1,2", "--rounds", "1", out=tmp_path / "p.json")
+    assert set(results["results"]) == {"1", "2"} and len(results["results"]["2"]["test_errors"]) == 2
