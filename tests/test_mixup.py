@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from trainables import MixupSampler, mix_inputs, mixup_cross_entropy, training_loss
+from trainables import MixupSampler, TrainConfig, Trial, mix_inputs, mixup_cross_entropy, training_loss
 from trainables.models import MLP
 
 
@@ -108,3 +108,22 @@ def test_the_per_batch_fast_path_draws_and_computes_what_the_general_one_does() 
     x, y = torch.randn(32, 6), torch.randint(0, 4, (32,))
     expected = mixup_cross_entropy(model(mix_inputs(x, *MixupSampler(0.4, "batch", seed=3).sample(32))), y, *MixupSampler(0.4, "batch", seed=3).sample(32))
     assert torch.allclose(training_loss(model, x, y, MixupSampler(0.4, "batch", seed=3)), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("lambda_per", ["batch", "sample"])
+def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mixing the whole epoch at once (no augmentation) uses the same draws and gives the same training, to rounding."""
+    from trainables import loop
+
+    config = TrainConfig(dataset="digits", model="mlp", alpha=0.7, lambda_per=lambda_per, batch_size=50, epochs=2, seed=5, device="cpu")
+    premixed = Trial(config)
+    assert premixed._premixes(50)
+    premixed_losses = [premixed.train_epoch() for _ in range(2)]
+    monkeypatch.setattr(loop, "PREMIX_MAX_ELEMENTS", 0)  # too big to premix: batch by batch
+    by_batch = Trial(config)
+    assert not by_batch._premixes(50)
+    batch_losses = [by_batch.train_epoch() for _ in range(2)]
+    assert premixed_losses == pytest.approx(batch_losses, rel=1e-5)
+    for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert premixed.mixup.state_dict()["perm_gen"].equal(by_batch.mixup.state_dict()["perm_gen"])  # the same draws, consumed alike

@@ -9,12 +9,13 @@ the trial bit for bit when passed back as ``resume_state``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .adversarial import attack_errors, craft
@@ -29,6 +30,7 @@ Metrics = dict[str, float]
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
 CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 1024  # examples per forward pass when measuring errors
+PREMIX_MAX_ELEMENTS = 2**26  # floats (256 MB): above this an epoch is mixed batch by batch
 
 
 @dataclass
@@ -124,24 +126,61 @@ class Trial:
         self.model.train()
         n, batch = len(self.y_train), self.config.batch_size
         order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
+        # A trailing single example is skipped: BatchNorm and pairing need two.
+        batches = [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
+        steps = self._premixed_steps(batches) if self._premixes(len(batches[0]) if batches else 0) else self._batch_steps(batches)
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            if len(idx) < 2:  # a trailing single example: BatchNorm and pairing need two
-                continue
-            x = self.x_train[idx]
-            if self.augment:
-                x = crop_and_flip(x, self.augment_gen)
+        for loss_of, size in steps:
             with self.autocast():
-                loss = training_loss(self.train_forward, self.inputs(x), self.y_train[idx], self.mixup)
+                loss = loss_of(self.train_forward)
             self.optimizer.zero_grad(set_to_none=True)
             self.grad_scaler.scale(loss).backward()
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
-            loss_sum += loss.detach() * len(idx)  # stays on the device: no sync per step
-            seen += len(idx)
+            loss_sum += loss.detach() * size  # stays on the device: no sync per step
+            seen += size
         return float(loss_sum) / max(seen, 1)
+
+    def _batch_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
+        """Each batch as stored: augmented (crop and flip), then mixed within itself (``training_loss``)."""
+        for idx in batches:
+            x = self.x_train[idx]
+            if self.augment:
+                x = crop_and_flip(x, self.augment_gen)
+            x, y = self.inputs(x), self.y_train[idx]
+            yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
+
+    def _premixes(self, batch: int) -> bool:
+        """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
+
+        On small models, mixup's dozen small operations per batch were a fifth
+        of the epoch (benchmarks/mixup_overhead.py); mixed once per epoch, what
+        is left per batch is what ERM does: one slice and one cross-entropy.
+        """
+        size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
+        return self.mixup.mixes and not self.augment and batch >= 2 and size <= PREMIX_MAX_ELEMENTS
+
+    def _premixed_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
+        """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per batch.
+
+        Soft-target cross-entropy, -sum(t * log p) with t = w * onehot(y) +
+        (1 - w) * onehot(y_partner), is the paper's w * CE(y) + (1 - w) * CE(y_partner).
+        """
+        sizes = [len(idx) for idx in batches]
+        weights, perms = self.mixup.plan(sizes)
+        own = torch.cat(batches)
+        partner = torch.cat([idx[perm.to(self.device)] for idx, perm in zip(batches, perms)])
+        w = weights.to(self.device)
+        mixed = torch.lerp(self.inputs(self.x_train[partner]), self.inputs(self.x_train[own]), w.view(-1, *([1] * (self.x_train.dim() - 1))))
+        targets = torch.zeros(len(own), self.num_classes, device=self.device)
+        targets.scatter_(1, self.y_train[own][:, None], w[:, None])
+        targets.scatter_add_(1, self.y_train[partner][:, None], (1 - w)[:, None])
+        start = 0
+        for size in sizes:
+            x, t = mixed[start : start + size], targets[start : start + size]
+            yield (lambda model, x=x, t=t: F.cross_entropy(model(x).float(), t)), size
+            start += size
 
     @torch.inference_mode()
     def predict(self, x: Tensor) -> Tensor:

@@ -46,6 +46,18 @@ class MixupSampler:
         lam = float(np.float32(self.lambda_rng.beta(self.alpha, self.alpha)))
         return lam, torch.randperm(batch_size, generator=self.perm_gen)
 
+    def plan(self, batch_sizes: list[int]) -> tuple[Tensor, list[Tensor]]:
+        """A whole epoch's draws at once, in batch order: one weight per example, and each batch's permutation.
+
+        The same draws, in the same order, as calling ``sample`` once per batch:
+        numpy's generator gives the same stream drawn in one call or many.
+        """
+        counts = batch_sizes if self.per_sample else [1] * len(batch_sizes)
+        lam = self.lambda_rng.beta(self.alpha, self.alpha, size=sum(counts)).astype(np.float32)
+        if not self.per_sample:
+            lam = np.repeat(lam, batch_sizes)
+        return torch.from_numpy(lam), [torch.randperm(size, generator=self.perm_gen) for size in batch_sizes]
+
     def state_dict(self) -> dict[str, Any]:
         return {"lambda_rng": self.lambda_rng.bit_generator.state, "perm_gen": self.perm_gen.get_state()}
 
