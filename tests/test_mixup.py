@@ -117,11 +117,11 @@ def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypa
 
     config = TrainConfig(dataset="digits", model="mlp", alpha=0.7, lambda_per=lambda_per, batch_size=50, epochs=2, seed=5, device="cpu")
     premixed = Trial(config)
-    assert premixed._premixes(50)
+    assert premixed._premixes()
     premixed_losses = [premixed.train_epoch() for _ in range(2)]
     monkeypatch.setattr(loop, "PREMIX_MAX_ELEMENTS", 0)  # too big to premix: batch by batch
     by_batch = Trial(config)
-    assert not by_batch._premixes(50)
+    assert not by_batch._premixes()
     batch_losses = [by_batch.train_epoch() for _ in range(2)]
     assert premixed_losses == pytest.approx(batch_losses, rel=1e-5)
     for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):

@@ -128,7 +128,7 @@ class Trial:
         order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
         # A trailing single example is skipped: BatchNorm and pairing need two.
         batches = [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
-        steps = self._premixed_steps(batches) if self._premixes(len(batches[0]) if batches else 0) else self._batch_steps(batches)
+        steps = self._premixed_steps(batches) if batches and self._premixes() else self._batch_steps(batches)
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
         for loss_of, size in steps:
@@ -151,7 +151,7 @@ class Trial:
             x, y = self.inputs(x), self.y_train[idx]
             yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
 
-    def _premixes(self, batch: int) -> bool:
+    def _premixes(self) -> bool:
         """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
 
         On small models, mixup's dozen small operations per batch were a fifth
@@ -159,7 +159,7 @@ class Trial:
         is left per batch is what ERM does: one slice and one cross-entropy.
         """
         size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
-        return self.mixup.mixes and not self.augment and batch >= 2 and size <= PREMIX_MAX_ELEMENTS
+        return self.mixup.mixes and not self.augment and size <= PREMIX_MAX_ELEMENTS
 
     def _premixed_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
         """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per batch.
