@@ -16,7 +16,7 @@ BAD_SPECS = {
     "negative alpha on an axis": ("name: a\nsearch: {alpha: [0, -1]}\n", "search.alpha[1]: must be a finite number >= 0"),
     "label noise of 1": ("name: a\ntrainable: {label_noise: 1.0}\n", "trainable.label_noise: must be in [0, 1)"),
     "label noise on an axis": ("name: a\nsearch: {label_noise: [0.2, 1.5]}\n", "search.label_noise[1]: must be in [0, 1)"),
-    "unknown dataset": ("name: a\ntrainable: {dataset: mnist9}\n", "trainable.dataset: unknown dataset 'mnist9'; known: cifar10, digits"),
+    "unknown dataset": ("name: a\ntrainable: {dataset: mnist9}\n", "trainable.dataset: unknown dataset 'mnist9'; known: abalone, arcene, arrhythmia, cifar10, digits"),
     "unknown model": ("name: a\ntrainable: {model: vgg}\n", "trainable.model: unknown model 'vgg'; known: cnn, fast_cifar, mlp"),
     "wrong type": ("name: a\ntrainable: {epochs: many}\n", "trainable.epochs: Input should be a valid integer"),
     "nested range": ("name: a\ntrainable: {optimizer: {lr: -1}}\n", "trainable.optimizer.lr: must be a finite number > 0"),
