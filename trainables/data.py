@@ -151,17 +151,29 @@ def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]
 
 
 def _train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Splits:
+    """The fixed split of a tabular dataset (``SPLIT_SEED``), the same for every trial.
+
+    Labels are renumbered 0..K-1 over the classes present. Stratified when
+    every class has two examples or more (plain otherwise, as for abalone's
+    rarest ring counts).
+    """
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=SPLIT_SEED, stratify=y)
-    as_tensor = torch.from_numpy
-    return Splits(
-        as_tensor(np.ascontiguousarray(x_train, dtype=np.float32)),
-        as_tensor(y_train.astype(np.int64)),
-        as_tensor(np.ascontiguousarray(x_test, dtype=np.float32)),
-        as_tensor(y_test.astype(np.int64)),
-        int(y.max()) + 1,
-    )
+    classes, labels = np.unique(y, return_inverse=True)
+    stratify = labels if np.bincount(labels).min() >= 2 else None
+    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=test_fraction, random_state=SPLIT_SEED, stratify=stratify)
+    return _tabular_splits(x_train, y_train, x_test, y_test, len(classes))
+
+
+def _tabular_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, num_classes: int) -> Splits:
+    """Float32 features and int64 labels; missing values (NaN) take the training split's column median."""
+    if np.isnan(x_train).any() or np.isnan(x_test).any():
+        median = np.nanmedian(x_train, axis=0)
+        median = np.where(np.isnan(median), 0.0, median)  # a column missing in every training row
+        x_train, x_test = np.where(np.isnan(x_train), median, x_train), np.where(np.isnan(x_test), median, x_test)
+    as_features = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
+    as_labels = lambda y: torch.from_numpy(np.asarray(y, dtype=np.int64))  # noqa: E731
+    return Splits(as_features(x_train), as_labels(y_train), as_features(x_test), as_labels(y_test), num_classes)
 
 
 def _sklearn_data_file(name: str) -> Path:

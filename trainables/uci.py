@@ -19,29 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .data import SPLIT_SEED, Source, Splits, _cached, _missing, register_dataset
+from .data import Source, Splits, _cached, _missing, _tabular_splits, _train_test_split, register_dataset
 
 TEST_FRACTION = 0.2
-
-
-def _splits(x: np.ndarray, y: np.ndarray) -> Splits:
-    """Stratified when every class has two examples or more; missing values filled from the training split."""
-    from sklearn.model_selection import train_test_split
-
-    classes, labels = np.unique(y, return_inverse=True)
-    stratify = labels if np.bincount(labels).min() >= 2 else None
-    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify)
-    return _as_splits(x_train, y_train, x_test, y_test, len(classes))
-
-
-def _as_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, num_classes: int) -> Splits:
-    median = np.nanmedian(x_train, axis=0)
-    median = np.where(np.isnan(median), 0.0, median)  # a column missing in every training row
-    fill = lambda x: np.where(np.isnan(x), median, x).astype(np.float32)  # noqa: E731
-    as_labels = lambda y: torch.from_numpy(np.asarray(y, dtype=np.int64))  # noqa: E731
-    return Splits(torch.from_numpy(fill(x_train)), as_labels(y_train), torch.from_numpy(fill(x_test)), as_labels(y_test), num_classes)
 
 
 def _uci(name: str, files: tuple[str, ...], build: Callable[[Path], Splits]) -> Callable[[Source], Splits]:
@@ -59,26 +40,26 @@ def _abalone(folder: Path) -> Splits:
     rows = [line.split(",") for line in (folder / "abalone.data").read_text().split()]
     sex = np.array([[row[0] == s for s in "MFI"] for row in rows], dtype=np.float64)
     measures = np.array([row[1:8] for row in rows], dtype=np.float64)
-    return _splits(np.hstack([sex, measures]), np.array([int(row[8]) for row in rows]))
+    return _train_test_split(np.hstack([sex, measures]), np.array([int(row[8]) for row in rows]), TEST_FRACTION)
 
 
 def _arcene(folder: Path) -> Splits:
     """Mass spectra, 10,000 features, cancer or not; the challenge's train and valid sets (100 each)."""
     read = lambda split: (np.loadtxt(folder / f"arcene_{split}.data"), np.loadtxt(folder / f"arcene_{split}.labels"))  # noqa: E731
     (x_train, y_train), (x_test, y_test) = read("train"), read("valid")
-    return _as_splits(x_train, (y_train > 0).astype(np.int64), x_test, (y_test > 0).astype(np.int64), 2)
+    return _tabular_splits(x_train, (y_train > 0).astype(np.int64), x_test, (y_test > 0).astype(np.int64), 2)
 
 
 def _arrhythmia(folder: Path) -> Splits:
     """452 ECGs, 279 features with '?' for missing values; 13 of the 16 classes are present."""
     data = np.genfromtxt(folder / "arrhythmia.data", delimiter=",", missing_values="?", filling_values=np.nan)
-    return _splits(data[:, :-1], data[:, -1].astype(np.int64))
+    return _train_test_split(data[:, :-1], data[:, -1].astype(np.int64), TEST_FRACTION)
 
 
 def _htru2(folder: Path) -> Splits:
     """17,898 pulsar candidates, 8 features, pulsar or not."""
     data = np.loadtxt(folder / "HTRU_2.csv", delimiter=",")
-    return _splits(data[:, :-1], data[:, -1].astype(np.int64))
+    return _train_test_split(data[:, :-1], data[:, -1].astype(np.int64), TEST_FRACTION)
 
 
 def _phishing(folder: Path) -> Splits:
@@ -86,7 +67,7 @@ def _phishing(folder: Path) -> Splits:
     text = (folder / "phishing.arff").read_text()
     rows = text[text.lower().index("@data") + len("@data") :].split()
     data = np.array([row.split(",") for row in rows if not row.startswith("%")], dtype=np.float64)
-    return _splits(data[:, :-1], data[:, -1].astype(np.int64))
+    return _train_test_split(data[:, :-1], data[:, -1].astype(np.int64), TEST_FRACTION)
 
 
 register_dataset("abalone")(_uci("abalone", ("abalone.data",), _abalone))
