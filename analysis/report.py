@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import adversarial, bias_variance, label_noise
+from . import adversarial, bias_variance, label_noise, uci, variants
 from .render import StudyOutput, markdown_table
 from mixup_tune import tags
 from mixup_tune.records import find_parent
@@ -35,6 +35,10 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
         sections.append(label_noise.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), out))
     if study == "adversarial":
         sections.append(adversarial.render(runs, out))
+    if study == "uci":
+        sections.append(uci.render(runs, out))
+    if study == "variants":
+        sections.append(variants.render(runs, out))
     if study == "in_between":
         from . import in_between  # evaluates logged models: torch, only for this study
 
@@ -60,6 +64,6 @@ def _report(sweep: str, study: str, runs: pd.DataFrame, sections: list[StudyOutp
         + "Failed and diverged trials are left out of every table and figure. All trials: [runs.csv](runs.csv).",
     ]
     fixed = {name: runs[name].iloc[0] for name in ("dataset", "model", "epochs", "batch_size", "optimizer.name", "optimizer.lr") if name in runs and name not in axes}
-    if fixed:
-        header.append(markdown_table(pd.DataFrame([fixed])))
+    if fixed:  # as given (a learning rate of 1e-3 is not "0.00")
+        header.append(markdown_table(pd.DataFrame([{name: f"{value:g}" if isinstance(value, float) else value for name, value in fixed.items()}])))
     return "\n\n".join([*header, *(section.markdown for section in sections)]) + "\n"

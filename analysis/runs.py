@@ -36,6 +36,8 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
             "status": run.info.status,
             "diverged": run.data.tags.get(tags.DIVERGED) == "true",
             "surrogate": run.data.tags.get(tags.SURROGATE) == "true",
+            # MLflow's run start to end: the trial's wall time, evaluation included (None while it runs)
+            "duration_s": (run.info.end_time - run.info.start_time) / 1000 if run.info.end_time else float("nan"),
         }
         row.update({key: parse_param(value) for key, value in run.data.params.items()})
         row.update(run.data.metrics)
@@ -43,7 +45,7 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     option_order = [name for name in option_names() if name in frame.columns]
     rest = [c for c in frame.columns if c not in option_order]
-    frame = frame[rest[:5] + option_order + rest[5:]]
+    frame = frame[rest[:6] + option_order + rest[6:]]
     return frame.sort_values(varying_options(frame) or ["trial_id"]).reset_index(drop=True)
 
 

@@ -18,6 +18,11 @@ Reported, as the issue defines them: overhead = (sweep wall time - sum of trial
 compute time) / sweep wall time, and that difference per trial. Also the loop's
 own wall time, so the share of Python and torch start-up that both pay is seen.
 The two ways alternate over ``--repeats`` rounds.
+
+A second, smaller sweep of the first ``--small`` trials splits the overhead
+into what a sweep pays once (starting Ray, its first worker, the store) and
+what each further trial adds: the slope between the two sweep sizes. Its
+compute time is that of the same trials in the loop.
 """
 
 from __future__ import annotations
@@ -96,10 +101,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24, help="K: a multiple of 4 (4 alphas x K/4 seeds)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (3: about 10 s each on a 2-core CPU)")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--small", type=int, default=4, help="trials in the second, smaller sweep (a multiple of 4; 0: none)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    if args.trials % 4:
-        parser.error("--trials must be a multiple of 4")
+    if args.trials % 4 or args.small % 4 or args.small >= args.trials:
+        parser.error("--trials and --small must be multiples of 4, --small below --trials")
     configs = trial_configs(args.trials, args.epochs)
     subprocess.run([sys.executable, "-c", "from trainables import load_data; load_data('cifar10')"], cwd=REPO, check=True)  # decode once, for both
     rounds = []
@@ -117,6 +123,14 @@ def main() -> None:
             compute = sum(row["trial_compute_s"])  # type: ignore[arg-type]
             sweep = float(row["sweep_wall_s"])  # type: ignore[arg-type]
             row |= {"compute_sum_s": compute, "overhead_fraction": (sweep - compute) / sweep, "overhead_s_per_trial": (sweep - compute) / args.trials}
+            if args.small:
+                small_wall = run_sweep(configs[: args.small], Path(directory), args.repeats + index)
+                small_overhead = small_wall - sum(row["trial_compute_s"][: args.small])  # type: ignore[index]
+                per_extra = (sweep - compute - small_overhead) / (args.trials - args.small)
+                row |= {"small_trials": args.small, "small_sweep_wall_s": small_wall, "small_overhead_s": small_overhead,
+                        "overhead_s_per_extra_trial": per_extra, "overhead_s_per_sweep": small_overhead - args.small * per_extra}  # fmt: skip
+                print(f"  round {index + 1}: {args.small}-trial sweep {small_wall:.1f} s wall, overhead {small_overhead:.1f} s; "
+                      f"so {row['overhead_s_per_sweep']:.1f} s once per sweep and {per_extra:.2f} s per further trial", flush=True)  # fmt: skip
             rounds.append(row)
             print(f"round {index + 1}: {args.trials} trials of {statistics.median(row['trial_compute_s']):.1f} s (median); "  # type: ignore[arg-type]
                   f"loop {row['loop_wall_s']:.1f} s wall ({compute:.1f} s in train), sweep {sweep:.1f} s wall; "

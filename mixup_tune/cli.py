@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .records import configure_mlflow_client, default_tracking_uri
+    from .records import check_tracking, configure_mlflow_client, default_tracking_uri
     from .errors import UserError
     from .spec import SpecError
 
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":
             _require_existing_store(tracking_uri)
+        if args.command in ("runs", "analyze"):  # one line for a dead server or a broken store, not a traceback
+            check_tracking(tracking_uri)
         return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
     except (SpecError, UserError) as error:
         print(f"mixup-tune: error: {error}", file=sys.stderr)
@@ -102,7 +104,8 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
 
 
 def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
-    from .runner import check_tracking, load_sweep_spec, run_sweep
+    from .records import check_tracking
+    from .runner import load_sweep_spec, run_sweep
 
     spec, parent_tags = load_sweep_spec(check_tracking(tracking_uri), args.name)
     storage = args.storage or _recorded_storage(parent_tags)

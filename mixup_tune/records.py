@@ -10,6 +10,7 @@ from typing import Any
 from mlflow.tracking import MlflowClient
 
 from . import tags
+from .errors import UserError
 
 # Per-epoch metrics, logged with step = epoch; errors in %.
 EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
@@ -34,6 +35,36 @@ def configure_mlflow_client() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
+    """Fail in seconds, before anything runs, when the tracking store cannot be reached.
+
+    A server is probed on its /health endpoint first: MLflow's own client
+    retries a dead server with back-off for minutes before it gives up.
+    """
+    if tracking_uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout_s) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            if error.code != 401:  # a server behind basic auth answers 401 here; the client below logs in
+                raise UserError(f"MLflow tracking server {tracking_uri} answered HTTP {error.code} on /health") from None
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise UserError(f"cannot reach MLflow tracking server {tracking_uri}: {reason}") from None
+    try:  # opening a database store can fail too: a path that cannot be created, a file that is not a database
+        client = MlflowClient(tracking_uri)
+        client.search_experiments(max_results=1)
+    except Exception as error:  # any failure here means no run could be recorded
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "401" in text or "403" in text:  # a server behind basic auth
+            raise UserError(f"MLflow tracking server {tracking_uri} refused the credentials (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)") from None
+        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text[:200]}") from None
+    return client
 
 
 def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None = None, experiment_ids: list[str] | None = None) -> list[Any]:

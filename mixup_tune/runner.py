@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from trainables import DatasetError, load_data
 from . import tags
 from .black_box import evaluate_black_box
 from .errors import UserError
-from .records import configure_mlflow_client, find_parent
+from .records import check_tracking, configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
@@ -72,36 +73,6 @@ class SweepOutcome:
         self.backfilled_runs += report.runs_created
         if counted:  # at the start of a run: runs still RUNNING were left so by a dead driver
             self.reconciled += report.reconciled
-
-
-def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
-    """Fail in seconds, before anything runs, when the tracking store cannot be reached.
-
-    A server is probed on its /health endpoint first: MLflow's own client
-    retries a dead server with back-off for minutes before it gives up.
-    """
-    if tracking_uri.startswith(("http://", "https://")):
-        import urllib.error
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout_s) as response:
-                response.read()
-        except urllib.error.HTTPError as error:
-            if error.code != 401:  # a server behind basic auth answers 401 here; the client below logs in
-                raise UserError(f"MLflow tracking server {tracking_uri} answered HTTP {error.code} on /health") from None
-        except (OSError, ValueError) as error:
-            reason = getattr(error, "reason", error)
-            raise UserError(f"cannot reach MLflow tracking server {tracking_uri}: {reason}") from None
-    client = MlflowClient(tracking_uri)
-    try:
-        client.search_experiments(max_results=1)
-    except Exception as error:  # any failure here means no run could be recorded
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        if "401" in text or "403" in text:  # a server behind basic auth
-            raise UserError(f"MLflow tracking server {tracking_uri} refused the credentials (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)") from None
-        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text[:200]}") from None
-    return client
 
 
 def _absolute_paths(spec: SweepSpec) -> SweepSpec:
@@ -204,7 +175,7 @@ def run_sweep(
         connect_ray(address)
     if check_data_locally and address is None:
         check_data(spec)
-    client = check_tracking(tracking_uri)  # last: for sqlite, this creates the store
+    client = _open_tracking_while_ray_starts(tracking_uri, address)  # last: for sqlite, this creates the store
 
     experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
     run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}
@@ -253,7 +224,7 @@ def run_sweep(
                     search_alg=search_alg,
                     scheduler=scheduler(spec),
                     num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
-                    max_concurrent_trials=spec.tune.max_concurrent_trials,
+                    max_concurrent_trials=spec.tune.max_concurrent_trials if spec.tune.algorithm == "optuna" else None,
                     # A new worker per trial costs seconds of imports; reuse is safe because
                     # each trial reseeds every generator it uses (trainables.loop.Trial).
                     reuse_actors=True,
@@ -274,6 +245,58 @@ def run_sweep(
     except KeyboardInterrupt:
         outcome.interrupted = True
     return _finish(client, callback, outcome, started, spec)
+
+
+def _open_tracking_while_ray_starts(tracking_uri: str, address: str | None) -> MlflowClient:
+    """``check_tracking``, with a local Ray started meanwhile: each takes 1-3 s, mostly waiting on other processes.
+
+    Only for a database store (opening, or for a new sqlite file creating, its
+    tables is the slow part): a tracking server is probed first, in well under
+    a second. Ray starts on this thread (``ray.init`` from another thread hangs
+    its tasks). What Ray logs while it starts is held back until the store is
+    open, and dropped if the store is refused, so that bad input still gets one
+    line; the CLI then stops Ray again, and no run has been created.
+    """
+    if address is not None or tracking_uri.startswith(("http://", "https://")):
+        client = check_tracking(tracking_uri)
+        connect_ray(address)  # a cluster was already joined, before the data check
+        return client
+    with ThreadPoolExecutor(max_workers=1) as pool, _ray_logs_held() as release:
+        opened = pool.submit(check_tracking, tracking_uri)
+        connect_ray(None)
+        client = opened.result()
+        release()
+    return client
+
+
+@contextmanager
+def _ray_logs_held() -> Iterator[Any]:
+    """Hold the records Ray's Python loggers write; ``release()`` writes them. Unreleased, they are dropped.
+
+    Ray (imported with this module, through Tune) logs through the handlers of its "ray" logger.
+    """
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    handlers = logging.getLogger("ray").handlers
+    for handler in handlers:
+        handler.addFilter(hold)
+
+    def release() -> None:
+        for handler in handlers:
+            handler.removeFilter(hold)
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+        held.clear()
+
+    try:
+        yield release
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
 
 
 def _storage_root(storage: str | None) -> str:

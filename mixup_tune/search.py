@@ -42,9 +42,12 @@ def searcher(spec: SweepSpec, skip: set[str] | None = None, key: Any = None) -> 
     already FINISHED in MLflow (``skip``, by trial key) are not run again.
     """
     settings = spec.tune
+    # Tune's `max_concurrent_trials` is ignored (with a warning) for a generator passed as `search_alg`,
+    # so the limit goes to the generator itself; Optuna's searcher gets it from the TuneConfig.
+    limit = settings.max_concurrent_trials or 0
     if settings.algorithm == "grid":
         points = [p for p in grid_points(spec) if not skip or key(p) not in skip]
-        return BasicVariantGenerator(points_to_evaluate=points), len(points)
+        return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=limit), len(points)
     if settings.algorithm == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -54,7 +57,7 @@ def searcher(spec: SweepSpec, skip: set[str] | None = None, key: Any = None) -> 
     for value in spec.search.values():
         if isinstance(value, list):
             grid_size *= len(value)
-    return BasicVariantGenerator(random_state=settings.seed), settings.num_samples * grid_size
+    return BasicVariantGenerator(random_state=settings.seed, max_concurrent=limit), settings.num_samples * grid_size
 
 
 def scheduler(spec: SweepSpec) -> TrialScheduler:

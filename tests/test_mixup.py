@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from trainables import MixupSampler, TrainConfig, Trial, mix_inputs, mixup_cross_entropy, training_loss
+from trainables import MixupSampler, TrainConfig, Trial, mix_inputs, mixup_cross_entropy, train, training_loss
+from trainables.mixup import mix_many, mixed_cross_entropy
 from trainables.models import MLP
 
 
@@ -127,3 +128,67 @@ def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypa
     for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
     assert premixed.mixup.state_dict()["perm_gen"].equal(by_batch.mixup.state_dict()["perm_gen"])  # the same draws, consumed alike
+
+
+# Section 2's alternatives: k-way Dirichlet weights, a second loader, equal-label partners.
+
+
+@pytest.mark.parametrize(("k", "lambda_per"), [(2, "batch"), (3, "sample"), (5, "batch")])
+def test_k_way_weights_are_dirichlet_rows_summing_to_one(k: int, lambda_per: str) -> None:
+    sampler = MixupSampler(0.5, lambda_per, seed=1, k=k)
+    weights = torch.cat([sampler.weights(64) for _ in range(200)])
+    assert weights.shape == (64 * 200, k) and (weights >= 0).all()
+    assert torch.allclose(weights.sum(1), torch.ones(len(weights)))
+    assert torch.allclose(weights.mean(0), torch.full((k,), 1 / k), atol=0.03)  # symmetric Dirichlet: each weight 1/k on average
+    batch = sampler.weights(64)
+    assert (batch == batch[0]).all() == (lambda_per == "batch")
+    # Dirichlet(a, ..., a)'s first weight is Beta(a, (k - 1) a)
+    assert stats.kstest(weights[:: 64 if lambda_per == "batch" else 1, 0].numpy(), stats.beta(0.5, 0.5 * (k - 1)).cdf).pvalue > 1e-3
+
+
+def test_two_way_weights_take_the_papers_beta_draws() -> None:
+    lam, _ = MixupSampler(0.4, "sample", seed=9).sample(32)
+    weights = MixupSampler(0.4, "sample", seed=9).weights(32)
+    assert torch.equal(weights[:, 0], lam) and torch.equal(weights[:, 1], 1 - lam)
+
+
+def test_same_label_partners_are_a_permutation_within_each_label() -> None:
+    sampler = MixupSampler(1.0, "batch", seed=2)
+    y = torch.randint(0, 5, (200,), generator=torch.Generator().manual_seed(0))
+    perm = sampler.same_label_permutation(y)
+    assert torch.equal(torch.sort(perm).values, torch.arange(200)) and torch.equal(y[perm], y)
+    assert (perm != torch.arange(200)).float().mean() > 0.5  # a shuffle, not the identity
+    alone = torch.tensor([0, 1, 1, 2])
+    assert sampler.same_label_permutation(alone)[[0, 3]].tolist() == [0, 3]  # an example alone in its label mixes with itself
+
+
+def test_the_general_k_way_path_at_k_2_equals_the_papers_path() -> None:
+    """mix_many and mixed_cross_entropy, given the paper's draws, compute the paper's loss and gradients."""
+    model, x, y = _model_and_batch(3)
+    lam, perm = MixupSampler(0.7, "sample", seed=4).sample(32)
+    expected = _grads(model, mixup_cross_entropy(model(mix_inputs(x, lam, perm)), y, lam, perm))
+    weights = torch.stack([lam, 1 - lam], dim=1)
+    general = _grads(model, mixed_cross_entropy(model(mix_many([x, x[perm]], weights)), [y, y[perm]], weights))
+    for a, b in zip(expected, general, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", [{"mix_k": 3}, {"mix_pairing": "two_loaders"}, {"mix_pairing": "same_label"}, {"mix_k": 3, "mix_pairing": "two_loaders"}])
+def test_each_variant_trains_reproducibly_and_is_not_the_default(variant: dict) -> None:
+    options = dict(dataset="digits", model="mlp", alpha=1.0, batch_size=64, epochs=2, seed=0, device="cpu")
+    runs = [train(TrainConfig(**options, **variant)).history for _ in range(2)]
+    assert runs[0] == runs[1], "the same seed gives the same trial"
+    assert runs[0][-1]["test_error"] < 20
+    assert [h["train_loss"] for h in runs[0]] != [h["train_loss"] for h in train(TrainConfig(**options)).history]
+
+
+def test_same_label_mixing_keeps_every_target_one_hot() -> None:
+    """Partners of equal label make the mixed target the label itself: the loss is CE on mixed inputs, no soft target."""
+    trial = Trial(TrainConfig(dataset="digits", model="mlp", alpha=1.0, mix_pairing="same_label", batch_size=64, seed=0, device="cpu"))
+    order = torch.arange(len(trial.y_train))
+    seen = []
+    original = trial.mixup.same_label_permutation
+    trial.mixup.same_label_permutation = lambda y: seen.append((y, original(y))) or seen[-1][1]  # type: ignore[method-assign]
+    for loss_of, _ in trial._variant_steps([order[:64], order[64:128]]):
+        loss_of(trial.model)
+    assert len(seen) == 2 and all(torch.equal(y[perm], y) for y, perm in seen)

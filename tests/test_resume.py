@@ -45,6 +45,9 @@ CONFIGS = {
     "adam-erm": dict(dataset="digits", model="mlp", alpha=0.0, optimizer={"name": "adam", "lr": 0.001}, batch_size=256),
     # fp16 autocast: the gradient scaler's state (scale, growth tracker) is part of the checkpoint
     "mlp-fp16": dict(dataset="digits", model="mlp", alpha=1.0, precision="fp16", batch_size=64),
+    # Section 2's variants: the second loaders' orders and the equal-label draws come from checkpointed generators
+    "mlp-3way-two-loaders": dict(dataset="digits", model="mlp", alpha=1.0, mix_k=3, mix_pairing="two_loaders", batch_size=64),
+    "cnn-augment-same-label": dict(dataset="npz", model="cnn", augment=True, alpha=1.0, mix_pairing="same_label", batch_size=16),
 }
 
 
@@ -77,3 +80,16 @@ def test_nan_loss_stops_the_trial_at_once() -> None:
     config = TrainConfig(dataset="digits", epochs=20, optimizer={"name": "sgd", "lr": 1e6, "momentum": 0.9})
     result = train(config)
     assert result.diverged and len(result.history) < 20 and result.final["diverged"] == 1.0
+
+
+def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default() -> None:
+    """Checkpoints written before Section 2's options (mix_k, mix_pairing) still resume; a changed option does not."""
+    config = TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, device="cpu")
+    trial = Trial(config)
+    trial.train_epoch()
+    state = trial.state_dict()
+    for option in ("mix_k", "mix_pairing"):
+        del state["config"][option]
+    Trial(config).load_state_dict(state)
+    with pytest.raises(ValueError, match="different config"):
+        Trial(TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, mix_k=3, device="cpu")).load_state_dict(state)

@@ -30,6 +30,7 @@ search:
   alpha: [0, 1]
   label_noise: [0, 0.4]
 resources: {{cpu: 1, gpu: 0}}
+tune: {{max_concurrent_trials: 1}}
 """
 
 
@@ -78,6 +79,12 @@ def test_one_parent_and_one_nested_child_per_trial(sweep: Sweep) -> None:
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert child.info.status == "FINISHED"
     assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {("0.0", "0.0"), ("0.0", "0.4"), ("1.0", "0.0"), ("1.0", "0.4")}
+
+
+def test_max_concurrent_trials_runs_the_trials_one_at_a_time(sweep: Sweep) -> None:
+    # Two CPUs and one per trial: without the limit, two trials run side by side.
+    spans = sorted((c.info.start_time, c.info.end_time) for c in sweep.runs("trial"))
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), spans
 
 
 def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
@@ -208,3 +215,16 @@ def test_an_unreachable_tracking_server_is_refused_before_anything_runs(tmp_path
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and f"cannot reach MLflow tracking server {uri}" in result.stderr, result.stderr
     assert not (tmp_path / "ray").exists(), "no trial may start"
+
+
+def test_a_file_that_is_not_a_database_is_refused_in_one_line_by_every_command(tmp_path: Path) -> None:
+    store = tmp_path / "mlflow.db"
+    store.write_text("not a database\n")
+    (tmp_path / "tiny.yaml").write_text(TINY_SPEC.format(name="refused"))
+    uri = f"sqlite:///{store}"
+    commands = [["run", "tiny.yaml"], ["runs", "refused"], ["analyze", "refused"]]
+    started = [subprocess.Popen([CLI, *c, "--tracking-uri", uri], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    for process in started:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2 and stderr.count("\n") == 1 and "file is not a database" in stderr, stderr
+    assert store.read_text() == "not a database\n" and sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "tiny.yaml"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -49,3 +51,50 @@ def test_the_papers_tabular_recipe_trains_on_uci_data(datasets_dir: Path, isolat
                          alpha=1.0, optimizer={"name": "adam", "lr": 1e-3, "weight_decay": 0.0}, device="cpu")  # fmt: skip
     result = train(config)
     assert len(result.history) == 2 and not result.diverged and result.final["test_error"] < 60  # the majority class alone: 46%
+
+
+TINY_UCI_SWEEP = """\
+name: uci-tiny
+study: uci
+trainable: {{model: mlp, hidden_sizes: [32], epochs: 2, batch_size: 16, train_subset: 200, data_root: {root},
+             optimizer: {{name: adam, lr: 1.0e-3, weight_decay: 0.0}}}}
+search: {{dataset: [abalone, arcene, arrhythmia, htru2, iris, phishing], alpha: [0, 1], seed: [0, 1]}}
+resources: {{cpu: 1, gpu: 0}}
+"""
+
+
+@pytest.mark.integration
+def test_a_tiny_uci_sweep_regenerates_table4_beside_the_papers_numbers(tmp_path: Path, datasets_dir: Path) -> None:
+    """All six datasets through `mixup-tune run` and `analyze`: the table's numbers are the logged runs' own."""
+    from analysis import load_runs
+    from analysis.paper import TABLE4
+    from conftest import CLI
+
+    (tmp_path / "uci.yaml").write_text(TINY_UCI_SWEEP.format(root=datasets_dir))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for command in (["run", "uci.yaml", "--quiet"], ["analyze", "uci-tiny", "--out", "out"]):
+        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    runs = load_runs("uci-tiny", uri)
+    assert len(runs) == 24 and (runs["status"] == "FINISHED").all()
+    table = pd.read_csv(tmp_path / "out" / "uci_table4.csv").set_index("dataset")
+    assert sorted(table.index) == sorted(TABLE4["dataset"])
+    for dataset, rows in runs.groupby("dataset"):
+        erm = rows[rows["alpha"] == 0].set_index("seed")["last_test_error"]
+        mixup = rows[rows["alpha"] == 1].set_index("seed")["last_test_error"]
+        assert table.loc[dataset, "erm_mean"] == pytest.approx(erm.mean(), abs=1e-3)
+        assert table.loc[dataset, "mixup_mean"] == pytest.approx(mixup.mean(), abs=1e-3) and table.loc[dataset, "mixup_alpha"] == 1
+        assert table.loc[dataset, "difference_mean"] == pytest.approx((mixup - erm).mean(), abs=1e-3) and table.loc[dataset, "seeds"] == 2
+        paper = TABLE4.set_index("dataset").loc[dataset]
+        assert (table.loc[dataset, "paper_erm"], table.loc[dataset, "paper_mixup"]) == (paper["erm_test_error"], paper["mixup_test_error"])
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## UCI tabular data (Section 3.6, Table 4)" in report and "Ours (best alpha per dataset): lower on" in report
+    assert (tmp_path / "out" / "uci.png").stat().st_size > 10_000
+
+
+def test_the_table4_finding_counts_datasets_as_printed_and_calls_clear_only_differences_beyond_the_interval() -> None:
+    from analysis.uci import finding
+
+    replica = pd.DataFrame({"difference_mean": [-2.0, 1.0, -0.5, 0.04, float("nan")], "difference_ci95": [1.0, 0.5, 1.0, 0.01, float("nan")]})
+    expected = "lower on 2 of 4, equal to 0.1 point on 1, higher on 1; beyond the 95% interval of the paired differences, lower on 1 and higher on 1"
+    assert expected in finding(replica)

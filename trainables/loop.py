@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from .augment import crop_and_flip
 from .config import TrainConfig
 from .corruption import corrupt_labels
 from .data import SPLIT_SEED, Splits, load_data
-from .mixup import MixupSampler, training_loss
+from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
 from .models import build_model
 
 Metrics = dict[str, float]
@@ -65,7 +65,7 @@ class Trial:
         shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(config.seed).generate_state(3)
         self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
         self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
-        self.mixup = MixupSampler(config.alpha, config.lambda_per, int(mixup_seed))
+        self.mixup = MixupSampler(config.alpha, config.lambda_per, int(mixup_seed), k=config.mix_k)
 
         noise_seed = config.seed if config.noise_seed is None else config.noise_seed
         corrupted = corrupt_labels(splits.y_train, config.label_noise, splits.num_classes, noise_seed)
@@ -128,7 +128,12 @@ class Trial:
         order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
         # A trailing single example is skipped: BatchNorm and pairing need two.
         batches = [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
-        steps = self._premixed_steps(batches) if batches and self._premixes() else self._batch_steps(batches)
+        if self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
+            steps = self._variant_steps(batches)
+        elif batches and self._premixes():
+            steps = self._premixed_steps(batches)
+        else:
+            steps = self._batch_steps(batches)
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
         for loss_of, size in steps:
@@ -150,6 +155,32 @@ class Trial:
                 x = crop_and_flip(x, self.augment_gen)
             x, y = self.inputs(x), self.y_train[idx]
             yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
+
+    def _variant_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
+        """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or the same label.
+
+        With a second loader, each partner batch is a slice of its own shuffled
+        pass over the training set, augmented on its own; otherwise partners are
+        the augmented batch itself, permuted (within each label for ``same_label``).
+        """
+        k, pairing = self.config.mix_k, self.config.mix_pairing
+        orders = [self.mixup.permutation(len(self.y_train)).to(self.device) for _ in range(k - 1)] if pairing == "two_loaders" else []
+        start = 0
+        for idx in batches:
+            size = len(idx)
+            if pairing == "two_loaders":
+                sources = [idx] + [order[start : start + size] for order in orders]
+                xs = [self.inputs(crop_and_flip(self.x_train[s], self.augment_gen) if self.augment else self.x_train[s]) for s in sources]
+                ys = [self.y_train[s] for s in sources]
+            else:
+                x, y = self.x_train[idx], self.y_train[idx]
+                x = self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
+                draw = (lambda: self.mixup.same_label_permutation(y)) if pairing == "same_label" else (lambda: self.mixup.permutation(size).to(self.device))
+                perms = [torch.arange(size, device=self.device)] + [draw() for _ in range(k - 1)]
+                xs, ys = [x[p] for p in perms], [y[p] for p in perms]
+            weights = self.mixup.weights(size)
+            start += size
+            yield (lambda model, xs=xs, ys=ys, w=weights: mixed_cross_entropy(model(mix_many(xs, w)), ys, w)), size
 
     def _premixes(self) -> bool:
         """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
@@ -225,8 +256,11 @@ class Trial:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
         ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
-        saved = {k: v for k, v in state["config"].items() if k not in ignore}
-        if saved != {k: v for k, v in self.config.to_dict().items() if k not in ignore}:
+        current = {k: v for k, v in self.config.to_dict().items() if k not in ignore}
+        # An option added since the checkpoint was written had its default then: mix_k, mix_pairing, ...
+        defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+        saved = {k: state["config"].get(k, defaults.get(k)) for k in current}
+        if saved != current or set(state["config"]) - set(current) - ignore:
             raise ValueError("checkpoint was written by a trial with a different config")
         self.epoch, self.history = state["epoch"], list(state["history"])
         self.model.load_state_dict(state["model"])

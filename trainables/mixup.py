@@ -3,6 +3,11 @@
 x~ = lam * x_i + (1 - lam) * x_j with j a random permutation of the minibatch,
 and the loss lam * CE(f(x~), y_i) + (1 - lam) * CE(f(x~), y_j), which equals
 cross-entropy against the mixed one-hot target.
+
+Section 2 also names three alternatives, here as options: k-way mixing with
+Dirichlet(alpha, ..., alpha) weights, partners from a second data loader, and
+mixing only examples of equal label (the paper's ablation). They go through
+``mix_many`` and ``mixed_cross_entropy``, the general form of the two above.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ class MixupSampler:
     go into checkpoints (``state_dict``), which the authors' code did not do.
     """
 
-    def __init__(self, alpha: float, lambda_per: str, seed: int) -> None:
+    def __init__(self, alpha: float, lambda_per: str, seed: int, k: int = 2) -> None:
         self.alpha = float(alpha)
+        self.k = k  # examples per mixed input
         self.per_sample = lambda_per == "sample"
         lambda_seed, perm_seed = np.random.SeedSequence(seed).generate_state(2)
         self.lambda_rng = np.random.default_rng(int(lambda_seed))
@@ -58,6 +64,36 @@ class MixupSampler:
             lam = np.repeat(lam, batch_sizes)
         return torch.from_numpy(lam), [torch.randperm(size, generator=self.perm_gen) for size in batch_sizes]
 
+    def weights(self, batch_size: int) -> Tensor:
+        """Mixing weights, shape (batch_size, k), rows summing to 1; column 0 is the example's own weight.
+
+        k = 2 takes the same Beta draws as ``sample``; above 2, Dirichlet(alpha, ..., alpha),
+        whose two-way case is that Beta.
+        """
+        count = batch_size if self.per_sample else 1
+        if self.k == 2:
+            lam = self.lambda_rng.beta(self.alpha, self.alpha, size=count).astype(np.float32)
+            drawn = np.stack([lam, 1 - lam], axis=1)  # 1 - lam in float32, as the two-way loss takes it
+        else:
+            drawn = self.lambda_rng.dirichlet([self.alpha] * self.k, size=count)
+        return torch.from_numpy(drawn.astype(np.float32)).expand(batch_size, self.k)
+
+    def permutation(self, size: int) -> Tensor:
+        return torch.randperm(size, generator=self.perm_gen)
+
+    def same_label_permutation(self, y: Tensor) -> Tensor:
+        """A random permutation that maps every example to one of the same label (itself, if its label is alone).
+
+        Sorting by label plus a random key in [0, 1) lists each label's examples
+        together in random order; two such sorts, paired position by position,
+        pair examples within each label. No loop over examples or labels.
+        """
+        keys = [y.double() + torch.rand(len(y), generator=self.perm_gen, dtype=torch.float64).to(y.device) for _ in range(2)]
+        own, partner = (torch.argsort(key) for key in keys)
+        permutation = torch.empty_like(own)
+        permutation[own] = partner
+        return permutation
+
     def state_dict(self) -> dict[str, Any]:
         return {"lambda_rng": self.lambda_rng.bit_generator.state, "perm_gen": self.perm_gen.get_state()}
 
@@ -70,6 +106,21 @@ def mix_inputs(x: Tensor, lam: Tensor, perm: Tensor) -> Tensor:
     """lam * x + (1 - lam) * x[perm], lam broadcast over all but the batch dimension."""
     lam = lam.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.dim() - 1)))
     return torch.lerp(x[perm], x, lam)
+
+
+def mix_many(xs: list[Tensor], weights: Tensor) -> Tensor:
+    """sum_j weights[:, j] * xs[j]: the k-way form of ``mix_inputs``."""
+    weights = weights.to(device=xs[0].device, dtype=xs[0].dtype)
+    shape = (-1, *([1] * (xs[0].dim() - 1)))
+    return sum((weights[:, j].view(shape) * x for j, x in enumerate(xs)), torch.zeros_like(xs[0]))
+
+
+def mixed_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Tensor:
+    """Mean over the batch of sum_j weights[:, j] * CE(ys[j]): the k-way form of ``mixup_cross_entropy``."""
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    weights = weights.to(device=logits.device, dtype=torch.float32)
+    nll = torch.stack([-log_probs.gather(1, y[:, None]).squeeze(1) for y in ys], dim=1)
+    return (weights * nll).sum(1).mean()
 
 
 def mixup_cross_entropy(logits: Tensor, y: Tensor, lam: Tensor, perm: Tensor) -> Tensor:
