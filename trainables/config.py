@@ -107,6 +107,7 @@ class TrainConfig:
     lambda_per: Literal["batch", "sample"] = "batch"  # the paper draws one lambda per minibatch
     # Section 2's alternatives (the defaults are the paper's method)
     mix_k: int = 2  # examples per mixed input; above 2, weights ~ Dirichlet(alpha, ..., alpha)
+    mixup_warmup_epochs: int = 0  # epochs of ERM before mixing starts (the paper's speech study: 5)
     mix_pairing: Literal["shuffle", "two_loaders", "same_label"] = "shuffle"  # partners: the shuffled minibatch itself, a second shuffled pass over the data, or examples of equal label
     # label noise (Zhang et al. 2017)
     label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
@@ -144,6 +145,7 @@ class TrainConfig:
         _require(self.batch_size >= 2, "batch_size", f"must be >= 2 (mixup pairs examples); got {self.batch_size}")
         _require(_finite(self.alpha) and self.alpha >= 0, "alpha", f"must be a finite number >= 0; got {self.alpha}")
         _require(self.lambda_per in ("batch", "sample"), "lambda_per", f"must be 'batch' or 'sample'; got {self.lambda_per!r}")
+        _require(0 <= self.mixup_warmup_epochs, "mixup_warmup_epochs", f"must be >= 0; got {self.mixup_warmup_epochs}")
         _require(2 <= self.mix_k <= 16, "mix_k", f"must be from 2 to 16 examples; got {self.mix_k}")
         _require(self.mix_pairing in ("shuffle", "two_loaders", "same_label"), "mix_pairing", f"must be shuffle, two_loaders or same_label; got {self.mix_pairing!r}")
         _require(_finite(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", f"must be in [0, 1); got {self.label_noise}")

@@ -331,3 +331,4 @@ def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
 
 
 from . import uci  # noqa: E402, F401  (registers the UCI datasets of Table 4; it builds on the helpers above)
+from . import speech  # noqa: E402, F401  (registers speech_commands, Section 3.3)

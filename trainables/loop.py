@@ -128,7 +128,10 @@ class Trial:
         order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
         # A trailing single example is skipped: BatchNorm and pairing need two.
         batches = [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
-        if self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
+        warm_up = self.epoch < self.config.mixup_warmup_epochs  # ERM epochs first: no mixup draws are taken
+        if warm_up:
+            steps = self._batch_steps(batches, mix=False)
+        elif self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
             steps = self._variant_steps(batches)
         elif batches and self._premixes():
             steps = self._premixed_steps(batches)
@@ -147,14 +150,17 @@ class Trial:
             seen += size
         return float(loss_sum) / max(seen, 1)
 
-    def _batch_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
-        """Each batch as stored: augmented (crop and flip), then mixed within itself (``training_loss``)."""
+    def _batch_steps(self, batches: list[Tensor], mix: bool = True) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
+        """Each batch as stored: augmented (crop and flip), then mixed within itself (``training_loss``), or not."""
         for idx in batches:
             x = self.x_train[idx]
             if self.augment:
                 x = crop_and_flip(x, self.augment_gen)
             x, y = self.inputs(x), self.y_train[idx]
-            yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
+            if mix:
+                yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
+            else:
+                yield (lambda model, x=x, y=y: F.cross_entropy(model(x), y)), len(idx)  # as alpha = 0 trains
 
     def _variant_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
         """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or the same label.

@@ -186,3 +186,4 @@ def _fast_cifar(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Se
     if min(height, width) < 17:
         raise ValueError(f"model 'fast_cifar' needs images of at least 17x17 (it halves the resolution three times after a 2x2 stem); this dataset gives {height}x{width}")
     return FastCifarNet(channels, num_classes, dropout=dropout)
+from . import speech_models  # noqa: E402, F401  (registers lenet and vgg11, Section 3.3)
