@@ -21,3 +21,16 @@ def seed_stats(runs: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.Data
         t = pd.Series(np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975), np.nan), index=n.index)
         columns.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_n": n, f"{metric}_ci95": t * std / np.sqrt(n)})
     return pd.DataFrame(columns).reset_index()
+
+
+def mean_ci95(values: pd.Series) -> tuple[float, float, int]:
+    """Mean, 95% confidence half-width (Student's t, NaN below two values) and count of the non-NaN values.
+
+    For paired differences (one per seed) this is the paired t interval.
+    """
+    values = values.dropna()
+    n = len(values)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    half_width = float(stdtrit(n - 1, 0.975) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return float(values.mean()), half_width, n

@@ -13,13 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from scipy.special import stdtrit
 
 from . import paper
 from .render import StudyOutput, markdown_table, mean_std, save_figure
-from .stats import seed_stats
+from .stats import mean_ci95, seed_stats
 
 METRIC = "last_test_error"
 
@@ -36,12 +34,7 @@ def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[
     by_seed = usable.pivot_table(index="seed", columns="alpha", values=METRIC, aggfunc="mean")
     if 0.0 not in by_seed or alpha not in by_seed:
         return float("nan"), float("nan"), 0
-    differences = (by_seed[alpha] - by_seed[0.0]).dropna()
-    n = len(differences)
-    if n < 2:
-        return float(differences.mean()) if n else float("nan"), float("nan"), n
-    half_width = float(stdtrit(n - 1, 0.975) * differences.std(ddof=1) / np.sqrt(n))
-    return float(differences.mean()), half_width, n
+    return mean_ci95(by_seed[alpha] - by_seed[0.0])
 
 
 def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -16,10 +16,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.special import stdtrit
 
 from .render import StudyOutput, markdown_table, mean_std, save_figure
-from .stats import seed_stats
+from .stats import mean_ci95, seed_stats
 
 PAPER_SAYS = {
     "ERM": "",
@@ -77,10 +76,8 @@ def _paired_to_mixup(runs: pd.DataFrame, noise: float, alpha: float, method: str
     by_seed = same.pivot_table(index="seed", columns="method", values="last_test_error", aggfunc="mean")
     if "mixup" not in by_seed or method not in by_seed:
         return float("nan"), float("nan")
-    differences = (by_seed[method] - by_seed["mixup"]).dropna()
-    n = len(differences)
-    half_width = float(stdtrit(n - 1, 0.975) * differences.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return float(differences.mean()) if n else float("nan"), half_width
+    mean, half_width, _ = mean_ci95(by_seed[method] - by_seed["mixup"])
+    return mean, half_width
 
 
 def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:

@@ -259,13 +259,44 @@ def _cifar10(source: Source) -> Splits:
             return Splits(to_tensor(train.data), torch.tensor(train.targets), to_tensor(test.data), torch.tensor(test.targets), 10)
 
         return _cached(source, "cifar10", root / "cifar-10-batches-py", build)
-    tree = root / "cifar10-jpg"
-    archive = root / "cifar10-jpg.tar.gz"
-    if not (tree / "train").is_dir():
-        if not archive.exists():
-            raise _missing("cifar10", f"{root}/cifar-10-batches-py, {tree}/{{train,test}}/<class>/ or {archive}")
-        return _cached(source, "cifar10", archive, lambda: _decode_archive(archive, source.cache))
-    return _cached(source, "cifar10", tree, lambda: _decode_train_test_folders(tree))
+    return _image_tree_or_archive(source, "cifar10", f"{root}/cifar-10-batches-py")
+
+
+@register_dataset("cifar100")
+def _cifar100(source: Source) -> Splits:
+    """CIFAR-100's 100 fine labels from torchvision's python pickles, an ImageFolder tree, or a .tar.gz of that tree."""
+    pickles = source.data_root / "cifar-100-python"
+    if source.download and not (pickles / "train").exists():
+        from torchvision.datasets import CIFAR100
+
+        CIFAR100(str(source.data_root), train=True, download=True)
+    if (pickles / "train").exists():
+        return _cached(source, "cifar100", pickles, lambda: _cifar100_pickles(pickles))
+    return _image_tree_or_archive(source, "cifar100", str(pickles))
+
+
+def _cifar100_pickles(folder: Path) -> Splits:
+    """The ``train`` and ``test`` pickles, read as torchvision reads them (without its checksum of the whole file)."""
+    import pickle
+
+    def read(name: str) -> tuple[Tensor, Tensor]:
+        with open(folder / name, "rb") as file:
+            entry = pickle.load(file, encoding="latin1")
+        images = torch.from_numpy(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        return images, torch.tensor(entry["fine_labels"], dtype=torch.int64)
+
+    (x_train, y_train), (x_test, y_test) = read("train"), read("test")
+    return Splits(x_train, y_train, x_test, y_test, 100)
+
+
+def _image_tree_or_archive(source: Source, name: str, other_layout: str) -> Splits:
+    """``<root>/<name>-jpg/{train,test}/<class>/``, else the archive ``<root>/<name>-jpg.tar.gz`` of that tree."""
+    tree, archive = source.data_root / f"{name}-jpg", source.data_root / f"{name}-jpg.tar.gz"
+    if (tree / "train").is_dir():
+        return _cached(source, name, tree, lambda: _decode_train_test_folders(tree))
+    if not archive.exists():
+        raise _missing(name, f"{other_layout}, {tree}/{{train,test}}/<class>/ or {archive}")
+    return _cached(source, name, archive, lambda: _decode_archive(archive, source.cache))
 
 
 @register_dataset("imagefolder")

@@ -187,3 +187,4 @@ def _fast_cifar(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Se
         raise ValueError(f"model 'fast_cifar' needs images of at least 17x17 (it halves the resolution three times after a 2x2 stem); this dataset gives {height}x{width}")
     return FastCifarNet(channels, num_classes, dropout=dropout)
 from . import speech_models  # noqa: E402, F401  (registers lenet and vgg11, Section 3.3)
+from . import cifar_models  # noqa: E402, F401  (registers wrn28_10 and densenet_bc190, Section 3.2)
