@@ -47,6 +47,8 @@ CONFIGS = {
     "mlp-fp16": dict(dataset="digits", model="mlp", alpha=1.0, precision="fp16", batch_size=64),
     # Section 2's variants: the second loaders' orders and the equal-label draws come from checkpointed generators
     "mlp-3way-two-loaders": dict(dataset="digits", model="mlp", alpha=1.0, mix_k=3, mix_pairing="two_loaders", batch_size=64),
+    # Goyal et al.'s warm-up: two schedulers chained, both in the checkpoint
+    "mlp-warmup-multistep": dict(dataset="digits", model="mlp", alpha=0.2, schedule={"name": "multistep", "milestones": [3], "warmup_epochs": 2}, batch_size=128),
     "cnn-augment-same-label": dict(dataset="npz", model="cnn", augment=True, alpha=1.0, mix_pairing="same_label", batch_size=16),
 }
 
@@ -93,3 +95,17 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default() -
     Trial(config).load_state_dict(state)
     with pytest.raises(ValueError, match="different config"):
         Trial(TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, mix_k=3, device="cpu")).load_state_dict(state)
+
+
+def test_the_goyal_schedule_warms_up_linearly_then_divides_by_10_at_its_epochs() -> None:
+    """Section 3.1: 0.1 to 0.4 over 5 epochs, then /10 at 30, 60 and 80 (counted from epoch 0, warm-up included)."""
+    config = TrainConfig(dataset="digits", model="mlp", epochs=90, optimizer={"name": "sgd", "lr": 0.4},
+                         schedule={"name": "multistep", "milestones": [30, 60, 80], "warmup_epochs": 5}, device="cpu")  # fmt: skip
+    trial = Trial(config)
+    lrs = []
+    for _ in range(90):
+        lrs.append(trial.optimizer.param_groups[0]["lr"])
+        trial.optimizer.step()
+        trial.scheduler.step()
+    assert lrs[:6] == pytest.approx([0.1, 0.16, 0.22, 0.28, 0.34, 0.4])
+    assert lrs[29:31] == pytest.approx([0.4, 0.04]) and lrs[59:61] == pytest.approx([0.04, 0.004]) and lrs[79:81] == pytest.approx([0.004, 0.0004])

@@ -68,6 +68,8 @@ class ScheduleConfig:
     step_size: int = 30  # epochs between decays, for "step"
     milestones: tuple[int, ...] = ()  # epochs at which to decay, for "multistep"
     gamma: float = 0.1  # decay factor, for "step" and "multistep"
+    warmup_epochs: int = 0  # linear warm-up before the schedule (Goyal et al.: 5 epochs, lr 0.1 -> 0.4)
+    warmup_start: float = 0.25  # the first warm-up epoch's lr, as a fraction of optimizer.lr (0.1 of 0.4)
 
     def __post_init__(self) -> None:
         _normalise_types(self)
@@ -77,6 +79,8 @@ class ScheduleConfig:
         _require(all(m >= 1 for m in self.milestones), "schedule.milestones", f"must be epochs >= 1; got {self.milestones}")
         _require(list(self.milestones) == sorted(self.milestones), "schedule.milestones", "must be increasing")
         _require(_finite(self.gamma) and 0 < self.gamma <= 1, "schedule.gamma", f"must be in (0, 1]; got {self.gamma}")
+        _require(self.warmup_epochs >= 0, "schedule.warmup_epochs", f"must be >= 0; got {self.warmup_epochs}")
+        _require(_finite(self.warmup_start) and 0 < self.warmup_start <= 1, "schedule.warmup_start", f"must be in (0, 1]; got {self.warmup_start}")
 
 
 @dataclass

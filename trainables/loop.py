@@ -342,15 +342,22 @@ def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """The epoch schedule, after a linear warm-up when asked; milestones count from epoch 0 either way."""
     schedule = config.schedule
     lr_scheduler = torch.optim.lr_scheduler
     if schedule.name == "step":
-        return lr_scheduler.StepLR(optimizer, schedule.step_size, schedule.gamma)
-    if schedule.name == "multistep":
-        return lr_scheduler.MultiStepLR(optimizer, list(schedule.milestones), schedule.gamma)
-    if schedule.name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    return lr_scheduler.MultiStepLR(optimizer, [], 1.0)  # constant, but with the same state_dict API
+        main: lr_scheduler.LRScheduler = lr_scheduler.StepLR(optimizer, schedule.step_size, schedule.gamma)
+    elif schedule.name == "multistep":
+        main = lr_scheduler.MultiStepLR(optimizer, list(schedule.milestones), schedule.gamma)
+    elif schedule.name == "cosine":
+        main = lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    else:
+        main = lr_scheduler.MultiStepLR(optimizer, [], 1.0)  # constant, but with the same state_dict API
+    if schedule.warmup_epochs == 0:
+        return main
+    # Both step every epoch and their factors multiply: the warm-up's reaches 1 and stays, the decays keep their epochs.
+    warmup = lr_scheduler.LinearLR(optimizer, start_factor=schedule.warmup_start, end_factor=1.0, total_iters=schedule.warmup_epochs)
+    return lr_scheduler.ChainedScheduler([warmup, main], optimizer=optimizer)
 
 
 __all__ = ["Metrics", "OnEpoch", "TrainResult", "Trial", "resolve_device", "train"]
