@@ -50,3 +50,17 @@ FIGURE4 = pd.DataFrame(
     columns=["model", "alpha", "val_error", "test_error"],
 )  # fmt: skip
 FIGURE4_SOURCE = "Zhang et al. (2018), Figure 4: Google commands, 65,000 clips, 30 classes"
+
+# Table 1: ImageNet-2012 validation error in %, top-1 and top-5 (None: not reported), per network, epochs and method.
+TABLE1 = pd.DataFrame(
+    [
+        ("resnet50", 90, 0.0, 23.5, None), ("resnet50", 90, 0.2, 23.3, 6.6),
+        ("resnet101", 90, 0.0, 22.1, None), ("resnet101", 90, 0.2, 21.5, 5.6),
+        ("resnext101_32x4d", 90, 0.0, 21.2, 5.6), ("resnext101_32x4d", 90, 0.4, 20.7, 5.3),
+        ("resnet50", 200, 0.0, 23.6, 7.0), ("resnet50", 200, 0.2, 22.1, 6.1),
+        ("resnet101", 200, 0.0, 22.0, 6.1), ("resnet101", 200, 0.2, 20.8, 5.4),
+        ("resnext101_32x4d", 200, 0.0, 21.3, 5.9), ("resnext101_32x4d", 200, 0.4, 20.1, 5.0),
+    ],
+    columns=["model", "epochs", "alpha", "top1_error", "top5_error"],
+)  # fmt: skip
+TABLE1_SOURCE = "Zhang et al. (2018), Table 1: ImageNet-2012 validation set, batch 1024, Goyal et al.'s schedule"

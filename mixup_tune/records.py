@@ -13,7 +13,7 @@ from . import tags
 from .errors import UserError
 
 # Per-epoch metrics, logged with step = epoch; errors in %.
-EPOCH_METRICS = ("test_error", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
+EPOCH_METRICS = ("test_error", "test_error_top5", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 
 

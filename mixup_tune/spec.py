@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import flatten, unflatten
 
-STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "generic")  # analyses that `analyze` knows
+STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "generic")  # analyses that `analyze` knows
 METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 

@@ -188,3 +188,4 @@ def _fast_cifar(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Se
     return FastCifarNet(channels, num_classes, dropout=dropout)
 from . import speech_models  # noqa: E402, F401  (registers lenet and vgg11, Section 3.3)
 from . import cifar_models  # noqa: E402, F401  (registers wrn28_10 and densenet_bc190, Section 3.2)
+from . import imagenet_models  # noqa: E402, F401  (registers resnet50, resnet101 and resnext101_32x4d, Section 3.1)

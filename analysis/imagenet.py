@@ -1,0 +1,41 @@
+"""Section 3.1 and Table 1: top-1 and top-5 error per network, epochs and alpha, beside the paper's ImageNet numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import paper
+from .render import StudyOutput, markdown_table, mean_std
+from .stats import seed_stats
+
+KEYS = ["model", "epochs", "alpha"]
+
+
+def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
+    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    metrics = [m for m in ("last_test_error", "test_error_top5") if m in usable.columns]
+    table = seed_stats(usable, KEYS, metrics).sort_values(KEYS).reset_index(drop=True)
+    return table.merge(paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"}), on=KEYS, how="left")
+
+
+def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+    table = imagenet_table(runs)
+    csv = out / "imagenet.csv"
+    table.to_csv(csv, index=False, float_format="%.4f")
+    shown = table[["model", "epochs"]].copy()
+    shown["method"] = ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in table["alpha"]]
+    shown["top-1 error"] = mean_std(table, "last_test_error")
+    if "test_error_top5_mean" in table:
+        shown["top-5 error"] = mean_std(table, "test_error_top5")
+    shown["paper top-1 / top-5"] = ["" if t1 != t1 else f"{t1:g} / {'-' if t5 != t5 else f'{t5:g}'}" for t1, t5 in zip(table["paper_top1"], table["paper_top5"])]
+    dataset = runs["dataset"].iloc[0]
+    markdown = "\n\n".join(
+        [
+            "## ImageNet recipe (Section 3.1, Table 1)",
+            f"Dataset `{dataset}`; last-epoch error in %, mean ± std over seeds. Paper: {paper.TABLE1_SOURCE}.",
+            markdown_table(shown),
+        ]
+    )
+    return StudyOutput([csv], markdown)
