@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import paper
-from .render import StudyOutput, markdown_table, mean_std, save_figure
+from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
 from .stats import seed_stats
 
 ATTACKS = (
@@ -34,7 +34,7 @@ def adversarial_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def table3(table: pd.DataFrame) -> pd.DataFrame:
     """Ours per alpha, then the paper's ERM and mixup rows, in Table 3's columns."""
-    rows = pd.DataFrame({"model": ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in table["alpha"]]})
+    rows = pd.DataFrame({"model": method_labels(table["alpha"])})
     rows["clean test error"] = mean_std(table, "last_test_error")
     reference = paper.TABLE3.assign(model=lambda f: "paper " + f["method"])
     for metric, label in ATTACKS:

@@ -15,7 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure
+from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
 from .stats import mean_ci95, seed_stats
 
 HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
@@ -58,12 +58,10 @@ def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyO
     csv = out / "cifar.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
     shown = table[["dataset", "model"]].copy()
-    shown["method"] = ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in table["alpha"]]
+    shown["method"] = method_labels(table["alpha"])
     shown["best test error"] = mean_std(table, "best_test_error")
     shown["last test error"] = mean_std(table, "last_test_error")
-    shown["last - ERM (paired, 95% CI)"] = [
-        "" if d != d else f"{d:+.2f}" if h != h else f"{d:+.2f} ± {h:.2f}" for d, h in zip(table["minus_erm_mean"], table["minus_erm_ci95"])
-    ]
+    shown["last - ERM (paired, 95% CI)"] = signed_interval(table["minus_erm_mean"], table["minus_erm_ci95"], digits=2)
     markdown = "\n\n".join(
         [
             "## CIFAR: ERM against mixup per network (Section 3.2, Figure 3)",

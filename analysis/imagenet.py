@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
-from .render import StudyOutput, markdown_table, mean_std
+from .render import StudyOutput, markdown_table, mean_std, method_labels
 from .stats import seed_stats
 
 KEYS = ["model", "epochs", "alpha"]
@@ -25,7 +25,7 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
     csv = out / "imagenet.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
     shown = table[["model", "epochs"]].copy()
-    shown["method"] = ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in table["alpha"]]
+    shown["method"] = method_labels(table["alpha"])
     shown["top-1 error"] = mean_std(table, "last_test_error")
     if "test_error_top5_mean" in table:
         shown["top-5 error"] = mean_std(table, "test_error_top5")

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import load_trained
 from trainables.in_between import in_between
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure
+from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
 from .stats import seed_stats
 
 LAMBDAS = np.round(np.linspace(0, 1, 11), 2)
@@ -58,7 +58,7 @@ def render(runs: pd.DataFrame, tracking_uri: str, out: Path) -> StudyOutput:
     csv = out / "in_between.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
     middle = table[table["lambda"] == 0.5]
-    shown = pd.DataFrame({"model": ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in middle["alpha"]]})
+    shown = pd.DataFrame({"model": method_labels(middle["alpha"])})
     shown["miss rate at lambda = 0.5 (%)"] = mean_std(middle, "miss_rate").values
     shown["gradient norm at lambda = 0.5"] = mean_std(middle, "gradient_norm", digits=2).values
     shown["mean miss rate over lambda (%)"] = table.groupby("alpha")["miss_rate_mean"].mean().map("{:.1f}".format).values

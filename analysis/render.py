@@ -55,3 +55,13 @@ def mean_std(frame: pd.DataFrame, metric: str, digits: int = 1) -> pd.Series:
         ["" if m != m else f"{m:.{digits}f}" if s != s else f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(mean, std)],
         index=frame.index,
     )
+
+
+def method_labels(alphas: pd.Series) -> list[str]:
+    """'ERM' for alpha = 0, else 'mixup alpha=<a>'."""
+    return ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in alphas]
+
+
+def signed_interval(means: pd.Series, half_widths: pd.Series, digits: int = 1) -> list[str]:
+    """'+d ± h' per row (just '+d' without an interval, empty without a difference): paired differences in tables."""
+    return ["" if d != d else f"{d:+.{digits}f}" if h != h else f"{d:+.{digits}f} ± {h:.{digits}f}" for d, h in zip(means, half_widths)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
-from .render import StudyOutput, markdown_table, mean_std
+from .render import StudyOutput, markdown_table, mean_std, method_labels
 from .stats import seed_stats
 
 METRICS = ("val_error", "last_test_error", "train_error_real")  # val_error: the last epoch's, as MLflow keeps it
@@ -31,7 +31,7 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
     table = speech_table(runs)
     csv = out / "speech.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
-    shown = pd.DataFrame({"model": table["model"], "method": ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in table["alpha"]]})
+    shown = pd.DataFrame({"model": table["model"], "method": method_labels(table["alpha"])})
     for metric, label in (("val_error", "validation error"), ("last_test_error", "test error"), ("train_error_real", "training error")):
         if f"{metric}_mean" in table:
             shown[label] = mean_std(table, metric)

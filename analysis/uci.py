@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import paper
-from .render import StudyOutput, markdown_table, mean_std, save_figure
+from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
 from .stats import mean_ci95, seed_stats
 
 METRIC = "last_test_error"
@@ -123,9 +123,7 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
     shown["ERM"] = mean_std(replica, "erm")
     shown["mixup (best alpha)"] = mean_std(replica, "mixup")
     shown["alpha"] = replica["mixup_alpha"].map("{:g}".format)
-    shown["mixup - ERM (paired, 95% CI)"] = [
-        "" if d != d else f"{d:+.1f}" if h != h else f"{d:+.1f} ± {h:.1f}" for d, h in zip(replica["difference_mean"], replica["difference_ci95"])
-    ]
+    shown["mixup - ERM (paired, 95% CI)"] = signed_interval(replica["difference_mean"], replica["difference_ci95"])
     shown["paper ERM"] = replica["paper_erm"].map("{:g}".format)
     shown["paper mixup"] = replica["paper_mixup"].map("{:g}".format)
     per_alpha = pd.DataFrame({"dataset": table["dataset"], "alpha": table["alpha"].map("{:g}".format), "test error": mean_std(table, METRIC)})

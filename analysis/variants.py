@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure
+from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
 from .stats import mean_ci95, seed_stats
 
 PAPER_SAYS = {
@@ -112,9 +112,7 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
     if "train_error_corrupted_mean" in table and table["train_error_corrupted_mean"].notna().any():
         shown["train error (corrupted labels)"] = mean_std(table, "train_error_corrupted")
     shown["- ERM"] = table["minus_erm_mean"].map("{:+.1f}".format)
-    shown["- mixup (paired, 95% CI)"] = [
-        "" if d != d else f"{d:+.1f}" if h != h else f"{d:+.1f} ± {h:.1f}" for d, h in zip(table["minus_mixup_mean"], table["minus_mixup_ci95"])
-    ]
+    shown["- mixup (paired, 95% CI)"] = signed_interval(table["minus_mixup_mean"], table["minus_mixup_ci95"])
     if "duration_s_mean" in table:
         shown["s per trial"] = table["duration_s_mean"].map("{:.1f}".format)
     shown["the paper says"] = table["method"].map(lambda m: PAPER_SAYS[_kind(m)])
