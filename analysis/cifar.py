@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
-from .stats import mean_ci95, seed_stats
+from .stats import paired_by_seed, seed_stats
 
 HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
 KEYS = ["dataset", "model", "alpha"]
@@ -28,9 +28,8 @@ def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
     differences = []
     for row in table.itertuples():
         same = usable[(usable["dataset"] == row.dataset) & (usable["model"] == row.model)]
-        by_seed = same.pivot_table(index="seed", columns="alpha", values="last_test_error", aggfunc="mean")
-        usable_pair = row.alpha > 0 and 0.0 in by_seed
-        differences.append(mean_ci95(by_seed[row.alpha] - by_seed[0.0])[:2] if usable_pair else (float("nan"), float("nan")))
+        paired = paired_by_seed(same, "alpha", row.alpha, 0.0, "last_test_error") if row.alpha > 0 else (float("nan"),) * 3
+        differences.append(paired[:2])
     table["minus_erm_mean"], table["minus_erm_ci95"] = zip(*differences) if differences else ((), ())
     return table
 

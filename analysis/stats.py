@@ -34,3 +34,14 @@ def mean_ci95(values: pd.Series) -> tuple[float, float, int]:
         return float("nan"), float("nan"), 0
     half_width = float(stdtrit(n - 1, 0.975) * values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     return float(values.mean()), half_width, n
+
+
+def paired_by_seed(runs: pd.DataFrame, column: str, treated: object, control: object, metric: str) -> tuple[float, float, int]:
+    """``mean_ci95`` of (treated - control) in ``metric``, paired by seed: runs whose ``column`` is each value.
+
+    NaN and 0 seeds when either side has no run. ``runs`` holds one setting apart from ``column`` and the seed.
+    """
+    by_seed = runs.pivot_table(index="seed", columns=column, values=metric, aggfunc="mean")
+    if treated not in by_seed or control not in by_seed:
+        return float("nan"), float("nan"), 0
+    return mean_ci95(by_seed[treated] - by_seed[control])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import paper
 from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import mean_ci95, seed_stats
+from .stats import paired_by_seed, seed_stats
 
 METRIC = "last_test_error"
 
@@ -31,10 +31,7 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
 def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[float, float, int]:
     """Mean over seeds of (mixup - ERM) test error, its 95% half-width, and the number of seeds with both."""
     usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"] & (runs["dataset"] == dataset)]
-    by_seed = usable.pivot_table(index="seed", columns="alpha", values=METRIC, aggfunc="mean")
-    if 0.0 not in by_seed or alpha not in by_seed:
-        return float("nan"), float("nan"), 0
-    return mean_ci95(by_seed[alpha] - by_seed[0.0])
+    return paired_by_seed(usable, "alpha", alpha, 0.0, METRIC)
 
 
 def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

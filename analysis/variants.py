@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import mean_ci95, seed_stats
+from .stats import paired_by_seed, seed_stats
 
 PAPER_SAYS = {
     "ERM": "",
@@ -73,10 +73,7 @@ def _paired_to_mixup(runs: pd.DataFrame, noise: float, alpha: float, method: str
     if method in ("ERM", "mixup"):
         return float("nan"), float("nan")
     same = runs[(runs["label_noise"] == noise) & (runs["alpha"] == alpha)]
-    by_seed = same.pivot_table(index="seed", columns="method", values="last_test_error", aggfunc="mean")
-    if "mixup" not in by_seed or method not in by_seed:
-        return float("nan"), float("nan")
-    mean, half_width, _ = mean_ci95(by_seed[method] - by_seed["mixup"])
+    mean, half_width, _ = paired_by_seed(same, "method", method, "mixup", "last_test_error")
     return mean, half_width
 
 

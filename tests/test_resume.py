@@ -85,13 +85,15 @@ def test_nan_loss_stops_the_trial_at_once() -> None:
 
 
 def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default() -> None:
-    """Checkpoints written before Section 2's options (mix_k, mix_pairing) still resume; a changed option does not."""
+    """Checkpoints written before Section 2's options (mix_k, schedule.warmup_epochs, ...) still resume; a changed option does not."""
     config = TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, device="cpu")
     trial = Trial(config)
     trial.train_epoch()
     state = trial.state_dict()
     for option in ("mix_k", "mix_pairing"):
         del state["config"][option]
+    for option in ("warmup_epochs", "warmup_start"):  # nested options too
+        del state["config"]["schedule"][option]
     Trial(config).load_state_dict(state)
     with pytest.raises(ValueError, match="different config"):
         Trial(TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, mix_k=3, device="cpu")).load_state_dict(state)

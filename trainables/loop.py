@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from .adversarial import attack_errors, craft
 from .augment import crop_and_flip
-from .config import TrainConfig
+from .config import TrainConfig, flatten
 from .corruption import corrupt_labels
 from .data import SPLIT_SEED, Splits, load_data
 from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
@@ -153,14 +153,16 @@ class Trial:
     def _batch_steps(self, batches: list[Tensor], mix: bool = True) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
         """Each batch as stored: augmented (crop and flip), then mixed within itself (``training_loss``), or not."""
         for idx in batches:
-            x = self.x_train[idx]
-            if self.augment:
-                x = crop_and_flip(x, self.augment_gen)
-            x, y = self.inputs(x), self.y_train[idx]
+            x, y = self._batch_inputs(idx), self.y_train[idx]
             if mix:
                 yield (lambda model, x=x, y=y: training_loss(model, x, y, self.mixup)), len(idx)
             else:
                 yield (lambda model, x=x, y=y: F.cross_entropy(model(x), y)), len(idx)  # as alpha = 0 trains
+
+    def _batch_inputs(self, idx: Tensor) -> Tensor:
+        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised inputs."""
+        x = self.x_train[idx]
+        return self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
 
     def _variant_steps(self, batches: list[Tensor]) -> Iterator[tuple[Callable[[nn.Module], Tensor], int]]:
         """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or the same label.
@@ -176,11 +178,9 @@ class Trial:
             size = len(idx)
             if pairing == "two_loaders":
                 sources = [idx] + [order[start : start + size] for order in orders]
-                xs = [self.inputs(crop_and_flip(self.x_train[s], self.augment_gen) if self.augment else self.x_train[s]) for s in sources]
-                ys = [self.y_train[s] for s in sources]
+                xs, ys = [self._batch_inputs(s) for s in sources], [self.y_train[s] for s in sources]
             else:
-                x, y = self.x_train[idx], self.y_train[idx]
-                x = self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
+                x, y = self._batch_inputs(idx), self.y_train[idx]
                 draw = (lambda: self.mixup.same_label_permutation(y)) if pairing == "same_label" else (lambda: self.mixup.permutation(size).to(self.device))
                 perms = [torch.arange(size, device=self.device)] + [draw() for _ in range(k - 1)]
                 xs, ys = [x[p] for p in perms], [y[p] for p in perms]
@@ -268,11 +268,13 @@ class Trial:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
         ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
-        current = {k: v for k, v in self.config.to_dict().items() if k not in ignore}
-        # An option added since the checkpoint was written had its default then: mix_k, mix_pairing, ...
-        defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
-        saved = {k: state["config"].get(k, defaults.get(k)) for k in current}
-        if saved != current or set(state["config"]) - set(current) - ignore:
+        current = {k: v for k, v in self.config.flat().items() if k not in ignore}
+        # Compared option by option, nested ones too: an option added since the checkpoint was written
+        # (mix_k, schedule.warmup_epochs, ...) had its default then; an option since removed is a mismatch.
+        written = flatten(state["config"])
+        defaults = TrainConfig().flat()
+        saved = {k: written.get(k, defaults[k]) for k in current}
+        if saved != current or set(written) - set(current) - ignore:
             raise ValueError("checkpoint was written by a trial with a different config")
         self.epoch, self.history = state["epoch"], list(state["history"])
         self.model.load_state_dict(state["model"])
