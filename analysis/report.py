@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import adversarial, bias_variance, cifar, imagenet, label_noise, speech, uci, variants
+from . import adversarial, bias_variance, cifar, gan, imagenet, label_noise, speech, uci, variants
 from .render import StudyOutput, markdown_table
 from mixup_tune import tags
 from mixup_tune.records import find_parent
@@ -45,6 +45,8 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
         sections.append(imagenet.render(runs, out))
     if study == "cifar":
         sections.append(cifar.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), out))
+    if study == "gan":
+        sections.append(gan.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), tracking_uri, out))
     if study == "in_between":
         from . import in_between  # evaluates logged models: torch, only for this study
 

@@ -27,6 +27,7 @@ training images per second, the ratio, and each one's final test error, so that
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -153,7 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default="cnn", help="a trainables model name (default: the small CNN)")
-    parser.add_argument("--train-subset", type=int, default=10000, help="CIFAR-10 training images (the 10,000 test images are always used)")
+    parser.add_argument("--train-subset", type=int, default=10000, help="CIFAR-10 training images")
+    parser.add_argument("--test-subset", type=int, default=None, help="a fixed random N of the test images (default: all 10,000); for smoke tests")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=1.0)
@@ -163,6 +165,9 @@ def main() -> None:
     args = parser.parse_args()
 
     splits = load_data("cifar10", train_subset=args.train_subset)
+    if args.test_subset is not None:
+        chosen = torch.randperm(len(splits.y_test), generator=torch.Generator().manual_seed(0))[: args.test_subset]  # the files are in class order
+        splits = dataclasses.replace(splits, x_test=splits.x_test[chosen], y_test=splits.y_test[chosen])
     print(f"CIFAR-10, {len(splits.y_train)} training images, model {args.model}, {args.epochs} epochs x {args.seeds} seeds, "
           f"device {args.device}, trainable precision {args.precision}, reference workers {args.workers}, torch threads {torch.get_num_threads()}", flush=True)  # fmt: skip
     runs = [compare(splits, args, seed) for seed in range(args.seeds)]

@@ -186,8 +186,9 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
     except NoRunsError as error:
         raise UserError(str(error)) from None
     shown = ["trial_id", "status", *varying_options(runs)]
-    shown += [m for m in ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted") if m in runs.columns]
-    headers = {"trial_id": "trial", "best_test_error": "best test", "last_test_error": "last test", "train_error_real": "train real", "train_error_corrupted": "train corrupt"}
+    shown += [m for m in ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted", "modes_covered", "high_quality", "sample_distance") if m in runs.columns]
+    headers = {"trial_id": "trial", "best_test_error": "best test", "last_test_error": "last test", "train_error_real": "train real", "train_error_corrupted": "train corrupt",
+               "modes_covered": "modes", "high_quality": "high quality", "sample_distance": "distance"}  # fmt: skip
     table = Table(title=f"sweep {args.name}: {len(runs)} trials (errors in %)")
     for column in shown:
         table.add_column(headers.get(column, column), justify="left" if column in ("trial_id", "status") else "right", no_wrap=column in ("trial_id", "status"))
@@ -201,8 +202,9 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
 
 
 def _cell(value: object) -> str:
+    """Two decimals (errors in %), but a small value such as a learning rate of 1e-3 as it is, not as 0.00."""
     if isinstance(value, float):
-        return "" if value != value else f"{value:.2f}"
+        return "" if value != value else f"{value:.2f}" if value == 0 or abs(value) >= 0.1 else f"{value:g}"
     return str(value)
 
 

@@ -12,8 +12,12 @@ from mlflow.tracking import MlflowClient
 from . import tags
 from .errors import UserError
 
-# Per-epoch metrics, logged with step = epoch; errors in %.
-EPOCH_METRICS = ("test_error", "test_error_top5", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
+# Per-epoch metrics, logged with step = epoch; errors in %. A GAN trial's epoch is gan.iterations_per_epoch generator iterations.
+CLASSIFIER_METRICS = ("test_error", "test_error_top5", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
+GAN_METRICS = ("iteration", "d_loss", "g_loss", "modes_covered", "high_quality", "sample_distance")
+EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
+PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}  # logged every epoch by every trial of the task
+SNAPSHOT_DIR = "snapshots"  # a GAN trial's generated points at gan.snapshots iterations (Figure 5)
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 
 

@@ -87,6 +87,8 @@ def _absolute_paths(spec: SweepSpec) -> SweepSpec:
 def check_data(spec: SweepSpec) -> None:
     """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
     config = spec.trainable
+    if config.task == "gan":  # toy distributions, drawn in the trial: no files
+        return
     axis = spec.search.get("dataset")
     for dataset in axis if isinstance(axis, list) else [config.dataset]:
         try:
@@ -332,7 +334,9 @@ def progress_reporter(spec: SweepSpec) -> Any:
     from ray.tune import CLIReporter
 
     metrics = {"epoch": "epoch", "test_error": "test err %", "train_error_real": "train err (real) %"}
-    if spec.trainable.label_noise > 0 or "label_noise" in spec.search:
+    if spec.trainable.task == "gan":
+        metrics = {"iteration": "iteration", "modes_covered": "modes", "high_quality": "high quality %", "sample_distance": "distance"}
+    elif spec.trainable.label_noise > 0 or "label_noise" in spec.search:
         metrics["train_error_corrupted"] = "train err (corrupt) %"
     return CLIReporter(parameter_columns=list(spec.search) or ["alpha"], metric_columns=metrics, max_report_frequency=10, max_progress_rows=30)
 

@@ -31,8 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import flatten, unflatten
 
-STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "generic")  # analyses that `analyze` knows
-METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
+STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "gan", "generic")  # analyses that `analyze` knows
+CLASSIFIER_METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
+GAN_METRICS = ("sample_distance", "high_quality", "modes_covered")  # the same, for task: gan (trainables.gan_targets)
+METRICS = CLASSIFIER_METRICS + GAN_METRICS
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 
 
@@ -164,6 +166,18 @@ class SweepSpec(BaseModel):
     def _check_search(self) -> SweepSpec:
         if self.tune.algorithm == "grid" and self.tune.num_samples != 1:
             raise ConfigError("tune.num_samples", "must be 1 for a grid (repeats would be identical trials); add a seed axis instead")
+        gan = self.trainable.task == "gan"
+        if gan and "metric" not in self.tune.model_fields_set:  # a GAN reports no test error: its default is the distance
+            self.tune.metric, self.tune.mode = "sample_distance", "min"
+        if (self.tune.metric in GAN_METRICS) != gan:
+            allowed = GAN_METRICS if gan else CLASSIFIER_METRICS
+            raise ConfigError("tune.metric", f"a {self.trainable.task} trial reports {', '.join(allowed)}; got {self.tune.metric}")
+        if "task" in self.search or any("task" in variant for variant in self.variants):
+            raise ConfigError("task", "is one per sweep: set trainable.task, not a search axis or variant")
+        if self.study == "gan" and not gan:
+            raise ConfigError("study", "gan needs trainable.task: gan")
+        if gan and (self.log_models or self.black_box is not None or self.study == "in_between"):
+            raise ConfigError("log_models" if self.black_box is None else "black_box", "evaluates a classifier's weights; a gan trial logs its samples instead")
         if self.tune.metric == "val_error" and self.trainable.val_fraction == 0 and "val_fraction" not in self.search:
             raise ConfigError("tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0")
         known = set(option_names())

@@ -32,7 +32,8 @@ from ray.tune.experiment import Trial
 from trainables import TrainConfig
 
 from . import tags
-from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, find_runs
+from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, find_runs
+from .snapshots import log_snapshots
 
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 
@@ -151,7 +152,7 @@ class MlflowSweepCallback(Callback):
         if existing:
             run_id = existing[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
-            history = self.client.get_metric_history(run_id, "test_error")
+            history = self.client.get_metric_history(run_id, PROGRESS_METRIC[TrainConfig.from_dict(trial.config).task])
             self._last_epoch[run_id] = max((int(m.step) for m in history), default=0)
             self._nodes[run_id] = [n for n in existing[0].data.tags.get(tags.NODE_IDS, "").split(",") if n]
         else:
@@ -185,6 +186,8 @@ class MlflowSweepCallback(Callback):
             if epoch <= last:  # already logged
                 continue
             metrics += [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
+            if result.get("snapshots"):  # a GAN trial's generated points, as artifacts
+                log_snapshots(self.client, run_id, result["snapshots"], TrainConfig.from_dict(trial.config).gan.target)
             last, logged = epoch, logged + 1
         if moved:
             self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))

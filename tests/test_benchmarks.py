@@ -21,7 +21,7 @@ def _run(script: str, *args: str, out: Path) -> dict:
 
 
 def test_reference_loop_benchmark(tmp_path: Path) -> None:
-    results = _run("reference_loop.py", "--train-subset", "300", "--epochs", "1", "--seeds", "1", out=tmp_path / "r.json")
+    results = _run("reference_loop.py", "--train-subset", "300", "--test-subset", "500", "--epochs", "1", "--seeds", "1", out=tmp_path / "r.json")
     for loop in ("reference", "trainable"):
         assert results["summary"][loop]["train_images_per_s"] > 0
         assert 0 <= results["summary"][loop]["final_test_error_mean"] <= 100

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -68,17 +67,14 @@ def test_small_versions_train() -> None:
 
 @pytest.mark.integration
 def test_a_tiny_cifar100_sweep_gives_figure3s_table_and_curves(tmp_path: Path) -> None:
-    from conftest import CLI
+    from conftest import run_and_analyze
 
     _fake_cifar100(tmp_path / "data")
-    (tmp_path / "cifar.yaml").write_text(
+    uri = run_and_analyze(
+        tmp_path,
         f"name: cifar-tiny\nstudy: cifar\ntrainable: {{dataset: cifar100, data_root: {tmp_path / 'data'}, model: cnn, epochs: 3, batch_size: 50}}\n"
-        "search: {alpha: [0, 1], seed: [0, 1]}\nresources: {cpu: 1, gpu: 0}\n"
+        "search: {alpha: [0, 1], seed: [0, 1]}\nresources: {cpu: 1, gpu: 0}\n",
     )
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for command in (["run", "cifar.yaml", "--quiet"], ["analyze", "cifar-tiny", "--out", "out"]):
-        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     from analysis import load_runs
 
     runs = load_runs("cifar-tiny", uri)

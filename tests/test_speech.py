@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -84,17 +83,14 @@ def test_mixup_starts_after_the_erm_warm_up() -> None:
 
 @pytest.mark.integration
 def test_a_tiny_speech_sweep_reports_validation_and_test_error_beside_figure4(tmp_path: Path, datasets_dir: Path) -> None:
-    from conftest import CLI
+    from conftest import run_and_analyze
 
-    (tmp_path / "speech.yaml").write_text(
+    run_and_analyze(
+        tmp_path,
         f"name: speech-tiny\nstudy: speech\ntrainable: {{dataset: speech_commands, data_root: {datasets_dir}, model: lenet, train_subset: 300, "
         "epochs: 2, mixup_warmup_epochs: 1, batch_size: 100, optimizer: {name: adam, lr: 3.0e-3, weight_decay: 0.0}}\n"
-        "search: {alpha: [0, 0.2], seed: [0]}\nresources: {cpu: 1, gpu: 0}\n"
+        "search: {alpha: [0, 0.2], seed: [0]}\nresources: {cpu: 1, gpu: 0}\n",
     )
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for command in (["run", "speech.yaml", "--quiet"], ["analyze", "speech-tiny", "--out", "out"]):
-        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     table = pd.read_csv(tmp_path / "out" / "speech.csv")
     assert list(table["alpha"]) == [0.0, 0.2] and (table["val_error_mean"].between(0, 100)).all()
     assert list(table["paper_test_error"]) == [10.3, 11.3]  # LeNet, ERM and alpha = 0.2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -68,13 +67,9 @@ def test_a_tiny_uci_sweep_regenerates_table4_beside_the_papers_numbers(tmp_path:
     """All six datasets through `mixup-tune run` and `analyze`: the table's numbers are the logged runs' own."""
     from analysis import load_runs
     from analysis.paper import TABLE4
-    from conftest import CLI
+    from conftest import run_and_analyze
 
-    (tmp_path / "uci.yaml").write_text(TINY_UCI_SWEEP.format(root=datasets_dir))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for command in (["run", "uci.yaml", "--quiet"], ["analyze", "uci-tiny", "--out", "out"]):
-        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    uri = run_and_analyze(tmp_path, TINY_UCI_SWEEP.format(root=datasets_dir))
     runs = load_runs("uci-tiny", uri)
     assert len(runs) == 24 and (runs["status"] == "FINISHED").all()
     table = pd.read_csv(tmp_path / "out" / "uci_table4.csv").set_index("dataset")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +9,7 @@ import pytest
 
 from analysis import load_runs
 from analysis.variants import method_of
-from conftest import CLI
+from conftest import run_and_analyze
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +24,7 @@ resources: {cpu: 1, gpu: 0}
 
 
 def test_a_variants_sweep_logs_each_option_and_compares_it_with_the_papers_mixup(tmp_path: Path) -> None:
-    (tmp_path / "variants.yaml").write_text(TINY_VARIANTS)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    for command in (["run", "variants.yaml", "--quiet"], ["analyze", "variants-tiny", "--out", "out"]):
-        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    uri = run_and_analyze(tmp_path, TINY_VARIANTS)
     runs = load_runs("variants-tiny", uri)
     runs["method"] = runs.apply(method_of, axis=1)
     assert sorted(runs["method"].unique()) == ["ERM", "mixup", "mixup 3-way", "mixup same label", "mixup two loaders"]

@@ -84,10 +84,47 @@ class ScheduleConfig:
 
 
 @dataclass
+class GanConfig:
+    """Section 3.7's toy GAN: used when ``task`` is ``gan``. Sizes in examples, times in generator iterations."""
+
+    __pydantic_config__ = _FORBID_EXTRA
+
+    target: Literal["ring", "grid", "spiral"] = "ring"  # 8 Gaussians on a circle, 25 on a 5x5 grid, or a noisy spiral (trainables.gan_targets)
+    iterations_per_epoch: int = 500  # generator iterations per report; the paper's 20,000 iterations are epochs=40
+    discriminator_steps: int = 5  # discriminator updates before every generator update (the paper: 5)
+    generator_loss: Literal["minimax", "non_saturating"] = "minimax"  # ascend d's loss (the paper's formula), or descend it with the targets set to "real"
+    noise_dim: int = 2  # the generator's input: standard Gaussian noise (the paper: 2-D)
+    generator_widths: tuple[int, ...] = (512, 512, 512)  # ReLU hidden layers (the paper: 3 x 512 for both networks)
+    discriminator_widths: tuple[int, ...] = (512, 512, 512)
+    snapshots: tuple[int, ...] = (10, 100, 1000, 10000, 20000)  # iterations whose samples are kept (Figure 5)
+    snapshot_size: int = 1000  # generated points per snapshot
+    eval_samples: int = 2500  # generated points per evaluation (modes covered, high quality, distance)
+
+    def __post_init__(self) -> None:
+        _normalise_types(self)
+        _require(self.target in ("ring", "grid", "spiral"), "gan.target", f"must be one of ring, grid, spiral; got {self.target!r}")
+        _require(self.iterations_per_epoch >= 1, "gan.iterations_per_epoch", f"must be >= 1; got {self.iterations_per_epoch}")
+        _require(self.discriminator_steps >= 1, "gan.discriminator_steps", f"must be >= 1; got {self.discriminator_steps}")
+        _require(self.generator_loss in ("minimax", "non_saturating"), "gan.generator_loss", f"must be minimax or non_saturating; got {self.generator_loss!r}")
+        _require(self.noise_dim >= 1, "gan.noise_dim", f"must be >= 1; got {self.noise_dim}")
+        for name in ("generator_widths", "discriminator_widths"):
+            _require(all(w >= 1 for w in getattr(self, name)), f"gan.{name}", f"must be positive widths; got {getattr(self, name)}")
+        _require(all(i >= 1 for i in self.snapshots), "gan.snapshots", f"must be iterations >= 1; got {self.snapshots}")
+        _require(self.snapshot_size >= 1, "gan.snapshot_size", f"must be >= 1; got {self.snapshot_size}")
+        _require(self.eval_samples >= 100, "gan.eval_samples", f"must be >= 100; got {self.eval_samples}")
+
+
+# The options a GAN trial uses; the others (data, classifier, label noise, ...) mean nothing to it and keep their defaults.
+GAN_OPTIONS = ("task", "gan", "epochs", "batch_size", "optimizer", "alpha", "lambda_per", "seed", "device", "precision")
+
+
+@dataclass
 class TrainConfig:
     """One trial. Every field can be a sweep axis (nested ones as ``optimizer.lr``)."""
 
     __pydantic_config__ = _FORBID_EXTRA
+
+    task: Literal["classify", "gan"] = "classify"  # gan: Section 3.7's toy GAN, set by ``gan`` (alpha, batch_size, epochs, optimizer, seed apply)
 
     # data
     dataset: str = "digits"  # a name from trainables.data.dataset_names()
@@ -106,6 +143,7 @@ class TrainConfig:
     batch_size: int = 64  # examples per SGD step
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
     # mixup
     alpha: float = 0.0  # lambda ~ Beta(alpha, alpha); 0 is exact ERM
     lambda_per: Literal["batch", "sample"] = "batch"  # the paper draws one lambda per minibatch
@@ -133,11 +171,18 @@ class TrainConfig:
             self.optimizer = OptimizerConfig(**self.optimizer)
         if isinstance(self.schedule, dict):
             self.schedule = ScheduleConfig(**self.schedule)
+        if isinstance(self.gan, dict):
+            self.gan = GanConfig(**self.gan)
         _normalise_types(self)
         # Here, not at the top: the registries import torch, and reading options (analysis) must not.
         from .data import DATASETS
         from .models import MODELS
 
+        _require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
+        if self.task == "gan":
+            for f in fields(self):
+                default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+                _require(f.name in GAN_OPTIONS or getattr(self, f.name) == default, f.name, f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})")
         _require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
         _require(self.model in MODELS, "model", MODELS.unknown(self.model))
         _require(self.dataset not in ("npz", "imagefolder") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")
@@ -173,8 +218,17 @@ class TrainConfig:
         return asdict(self)
 
     def flat(self) -> dict[str, Any]:
-        """Dotted keys, as logged to MLflow and swept over."""
-        return flatten(self.to_dict())
+        """Dotted keys, as logged to MLflow and swept over.
+
+        A classifier's leave out ``task`` and the ``gan`` block: its params and
+        trial id (a hash of these) stay what they were before GANs existed. A
+        GAN's hold only the options it uses.
+        """
+        values = self.to_dict()
+        if self.task == "gan":
+            return flatten({name: values[name] for name in GAN_OPTIONS})
+        del values["task"], values["gan"]
+        return flatten(values)
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

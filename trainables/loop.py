@@ -244,59 +244,68 @@ class Trial:
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
-        rng: dict[str, Any] = {
-            "torch": torch.get_rng_state(),
-            "shuffle": self.shuffle_gen.get_state(),
-            "augment": self.augment_gen.get_state(),
-            "mixup": self.mixup.state_dict(),
-        }
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
-            "epoch": self.epoch,
-            "history": list(self.history),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "grad_scaler": self.grad_scaler.state_dict(),
-            "rng": rng,
-        }
+        rng = rng_state(self.device, {"shuffle": self.shuffle_gen, "augment": self.augment_gen}, self.mixup)
+        return checkpoint(self.config, self.epoch, self.history, rng, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler, grad_scaler=self.grad_scaler)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
-        ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
-        current = {k: v for k, v in self.config.flat().items() if k not in ignore}
-        # Compared option by option, nested ones too: an option added since the checkpoint was written
-        # (mix_k, schedule.warmup_epochs, ...) had its default then; an option since removed is a mismatch.
-        written = flatten(state["config"])
-        defaults = TrainConfig().flat()
-        saved = {k: written.get(k, defaults[k]) for k in current}
-        if saved != current or set(written) - set(current) - ignore:
-            raise ValueError("checkpoint was written by a trial with a different config")
+        check_checkpoint(state, self.config)
         self.epoch, self.history = state["epoch"], list(state["history"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("grad_scaler"):
             self.grad_scaler.load_state_dict(state["grad_scaler"])
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        self.shuffle_gen.set_state(rng["shuffle"])
-        self.augment_gen.set_state(rng["augment"])
-        self.mixup.load_state_dict(rng["mixup"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        restore_rng(state["rng"], self.device, {"shuffle": self.shuffle_gen, "augment": self.augment_gen}, self.mixup)
+
+
+def checkpoint(config: TrainConfig, epoch: int, history: list[Metrics], rng: dict[str, Any], **parts: Any) -> dict[str, Any]:
+    """A trial's full state: its config, progress and RNGs, and the ``state_dict()`` of each part (model, optimiser, ...)."""
+    return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": epoch, "history": list(history), "rng": rng, **{name: part.state_dict() for name, part in parts.items()}}
+
+
+def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse a checkpoint of another format, or written by a trial computing something else than ``config``."""
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
+    ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
+    current = {k: v for k, v in flatten(config.to_dict()).items() if k not in ignore}
+    # Compared option by option, nested ones too: an option added since the checkpoint was written
+    # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a mismatch.
+    written = flatten(state["config"])
+    defaults = flatten(TrainConfig().to_dict())
+    saved = {k: written.get(k, defaults[k]) for k in current}
+    if saved != current or set(written) - set(current) - ignore:
+        raise ValueError("checkpoint was written by a trial with a different config")
+
+
+def rng_state(device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler) -> dict[str, Any]:
+    """Every RNG a trial draws from: torch's global one (initialisation, dropout), its own generators, mixup's and CUDA's."""
+    rng: dict[str, Any] = {"torch": torch.get_rng_state(), **{name: gen.get_state() for name, gen in generators.items()}, "mixup": mixup.state_dict()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def restore_rng(rng: dict[str, Any], device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler) -> None:
+    torch.set_rng_state(rng["torch"])
+    for name, gen in generators.items():
+        gen.set_state(rng[name])
+    mixup.load_state_dict(rng["mixup"])
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], device)
 
 
 def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None, splits: Splits | None = None) -> TrainResult:
     """Train one trial for ``config.epochs`` epochs, or on from ``resume_state``.
 
     Stops early, with ``diverged`` set, when the training loss is NaN or
-    infinite: a diverged config would only diverge again.
+    infinite: a diverged config would only diverge again. A ``task: gan``
+    config trains Section 3.7's toy GAN instead (``trainables.gan``).
     """
+    if config.task == "gan":
+        from .gan import train_gan  # it builds on this module
+
+        return train_gan(config, on_epoch, resume_state)
     trial = Trial(config, splits)
     if resume_state is not None:
         trial.load_state_dict(resume_state)
@@ -342,11 +351,11 @@ def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, std
 
 
-def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+def _optimizer(config: TrainConfig, model: nn.Module, fused: bool | None = None) -> torch.optim.Optimizer:
     opt = config.optimizer
     if opt.name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=opt.nesterov and opt.momentum > 0)
+        return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=fused)
+    return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=opt.nesterov and opt.momentum > 0, fused=fused)
 
 
 def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
