@@ -121,7 +121,7 @@ def _timed(device: torch.device, step: Any) -> tuple[float, Any]:
 def compare(splits: Splits, args: argparse.Namespace, seed: int) -> dict[str, dict[str, Any]]:
     device = torch.device(args.device)
     reference = ReferenceLoop(splits, args.model, seed, device, args.workers, args.alpha)
-    config = TrainConfig(dataset="cifar10", model=args.model, batch_size=128, alpha=args.alpha, epochs=args.epochs, seed=seed,
+    config = TrainConfig(dataset=args.dataset, data_path=args.data_path, model=args.model, batch_size=128, alpha=args.alpha, epochs=args.epochs, seed=seed,
                          device=args.device, precision=args.precision, optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4})  # fmt: skip
     trial = Trial(config, splits)
     loops: dict[str, dict[str, Any]] = {name: {"train_s": [], "epoch_s": []} for name in ("reference", "trainable")}
@@ -154,7 +154,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default="cnn", help="a trainables model name (default: the small CNN)")
-    parser.add_argument("--train-subset", type=int, default=10000, help="CIFAR-10 training images")
+    parser.add_argument("--dataset", default="cifar10", help="a trainables dataset of 32x32 colour images (default: the JPEG CIFAR-10)")
+    parser.add_argument("--data-path", default=None, help="the file, for --dataset npz (smoke tests use a small one)")
+    parser.add_argument("--train-subset", type=int, default=10000, help="training images")
     parser.add_argument("--test-subset", type=int, default=None, help="a fixed random N of the test images (default: all 10,000); for smoke tests")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=2)
@@ -164,11 +166,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    splits = load_data("cifar10", train_subset=args.train_subset)
+    splits = load_data(args.dataset, data_path=args.data_path, train_subset=args.train_subset)
     if args.test_subset is not None:
         chosen = torch.randperm(len(splits.y_test), generator=torch.Generator().manual_seed(0))[: args.test_subset]  # the files are in class order
         splits = dataclasses.replace(splits, x_test=splits.x_test[chosen], y_test=splits.y_test[chosen])
-    print(f"CIFAR-10, {len(splits.y_train)} training images, model {args.model}, {args.epochs} epochs x {args.seeds} seeds, "
+    print(f"{args.dataset}, {len(splits.y_train)} training images, model {args.model}, {args.epochs} epochs x {args.seeds} seeds, "
           f"device {args.device}, trainable precision {args.precision}, reference workers {args.workers}, torch threads {torch.get_num_threads()}", flush=True)  # fmt: skip
     runs = [compare(splits, args, seed) for seed in range(args.seeds)]
     summary: dict[str, dict[str, float]] = {}
