@@ -23,6 +23,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from trainables import DatasetError, load_data
+from trainables.data import STREAMED
 
 from . import tags
 from .black_box import evaluate_black_box
@@ -92,6 +93,11 @@ def check_data(spec: SweepSpec) -> None:
     axis = spec.search.get("dataset")
     for dataset in axis if isinstance(axis, list) else [config.dataset]:
         try:
+            if dataset in STREAMED:  # too big to load here: list its files instead
+                from trainables.streaming import scan
+
+                scan(config.data_path or "")
+                continue
             load_data(dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
         except DatasetError as error:
             raise UserError(str(error)) from None

@@ -38,7 +38,7 @@ from .snapshots import log_snapshots
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 
 # Options that say where a trial runs, not what it computes: left out of its identity.
-_PLACEMENT_OPTIONS = ("device", "data_root", "download")
+_PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
 
 
 def trial_key(config: dict[str, Any]) -> str:

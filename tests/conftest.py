@@ -57,6 +57,23 @@ def colour_npz(tmp_path: Path) -> Path:
     return path
 
 
+def write_image_folder(root: Path, classes: int = 8, train: int = 6, test: int = 3, test_split: str = "test", varied_sizes: bool = False) -> Path:
+    """A tiny ImageFolder tree of JPEGs, ``root/{train,<test_split>}/<class>/``: a learnable colour per class,
+    32x32 pixels, or sizes from 20 to 47 pixels per side (which the in-memory ``imagefolder`` refuses)."""
+    from PIL import Image
+
+    generator = np.random.default_rng(0)
+    for split, count in (("train", train), (test_split, test)):
+        for label in range(classes):
+            folder = root / split / f"n{label:08d}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                height, width = generator.integers(20, 48, 2) if varied_sizes else (32, 32)
+                pixels = generator.integers(0, 60, (height, width, 3)) + (200 // classes) * label
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.JPEG")
+    return root
+
+
 def run_and_analyze(directory: Path, spec_text: str) -> str:
     """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite store; return the store's URI."""
     import yaml

@@ -5,26 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from analysis.paper import TABLE1
 from trainables.models import build_model
 
 
-
-
-def _image_folder(root: Path, classes: int = 8, train: int = 6, test: int = 3) -> None:
-    generator = np.random.default_rng(0)
-    for split, count in (("train", train), ("test", test)):
-        for label in range(classes):
-            folder = root / split / f"n{label:08d}"
-            folder.mkdir(parents=True)
-            for i in range(count):
-                pixels = generator.integers(0, 60, (32, 32, 3)) + 20 * label  # a learnable colour per class
-                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.JPEG")
 
 
 @pytest.mark.parametrize(("name", "parameters"), [("resnet50", 25.56e6), ("resnet101", 44.55e6), ("resnext101_32x4d", 44.18e6)])
@@ -35,12 +22,12 @@ def test_the_papers_imagenet_networks_have_their_published_size(name: str, param
 
 @pytest.mark.integration
 def test_the_imagenet_sweep_runs_end_to_end_on_a_tiny_image_folder(tmp_path: Path) -> None:
-    from conftest import CLI
+    from conftest import CLI, write_image_folder
 
-    _image_folder(tmp_path / "images")
+    write_image_folder(tmp_path / "images")
     spec = (Path(__file__).resolve().parents[1] / "sweeps" / "imagenet.yaml").read_text()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    overrides = [f"trainable.data_path={tmp_path / 'images'}", "trainable.epochs=3", "trainable.batch_size=16", "trainable.precision=fp32",
+    overrides = [f"trainable.data_path={tmp_path / 'images'}", "trainable.crop_size=32", "trainable.loader_workers=0", "trainable.epochs=3", "trainable.batch_size=16", "trainable.precision=fp32",
                  "schedule.milestones=[2]", "schedule.warmup_epochs=1", "model=[resnet50]", "alpha=[0, 0.2]", "resources.cpu=1", "resources.gpu=0"]  # fmt: skip
     (tmp_path / "imagenet.yaml").write_text(spec)
     commands = [["run", "imagenet.yaml", "--quiet", *[a for o in overrides for a in ("--set", o)]], ["analyze", "imagenet", "--out", "out"]]

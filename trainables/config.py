@@ -118,6 +118,10 @@ class GanConfig:
 GAN_OPTIONS = ("task", "gan", "epochs", "batch_size", "optimizer", "alpha", "lambda_per", "seed", "device", "precision")
 
 
+# Classifier options added after trial ids were first logged, with their defaults (see TrainConfig.flat).
+_ADDED_LATER = {"crop_size": 224, "loader_workers": 4}
+
+
 @dataclass
 class TrainConfig:
     """One trial. Every field can be a sweep axis (nested ones as ``optimizer.lr``)."""
@@ -133,6 +137,8 @@ class TrainConfig:
     train_subset: int | None = None  # keep this many training examples (fixed draw, same for every trial)
     val_fraction: float = 0.0  # held out of the training set before corruption; reported as val_error
     augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
+    crop_size: int = 224  # imagefolder_stream only: pixels per side of the random-resized training crop and the centre test crop
+    loader_workers: int = 4  # imagefolder_stream only: DataLoader worker processes decoding images (what is drawn does not depend on it)
     download: bool = False  # let torchvision download when files are missing (needs internet)
     # model
     model: str = "mlp"  # a name from trainables.models.model_names()
@@ -185,7 +191,12 @@ class TrainConfig:
                 _require(f.name in GAN_OPTIONS or getattr(self, f.name) == default, f.name, f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})")
         _require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
         _require(self.model in MODELS, "model", MODELS.unknown(self.model))
-        _require(self.dataset not in ("npz", "imagefolder") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")
+        _require(self.dataset not in ("npz", "imagefolder", "imagefolder_stream") or bool(self.data_path), "data_path", f"is required for dataset {self.dataset!r}")
+        _require(self.crop_size >= 8, "crop_size", f"must be >= 8 pixels; got {self.crop_size}")
+        _require(self.loader_workers >= 0, "loader_workers", f"must be >= 0 (0: decode in the trial's own process); got {self.loader_workers}")
+        if self.dataset == "imagefolder_stream":  # batches come from disk: what needs the whole training set in memory is not available
+            for name, default in (("adversarial", False), ("mix_k", 2), ("mix_pairing", "shuffle"), ("val_fraction", 0.0), ("augment", None)):
+                _require(getattr(self, name) == default, name, f"is not available with dataset imagefolder_stream; leave it at {default!r}")
         _require(self.train_subset is None or self.train_subset >= 2, "train_subset", f"must be >= 2; got {self.train_subset}")
         _require(_finite(self.val_fraction) and 0 <= self.val_fraction < 1, "val_fraction", f"must be in [0, 1); got {self.val_fraction}")
         _require(all(h >= 1 for h in self.hidden_sizes), "hidden_sizes", f"must be positive widths; got {self.hidden_sizes}")
@@ -220,14 +231,18 @@ class TrainConfig:
     def flat(self) -> dict[str, Any]:
         """Dotted keys, as logged to MLflow and swept over.
 
-        A classifier's leave out ``task`` and the ``gan`` block: its params and
-        trial id (a hash of these) stay what they were before GANs existed. A
-        GAN's hold only the options it uses.
+        A classifier's leave out ``task`` and the ``gan`` block, and options of
+        ``_ADDED_LATER`` at their defaults: its params and trial id (a hash of
+        these) stay what they were before those existed. A GAN's hold only the
+        options it uses.
         """
         values = self.to_dict()
         if self.task == "gan":
             return flatten({name: values[name] for name in GAN_OPTIONS})
         del values["task"], values["gan"]
+        for name, default in _ADDED_LATER.items():
+            if values[name] == default:
+                del values[name]
         return flatten(values)
 
 

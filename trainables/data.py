@@ -334,6 +334,14 @@ def _decode_archive(archive: Path, cache: Path) -> Splits:
         return _decode_train_test_folders(tops[0])
 
 
+STREAMED = ("imagefolder_stream",)  # datasets read from disk batch by batch (trainables.streaming), never loaded whole
+
+
+@register_dataset("imagefolder_stream")
+def _imagefolder_stream(source: Source) -> Splits:
+    raise DatasetError("dataset 'imagefolder_stream' is read from disk batch by batch (trainables.streaming): it has no in-memory splits")
+
+
 def _decode_train_test_folders(path: Path) -> Splits:
     x_train, y_train, classes = _decode_folder(path / "train")
     x_test, y_test, test_classes = _decode_folder(path / "test")

@@ -22,7 +22,7 @@ from .adversarial import attack_errors, craft
 from .augment import crop_and_flip
 from .config import TrainConfig, flatten
 from .corruption import corrupt_labels
-from .data import SPLIT_SEED, Splits, load_data
+from .data import SPLIT_SEED, STREAMED, Splits, load_data
 from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
 from .models import build_model
 
@@ -58,29 +58,36 @@ class Trial:
         splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
         self.num_classes = splits.num_classes
         self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
-
-        # Each source of randomness has its own generator, so that changing
-        # alpha does not change the shuffling, and so that each can be checkpointed.
-        torch.manual_seed(config.seed)  # initialisation and dropout use the global generator
-        shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(config.seed).generate_state(3)
-        self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
-        self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
-        self.mixup = MixupSampler(config.alpha, config.lambda_per, int(mixup_seed), k=config.mix_k)
-
-        noise_seed = config.seed if config.noise_seed is None else config.noise_seed
-        corrupted = corrupt_labels(splits.y_train, config.label_noise, splits.num_classes, noise_seed)
-        self.labels_changed_pct = 100.0 * corrupted.changed_fraction
-
+        self._seed_generators()
+        self._corrupt_labels(splits.y_train)
         to_device = lambda t: None if t is None else t.to(self.device)  # noqa: E731
         self.x_train, self.x_test, self.x_val = to_device(splits.x_train), to_device(splits.x_test), to_device(splits.x_val)
         self.y_train_true, self.y_test, self.y_val = to_device(splits.y_train), to_device(splits.y_test), to_device(splits.y_val)
+        self.mean, self.std = _channel_stats(self.x_train)
+        self._build_model(splits.input_shape, splits.is_image)
+
+    def _seed_generators(self) -> None:
+        """Each source of randomness has its own generator, so that changing
+        alpha does not change the shuffling, and so that each can be checkpointed."""
+        torch.manual_seed(self.config.seed)  # initialisation and dropout use the global generator
+        shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(self.config.seed).generate_state(3)
+        self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
+        self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
+        self.mixup = MixupSampler(self.config.alpha, self.config.lambda_per, int(mixup_seed), k=self.config.mix_k)
+
+    def _corrupt_labels(self, labels: Tensor) -> None:
+        """The training labels the trial learns (``label_noise`` of them redrawn), and which were redrawn."""
+        noise_seed = self.config.seed if self.config.noise_seed is None else self.config.noise_seed
+        corrupted = corrupt_labels(labels, self.config.label_noise, self.num_classes, noise_seed)
+        self.labels_changed_pct = 100.0 * corrupted.changed_fraction
         self.y_train = corrupted.labels.to(self.device)
         self.selected = corrupted.selected.to(self.device)
-        self.mean, self.std = _channel_stats(self.x_train)
 
-        self.model = build_model(config.model, splits.input_shape, splits.num_classes, config.hidden_sizes, config.dropout).to(self.device)
+    def _build_model(self, input_shape: tuple[int, ...], is_image: bool) -> None:
+        config = self.config
+        self.model = build_model(config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout).to(self.device)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
-        self.channels_last = config.channels_last and splits.is_image
+        self.channels_last = config.channels_last and is_image
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # fp16 needs its gradients scaled (bf16 has fp32's range and does not); a no-op otherwise.
@@ -267,7 +274,7 @@ def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
     """Refuse a checkpoint of another format, or written by a trial computing something else than ``config``."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
-    ignore = {"device", "data_root"}  # where a trial runs may change; what it computes may not
+    ignore = {"device", "data_root", "loader_workers"}  # where and how fast a trial runs may change; what it computes may not
     current = {k: v for k, v in flatten(config.to_dict()).items() if k not in ignore}
     # Compared option by option, nested ones too: an option added since the checkpoint was written
     # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a mismatch.
@@ -306,7 +313,12 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
         from .gan import train_gan  # it builds on this module
 
         return train_gan(config, on_epoch, resume_state)
-    trial = Trial(config, splits)
+    if config.dataset in STREAMED:
+        from .streaming import StreamingTrial  # it builds on this module
+
+        trial: Trial = StreamingTrial(config)
+    else:
+        trial = Trial(config, splits)
     if resume_state is not None:
         trial.load_state_dict(resume_state)
     best = min((m["test_error"] for m in trial.history), default=math.inf)
