@@ -55,6 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--model", default="fast_cifar")
+    parser.add_argument("--dataset", default="cifar10", help="a trainables dataset (default: the JPEG CIFAR-10)")
+    parser.add_argument("--data-path", default=None, help="the file, for --dataset npz (smoke tests use a small one)")
     parser.add_argument("--train-subset", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--packings", default="1,2,4", help="trials per device, comma-separated")
@@ -62,9 +64,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     packings = [int(p) for p in args.packings.split(",")]
-    config = {"dataset": "cifar10", "model": args.model, "train_subset": args.train_subset, "epochs": args.epochs, "batch_size": 128,
+    config = {"dataset": args.dataset, "data_path": args.data_path, "model": args.model, "train_subset": args.train_subset, "epochs": args.epochs, "batch_size": 128,
               "alpha": 1.0, "device": args.device, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4}}  # fmt: skip
-    subprocess.run([sys.executable, "-c", "from trainables import load_data; load_data('cifar10')"], cwd=REPO, check=True)  # decode once, before timing
+    decode = f"from trainables import load_data; load_data({args.dataset!r}, data_path={args.data_path!r})"
+    subprocess.run([sys.executable, "-c", decode], cwd=REPO, check=True)  # decode once, before timing
     cores = (os.cpu_count() or 1) if args.device == "cpu" else None
     walls: dict[int, list[float]] = {p: [] for p in packings}
     errors: dict[int, list[float]] = {p: [] for p in packings}
