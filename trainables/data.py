@@ -325,13 +325,40 @@ def _npz(source: Source) -> Splits:
 
 
 def _decode_archive(archive: Path, cache: Path) -> Splits:
-    with tempfile.TemporaryDirectory(dir=cache if cache.exists() else None) as tmp:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
-        tops = [p for p in Path(tmp).iterdir() if (p / "train").is_dir()]
-        if not tops:
+    """``<top>/{train,test}/<class>/<image>`` inside a tar archive, in ImageFolder's order (classes, then file names, sorted).
+
+    All-JPEG archives are decoded straight from memory; others are extracted next to the cache first.
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    members: dict[tuple[str, str, str], bytes] = {}  # (split, class, file name) -> bytes
+    with tarfile.open(archive, "r|*") as tar:  # one sequential pass: no seeking in the compressed stream
+        for member in tar:
+            parts = member.name.removeprefix("./").split("/")  # flat class folders, as the CIFAR archives have
+            if member.isfile() and len(parts) == 4 and parts[1] in ("train", "test") and parts[3].lower().endswith(IMG_EXTENSIONS):
+                members[(parts[1], parts[2], parts[3])] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    splits = {}
+    for split in ("train", "test"):
+        keys = sorted(key for key in members if key[0] == split)
+        classes = sorted({key[1] for key in keys})
+        if not keys:
             raise DatasetError(f"{archive}: expected <top>/train/<class>/ and <top>/test/<class>/ inside")
-        return _decode_train_test_folders(tops[0])
+        data = [torch.frombuffer(bytearray(members.pop(key)), dtype=torch.uint8) for key in keys]
+        try:
+            images = decode_jpeg(data, mode=ImageReadMode.RGB)
+        except RuntimeError:  # not all JPEG: PIL reads the extracted tree
+            with tempfile.TemporaryDirectory(dir=cache if cache.exists() else None) as tmp:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(tmp, filter="data")
+                tops = [p for p in Path(tmp).iterdir() if (p / "train").is_dir()]
+                return _decode_train_test_folders(tops[0])
+        if len({tuple(image.shape) for image in images}) != 1:
+            raise DatasetError(f"{archive}: images differ in size; resize them to one size first")
+        splits[split] = (torch.stack(images), torch.tensor([classes.index(key[1]) for key in keys]), classes)
+    if splits["train"][2] != splits["test"][2]:
+        raise DatasetError(f"{archive}: train and test have different class folders")
+    return Splits(splits["train"][0], splits["train"][1], splits["test"][0], splits["test"][1], len(splits["train"][2]))
 
 
 STREAMED = ("imagefolder_stream",)  # datasets read from disk batch by batch (trainables.streaming), never loaded whole
@@ -353,20 +380,26 @@ def _decode_train_test_folders(path: Path) -> Splits:
 def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
     from PIL import Image
     from torchvision.datasets import ImageFolder
+    from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
     folder = ImageFolder(str(path))
+    files = [file for file, _ in folder.samples]
 
-    def decode(file: str) -> np.ndarray:
+    def with_pil(file: str) -> Tensor:
         with Image.open(file) as image:
-            return np.asarray(image.convert("RGB"))
+            return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)  # a writable copy
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        images = list(pool.map(decode, (file for file, _ in folder.samples), chunksize=256))
-    shapes = {image.shape for image in images}
+    try:
+        # All JPEG (CIFAR-10, ImageNet): one batched call to torchvision's libjpeg-turbo decoder gives the same
+        # pixels as PIL (checked on CIFAR-10) ten times faster on small images.
+        images = decode_jpeg([read_file(file) for file in files], mode=ImageReadMode.RGB)
+    except RuntimeError:  # another format among them (PNG, BMP, ...)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            images = list(pool.map(with_pil, files, chunksize=256))
+    shapes = {tuple(image.shape[1:]) for image in images}
     if len(shapes) != 1:
         raise DatasetError(f"{path}: images differ in size ({sorted(shapes)[:3]}...); resize them to one size first")
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return x, torch.tensor(folder.targets, dtype=torch.int64), folder.classes
+    return torch.stack(images).contiguous(), torch.tensor(folder.targets, dtype=torch.int64), folder.classes
 
 
 from . import uci  # noqa: E402, F401  (registers the UCI datasets of Table 4; it builds on the helpers above)

@@ -10,6 +10,9 @@ mixup GAN, lam ~ Beta(alpha, alpha):
     discriminator:  min_d  l(d(lam x + (1 - lam) g(z)), lam)
     generator:      max_g  l(d(lam x + (1 - lam) g(z)), lam)
 
+With ``gan.generator_loss: non_saturating`` the generator instead descends the
+loss with every target "real": min_g l(d(g(z)), 1), or l(d(lam x + (1 - lam) g(z)), 1).
+
 Both networks are ReLU MLPs (the paper: 3 x 512), trained with the trial's
 optimiser (the paper: Adam's defaults), ``gan.discriminator_steps`` updates of
 the discriminator before each of the generator, batches of ``batch_size``.
