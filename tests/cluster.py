@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import free_port, kill_session
+from conftest import free_port, free_ports, kill_session
 
 RAY = str(Path(sys.executable).parent / "ray")
 # Ray rewrites 127.0.0.1 to the machine's routable address (so that other machines
@@ -48,7 +48,9 @@ class LoopbackCluster:
 
     def start_node(self, name: str, num_cpus: int, timeout_s: float = 90) -> None:
         head = not self.nodes
-        ports = [f"--{option}={free_port()}" for option in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port")]
+        options = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port")
+        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][: len(options)]  # none equal to the head's
+        ports = [f"--{option}={port}" for option, port in zip(options, chosen)]
         role = ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
         command = [RAY, "start", "--block", *role, f"--node-ip-address={LOOPBACK}", f"--num-cpus={num_cpus}", "--num-gpus=0",
                    "--object-store-memory=100000000", f"--temp-dir={self.root / name}", *ports]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import random
 import shutil
 import signal
 import socket
@@ -87,10 +88,37 @@ def run_and_analyze(directory: Path, spec_text: str) -> str:
     return uri
 
 
+_PORT_RANGE = (20000, 32000)  # above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that are free now, outside the range the kernel hands out for port 0.
+
+    Ports taken with port 0 and released could be handed straight back to a
+    Ray component that binds port 0 itself, which Ray then refuses as one
+    port used twice ("trying to use a port number ... used by other
+    components"): a flaky cluster start. All sockets stay bound until every
+    port is chosen, so the ports are distinct too.
+    """
+    rng = random.Random()
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", rng.randrange(*_PORT_RANGE)))
+            except OSError:  # in use: draw another
+                sock.close()
+                continue
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def kill_session(session: int) -> int:
