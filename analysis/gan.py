@@ -45,7 +45,8 @@ def setting_columns(runs: pd.DataFrame) -> list[str]:
     return [name for name in varying_options(runs) if name not in ("gan.target", "alpha", "seed")]
 
 
-def _usable(runs: pd.DataFrame) -> pd.DataFrame:
+def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs, with their method label and whether each succeeded: what every table and figure here reads."""
     usable = runs[runs["status"] == "FINISHED"].copy()
     usable["method"] = method_labels(usable["alpha"])
     modes = usable["gan.target"].map(MODES)
@@ -55,9 +56,8 @@ def _usable(runs: pd.DataFrame) -> pd.DataFrame:
     return usable
 
 
-def stability_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per target and method: how many runs, how many succeed, and the spread of each final metric over them."""
-    usable = _usable(runs)
+def stability_table(usable: pd.DataFrame) -> pd.DataFrame:
+    """Per target and method (of ``finished_runs``): how many runs, how many succeed, and the spread of each final metric over them."""
     rows = []
     for (target, alpha), group in usable.groupby(["gan.target", "alpha"], sort=True):
         row = {"target": target, "alpha": alpha, "method": group["method"].iloc[0], "runs": len(group), "succeeded": int(group["success"].sum()), "diverged": int(group["diverged"].sum())}
@@ -68,18 +68,17 @@ def stability_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per target and setting: ERM's and mixup's final metrics side by side (mean over seeds)."""
-    usable = _usable(runs)
+def settings_table(usable: pd.DataFrame) -> pd.DataFrame:
+    """One row per target and setting (of ``finished_runs``): ERM's and mixup's final metrics side by side (mean over seeds)."""
     keys = ["gan.target", *setting_columns(usable)]
     metrics = [m for m in FINAL_METRICS if m in usable]
     means = usable.groupby([*keys, "method"], dropna=False)[[*metrics, "success"]].mean()
     return means.unstack("method").sort_index().reset_index()
 
 
-def snapshot_runs(runs: pd.DataFrame) -> pd.DataFrame:
+def snapshot_runs(finished: pd.DataFrame) -> pd.DataFrame:
     """Per target and method, the run whose snapshots Figure 5 shows: the paper's setting if swept, else the first; the lowest seed."""
-    usable = runs[runs["status"] == "FINISHED"].copy()
+    usable = finished.copy()
     usable["paper"] = sum((usable[key].astype(str) == str(value)) for key, value in PAPER_SETTING.items() if key in usable)
     chosen = usable.sort_values(["paper", "seed"], ascending=[False, True], kind="stable")
     return chosen.groupby(["gan.target", "alpha"], sort=True).head(1).sort_values(["gan.target", "alpha"])
@@ -117,9 +116,9 @@ def plot_figure5(chosen: pd.DataFrame, client: MlflowClient, out: Path) -> list[
     return save_figure(figure, out, "gan_samples")
 
 
-def plot_stability(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> list[Path]:
+def plot_stability(finished: pd.DataFrame, history: pd.DataFrame, out: Path) -> list[Path]:
     """Sample distance against iteration, every run: a panel per target and method, a colour per setting (the same in ERM's and mixup's panels)."""
-    usable = _usable(runs).set_index("run_id")
+    usable = finished.set_index("run_id")
     columns = setting_columns(usable)
     usable["setting"] = usable[columns].astype(str).agg(", ".join, axis=1) if columns else "the one setting"
     colours = {setting: f"C{i % 10}" for i, setting in enumerate(sorted(usable["setting"].unique()))}
@@ -148,9 +147,8 @@ def plot_stability(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> list
     return save_figure(figure, out, "gan_stability")
 
 
-def mixup_lower(runs: pd.DataFrame) -> tuple[int, int]:
+def mixup_lower(usable: pd.DataFrame) -> tuple[int, int]:
     """In how many (target, setting, seed) pairs mixup's final distance is below ERM's, and how many pairs there are."""
-    usable = _usable(runs)
     keys = ["gan.target", *setting_columns(usable), "seed"]
     paired = usable.pivot_table(index=keys, columns="alpha", values="sample_distance", aggfunc="mean")
     if 0 not in paired or len(paired.columns) < 2:
@@ -161,15 +159,15 @@ def mixup_lower(runs: pd.DataFrame) -> tuple[int, int]:
 
 
 def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -> StudyOutput:
-    stability = stability_table(runs)
-    settings = settings_table(runs)
+    finished = finished_runs(runs)
+    stability = stability_table(finished)
+    settings = settings_table(finished)
     files = [out / "gan_stability.csv", out / "gan_settings.csv"]
     stability.to_csv(files[0], index=False, float_format="%.4f")
     settings.to_csv(files[1], index=False, float_format="%.4f")
-    finished = runs[runs["status"] == "FINISHED"]
     curves = history(list(finished["run_id"]), ("iteration", "sample_distance"))
-    files += plot_stability(runs, curves, out)
-    figure5 = plot_figure5(snapshot_runs(runs), MlflowClient(tracking_uri), out)
+    files += plot_stability(finished, curves, out)
+    figure5 = plot_figure5(snapshot_runs(finished), MlflowClient(tracking_uri), out)
     files += figure5
 
     shown = pd.DataFrame({"target": stability["target"], "method": stability["method"]})
@@ -179,7 +177,7 @@ def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -
     shown["modes covered: median [min, max]"] = [_spread(row, "modes_covered", "{:.0f}") + (f" of {MODES[row.target]}" if row.target in MODES else "") for row in stability.itertuples()]
     shown["high quality %: median [min, max]"] = [_spread(row, "high_quality", "{:.0f}") for row in stability.itertuples()]
     shown["distance: median [min, max]"] = [_spread(row, "sample_distance", "{:.3f}") for row in stability.itertuples()]
-    axes = setting_columns(_usable(runs))
+    axes = setting_columns(finished)
     parts = [
         "## GAN stabilisation (Section 3.7)",
         f"Each setting ({', '.join(axes) if axes else 'one setting'}; times seeds) trained as an ERM GAN and as a mixup GAN; "
@@ -189,7 +187,7 @@ def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -
         "only, and says mixup GANs seem \"robust to hyper-parameter and architectural choices\": more successes and a narrower "
         "spread for mixup agree with it.",
         markdown_table(shown),
-        "Paired by target, setting and seed, mixup's final distance is below ERM's in {} of {} pairs.".format(*mixup_lower(runs)),
+        "Paired by target, setting and seed, mixup's final distance is below ERM's in {} of {} pairs.".format(*mixup_lower(finished)),
         "![stability](gan_stability.png)",
         "Per setting (mean over seeds): [gan_settings.csv](gan_settings.csv).",
     ]

@@ -111,7 +111,7 @@ class StreamingTrial(Trial):
 
     def _loader(self, images: ImageFiles, batches: list[list[int]]) -> DataLoader:
         workers = self.config.loader_workers
-        return DataLoader(images, batch_sampler=batches, num_workers=workers, pin_memory=self.device.type == "cuda", persistent_workers=False,
+        return DataLoader(images, batch_sampler=batches, num_workers=workers, pin_memory=self.device.type == "cuda",
                           prefetch_factor=4 if workers else None)  # fmt: skip
 
     def _device_batches(self, images: ImageFiles, batches: list[list[int]]) -> Iterator[tuple[Tensor, Tensor]]:
