@@ -22,11 +22,9 @@ from typing import Any
 import yaml
 from mlflow.tracking import MlflowClient
 
-from trainables import DatasetError, load_data
-from trainables.data import STREAMED
+from trainables import DatasetError
 
 from . import tags
-from .black_box import evaluate_black_box
 from .errors import UserError
 from .records import check_tracking, configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
@@ -85,8 +83,14 @@ def _absolute_paths(spec: SweepSpec) -> SweepSpec:
     return validate_spec(document, source=spec.name)
 
 
-def check_data(spec: SweepSpec) -> None:
-    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
+def _check_data(spec: SweepSpec) -> None:
+    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials.
+
+    This is where the driver first imports torch (1.5 s): it runs while Ray starts.
+    """
+    from trainables import load_data
+    from trainables.data import STREAMED
+
     config = spec.trainable
     if config.task == "gan":  # toy distributions, drawn in the trial: no files
         return
@@ -173,6 +177,7 @@ def run_sweep(
     Ray's saved state.
     """
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     started = time.monotonic()
     configure_mlflow_client()
@@ -181,9 +186,7 @@ def run_sweep(
     experiment_dir = f"{storage_root.rstrip('/')}/{spec.name}"
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
         connect_ray(address)
-    if check_data_locally and address is None:
-        check_data(spec)
-    client = _open_tracking_while_ray_starts(tracking_uri, address)  # last: for sqlite, this creates the store
+    client = _check_while_ray_starts(spec, tracking_uri, address, check_data=check_data_locally and address is None)
 
     experiment_id = get_or_create_experiment(client, spec.experiment_name, tracking_uri)
     run_tags = {tags.STUDY: spec.study, tags.CODE_VERSION: code_version()}
@@ -242,12 +245,15 @@ def run_sweep(
                     storage_path=storage_root,
                     failure_config=tune.FailureConfig(max_failures=spec.tune.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.tune.keep_checkpoints),
-                    callbacks=[callback],
+                    # Ray's own result files (its analysis and `sync` read result.json), but
+                    # not its TensorBoard files: MLflow is the UI, and they cost ~2 ms per result.
+                    callbacks=[callback, CSVLoggerCallback(), JsonLoggerCallback()],
                     verbose=verbose,
                     progress_reporter=progress_reporter(spec),
                 ),
             )
-        results = tuner.fit()
+        with _environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
+            results = tuner.fit()
         outcome.errors = [str(r.error).splitlines()[0][:200] for r in results if r.error is not None]
         _count_trials(outcome, experiment_dir)
     except KeyboardInterrupt:
@@ -255,24 +261,48 @@ def run_sweep(
     return _finish(client, callback, outcome, started, spec)
 
 
-def _open_tracking_while_ray_starts(tracking_uri: str, address: str | None) -> MlflowClient:
-    """``check_tracking``, with a local Ray started meanwhile: each takes 1-3 s, mostly waiting on other processes.
+@contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    """Set Ray Tune's environment switches for one call, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    Only for a database store (opening, or for a new sqlite file creating, its
-    tables is the slow part): a tracking server is probed first, in well under
-    a second. Ray starts on this thread (``ray.init`` from another thread hangs
-    its tasks). What Ray logs while it starts is held back until the store is
-    open, and dropped if the store is refused, so that bad input still gets one
-    line; the CLI then stops Ray again, and no run has been created.
+
+def _check_while_ray_starts(spec: SweepSpec, tracking_uri: str, address: str | None, check_data: bool) -> MlflowClient:
+    """The data and store checks, with a local Ray started meanwhile; returns the opened store.
+
+    Starting Ray takes ~3 s, half of it waiting on the processes it spawns;
+    the checks (importing torch, loading the data, opening or for a new sqlite
+    file creating the store) take as long again, so they run side by side.
+    Ray starts on this thread (``ray.init`` from another thread hangs its
+    tasks). The store is opened only once the data passed, and a tracking
+    server is probed (well under a second) before Ray starts, so that bad
+    input never creates a store. What Ray logs while it starts is held back
+    until the checks pass, and dropped if they fail, so that bad input still
+    gets one line; the CLI then stops Ray again, and no run has been created.
     """
-    if address is not None or tracking_uri.startswith(("http://", "https://")):
-        client = check_tracking(tracking_uri)
-        connect_ray(address)  # a cluster was already joined, before the data check
-        return client
+    if address is not None:  # a cluster, joined before any check (its nodes load their own data)
+        return check_tracking(tracking_uri)
+    server = tracking_uri.startswith(("http://", "https://"))
+    probed = check_tracking(tracking_uri) if server else None  # a dead server is refused before Ray starts
+
+    def checks() -> MlflowClient:
+        if check_data:
+            _check_data(spec)
+        return probed if probed is not None else check_tracking(tracking_uri)
+
     with ThreadPoolExecutor(max_workers=1) as pool, _ray_logs_held() as release:
-        opened = pool.submit(check_tracking, tracking_uri)
+        checked = pool.submit(checks)
         connect_ray(None)
-        client = opened.result()
+        client = checked.result()
         release()
     return client
 
@@ -373,6 +403,8 @@ def _finish(client: MlflowClient, callback: MlflowSweepCallback, outcome: SweepO
             except UnreadableStorage as error:
                 outcome.errors.append(str(error))
         if spec.black_box is not None and not outcome.interrupted:
+            from .black_box import evaluate_black_box  # torch: imported only for the sweeps that need it
+
             try:
                 outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
             except Exception as error:  # the trials' records stand; report, do not lose them

@@ -7,7 +7,9 @@ them. It differs from Ray's ``MLflowLoggerCallback`` where that one fails:
 - runs are found by tags (sweep name + a hash of the trial's config), so a
   restored or re-run sweep reopens its runs instead of duplicating them;
 - an epoch already logged for a run is never logged again (ray#48664);
-- each epoch's metrics go in one ``log_batch`` call;
+- a trial's epoch metrics are sent in batches: one ``log_batch`` call per
+  trial every ``FLUSH_INTERVAL_S`` (and at its end), not one per epoch, so a
+  fast trial does not wait on the store after each epoch;
 - every trial is a child of one parent run per sweep.
 """
 
@@ -36,6 +38,11 @@ from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, find
 from .snapshots import log_snapshots
 
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
+# Epoch metrics wait at most this long (s) on the driver before they are written. Each write costs
+# a few ms of the driver's time, during which the trial, blocked in its report, waits: at one write
+# per epoch that was most of a sweep's per-trial overhead for short epochs (BENCHMARKS.md). Epochs
+# longer than this are still written one by one, as they come.
+FLUSH_INTERVAL_S = 2.0
 
 # Options that say where a trial runs, not what it computes: left out of its identity.
 _PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
@@ -123,11 +130,16 @@ class MlflowSweepCallback(Callback):
         self._runs: dict[str, str] = {}  # Ray trial id -> MLflow run id; rebuilt from tags after a restore
         self._last_epoch: dict[str, int] = {}  # MLflow run id -> last epoch logged
         self._nodes: dict[str, list[str]] = {}  # MLflow run id -> Ray node ids that ran it, in order
+        self._pending: dict[str, list[Metric]] = {}  # MLflow run id -> epoch metrics not written yet
+        self._flushed_at: dict[str, float] = {}  # MLflow run id -> when its metrics were last written (monotonic s)
+        self._sweep_runs: dict[str, Any] | None = None  # trial hash -> the sweep's run for it, read once (None: not read yet)
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles callbacks with the experiment state; the client and the
-        # caches are rebuilt from MLflow, which is the record.
-        return {**self.__dict__, "offline_reason": None, "_client": None, "_runs": {}, "_last_epoch": {}, "_nodes": {}}
+        # caches are rebuilt from MLflow, which is the record. Unwritten
+        # metrics are not lost: Ray's storage holds them, and sync backfills.
+        caches = {"_runs": {}, "_last_epoch": {}, "_nodes": {}, "_pending": {}, "_flushed_at": {}, "_sweep_runs": None}
+        return {**self.__dict__, "offline_reason": None, "_client": None, **caches}
 
     def fresh(self) -> MlflowSweepCallback:
         """A copy with no cached runs: Ray trial ids are only unique within one Ray experiment."""
@@ -148,13 +160,15 @@ class MlflowSweepCallback(Callback):
 
     def _open_run(self, trial: Trial) -> str:
         key = trial_key(trial.config)
-        existing = find_runs(self.client, self.sweep, "trial", key, [self.experiment_id])
-        if existing:
-            run_id = existing[0].info.run_id
+        if self._sweep_runs is None:  # one search for the whole sweep, not one per trial (tens of ms each)
+            self._sweep_runs = {run.data.tags[tags.TRIAL_ID]: run for run in find_runs(self.client, self.sweep, "trial", experiment_ids=[self.experiment_id])}
+        existing = self._sweep_runs.pop(key, None)  # popped: a run this callback opens is in self._runs from now on
+        if existing is not None:
+            run_id = existing.info.run_id
             self.client.update_run(run_id, status="RUNNING")
             history = self.client.get_metric_history(run_id, PROGRESS_METRIC[TrainConfig.from_dict(trial.config).task])
             self._last_epoch[run_id] = max((int(m.step) for m in history), default=0)
-            self._nodes[run_id] = [n for n in existing[0].data.tags.get(tags.NODE_IDS, "").split(",") if n]
+            self._nodes[run_id] = [n for n in existing.data.tags.get(tags.NODE_IDS, "").split(",") if n]
         else:
             run_tags = {tags.SWEEP: self.sweep, tags.ROLE: "trial", tags.TRIAL_ID: key, tags.PARENT_RUN: self.parent_run_id}
             run_id = self.client.create_run(self.experiment_id, run_name=f"{self.sweep}-{trial.trial_id}", tags=run_tags).info.run_id
@@ -164,11 +178,13 @@ class MlflowSweepCallback(Callback):
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in run_tags.items()])
         return run_id
 
-    def record_results(self, trial: Trial, results: list[dict[str, Any]]) -> int:
+    def record_results(self, trial: Trial, results: list[dict[str, Any]], defer: bool = False) -> int:
         """Log the epochs not logged yet, in as few ``log_batch`` calls as MLflow allows. Returns how many.
 
-        During a sweep that is one result at a time; ``sync`` passes a trial's
-        whole stored history, and epochs replayed after a restore are skipped.
+        During a sweep that is one result at a time, held back (``defer``)
+        until ``FLUSH_INTERVAL_S`` has passed since the run's last write;
+        ``sync`` passes a trial's whole stored history, written at once.
+        Epochs replayed after a restore are skipped.
         """
         run_id = self.run_id(trial)
         nodes = self._nodes.setdefault(run_id, [])
@@ -191,13 +207,23 @@ class MlflowSweepCallback(Callback):
             last, logged = epoch, logged + 1
         if moved:
             self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
-        for start in range(0, len(metrics), _METRICS_PER_BATCH):
-            self.client.log_batch(run_id, metrics=metrics[start : start + _METRICS_PER_BATCH])
         self._last_epoch[run_id] = last
+        self._pending.setdefault(run_id, []).extend(metrics)
+        if not defer or time.monotonic() - self._flushed_at.get(run_id, -FLUSH_INTERVAL_S) >= FLUSH_INTERVAL_S:
+            self.flush(run_id)
         return logged
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write the held-back epoch metrics of one run, or of every run."""
+        for run in [run_id] if run_id is not None else list(self._pending):
+            metrics = self._pending.pop(run, [])
+            for start in range(0, len(metrics), _METRICS_PER_BATCH):
+                self.client.log_batch(run, metrics=metrics[start : start + _METRICS_PER_BATCH])
+            self._flushed_at[run] = time.monotonic()
 
     def record_complete(self, trial: Trial) -> None:
         run_id = self.run_id(trial)
+        self.flush(run_id)
         result = trial.last_result or {}
         final: dict[str, float] = {}
         if "test_error" in result:
@@ -217,6 +243,7 @@ class MlflowSweepCallback(Callback):
 
     def record_error(self, trial: Trial) -> None:
         run_id = self.run_id(trial)
+        self.flush(run_id)
         self.client.log_batch(run_id, tags=[RunTag(tags.ERROR, _error_text(trial)), RunTag(tags.FAILURES, str(trial.num_failures))])
         self.client.set_terminated(run_id, "FAILED")
 
@@ -257,13 +284,16 @@ class MlflowSweepCallback(Callback):
         self._guarded(lambda: self.client.set_tag(self.run_id(trial), tags.FAILURES, str(trial.num_failures)))
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
-        self._guarded(lambda: self.record_results(trial, [result]))
+        self._guarded(lambda: self.record_results(trial, [result], defer=True))
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._guarded(lambda: self.record_complete(trial))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._guarded(lambda: self.record_error(trial))
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._guarded(self.flush)
 
 
 def _error_text(trial: Trial, limit: int = 4000) -> str:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import torch
 from ray import tune
 
-from trainables import TrainConfig, train
+from trainables import TrainConfig
 
 CHECKPOINT_FILE = "trial.pt"
 
@@ -23,6 +22,12 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     checkpoint costs more than an epoch, and Ray snapshots its experiment
     state with each one.
     """
+    # Imported here, in the trial's worker: the driver only names this function, and
+    # imports torch while Ray starts (runner._check_while_ray_starts), not before.
+    import torch
+
+    from trainables import train
+
     train_config = TrainConfig.from_dict(config)
     resume_state = None
     checkpoint = tune.get_checkpoint()
