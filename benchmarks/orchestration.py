@@ -2,6 +2,7 @@
 
     python benchmarks/orchestration.py                       # 24 trials of about 10 s, CPU
     python benchmarks/orchestration.py --trials 4 --epochs 1  # a quick look
+    python benchmarks/orchestration.py --trainable digits --epochs 30  # trials of ~0.5 s: the fixed/per-trial split, little noise
 
 The same K trials run two ways, one after the other, each as a new process, as
 a user would start them:
@@ -18,6 +19,11 @@ Reported, as the issue defines them: overhead = (sweep wall time - sum of trial
 compute time) / sweep wall time, and that difference per trial. Also the loop's
 own wall time, so the share of Python and torch start-up that both pay is seen.
 The two ways alternate over ``--repeats`` rounds.
+
+On a shared 2-core machine the same trial's time varies by +-10% from one
+run to the next, which is more than the overhead being measured; so the sweep's
+time outside its trials (sweep wall - the sum of Ray's ``time_total_s``, both
+from the same run) is reported too: it has no loop-to-sweep noise in it.
 
 A second, smaller sweep of the first ``--small`` trials splits the overhead
 into what a sweep pays once (starting Ray, its first worker, the store) and
@@ -42,8 +48,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "mixup-tune")
 
-# A trial of about 10 s on a 2-core CPU: the small CNN on 5,000 CIFAR-10 images, crop and flip, mixup.
-TRAINABLE = {"dataset": "cifar10", "train_subset": 5000, "model": "cnn", "batch_size": 128, "device": "cpu"}
+TRAINABLES = {
+    # A trial of 10 to 17 s on a 2-core CPU at 3 epochs: the small CNN on 5,000 CIFAR-10 images, crop and flip, mixup.
+    "cifar10": {"dataset": "cifar10", "train_subset": 5000, "model": "cnn", "batch_size": 128, "device": "cpu"},
+    # ~15 ms per epoch: what a sweep costs besides its trials, with little compute noise on top.
+    "digits": {"dataset": "digits", "model": "mlp", "batch_size": 64, "device": "cpu"},
+}
 
 LOOP = """
 import json, sys, time
@@ -58,9 +68,9 @@ print(json.dumps(compute))
 """
 
 
-def trial_configs(trials: int, epochs: int) -> list[dict[str, object]]:
+def trial_configs(trainable: str, trials: int, epochs: int) -> list[dict[str, object]]:
     alphas = [0.0, 0.2, 1.0, 4.0]
-    return [{**TRAINABLE, "epochs": epochs, "alpha": alphas[i % 4], "seed": i // 4} for i in range(trials)]
+    return [{**TRAINABLES[trainable], "epochs": epochs, "alpha": alphas[i % 4], "seed": i // 4} for i in range(trials)]
 
 
 def run_loop(configs: list[dict[str, object]]) -> tuple[float, list[float]]:
@@ -98,6 +108,7 @@ def in_sweep_trial_seconds(folder: Path, index: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trainable", choices=sorted(TRAINABLES), default="cifar10", help="the trials' model and data")
     parser.add_argument("--trials", type=int, default=24, help="K: a multiple of 4 (4 alphas x K/4 seeds)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (3: about 10 s each on a 2-core CPU)")
     parser.add_argument("--repeats", type=int, default=1)
@@ -106,8 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.trials % 4 or args.small % 4 or args.small >= args.trials:
         parser.error("--trials and --small must be multiples of 4, --small below --trials")
-    configs = trial_configs(args.trials, args.epochs)
-    subprocess.run([sys.executable, "-c", "from trainables import load_data; load_data('cifar10')"], cwd=REPO, check=True)  # decode once, for both
+    configs = trial_configs(args.trainable, args.trials, args.epochs)
+    dataset = TRAINABLES[args.trainable]["dataset"]
+    subprocess.run([sys.executable, "-c", f"from trainables import load_data; load_data({dataset!r})"], cwd=REPO, check=True)  # decode once, for both
     rounds = []
     with tempfile.TemporaryDirectory(prefix="mixup-tune-orchestration-") as directory:
         for index in range(args.repeats):
@@ -122,7 +134,9 @@ def main() -> None:
                 print(f"  round {index + 1}: {way} done", flush=True)
             compute = sum(row["trial_compute_s"])  # type: ignore[arg-type]
             sweep = float(row["sweep_wall_s"])  # type: ignore[arg-type]
-            row |= {"compute_sum_s": compute, "overhead_fraction": (sweep - compute) / sweep, "overhead_s_per_trial": (sweep - compute) / args.trials}
+            outside = sweep - sum(row["in_sweep_trial_s"])  # type: ignore[arg-type]
+            row |= {"compute_sum_s": compute, "overhead_fraction": (sweep - compute) / sweep, "overhead_s_per_trial": (sweep - compute) / args.trials,
+                    "outside_trials_s": outside, "outside_trials_s_per_trial": outside / args.trials}  # fmt: skip
             if args.small:
                 small_wall = run_sweep(configs[: args.small], Path(directory), args.repeats + index)
                 small_overhead = small_wall - sum(row["trial_compute_s"][: args.small])  # type: ignore[index]
@@ -135,9 +149,10 @@ def main() -> None:
             print(f"round {index + 1}: {args.trials} trials of {statistics.median(row['trial_compute_s']):.1f} s (median); "  # type: ignore[arg-type]
                   f"loop {row['loop_wall_s']:.1f} s wall ({compute:.1f} s in train), sweep {sweep:.1f} s wall; "
                   f"overhead {100 * row['overhead_fraction']:.1f}% of the sweep (target <= 5%), {row['overhead_s_per_trial']:.2f} s per trial (target <= 0.3 s); "
-                  f"the trials' own time inside the sweep: {sum(row['in_sweep_trial_s']):.1f} s", flush=True)  # fmt: skip
+                  f"the trials' own time inside the sweep: {sum(row['in_sweep_trial_s']):.1f} s, so {outside:.1f} s outside them "
+                  f"({outside / args.trials:.2f} s per trial)", flush=True)  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"trials": args.trials, "epochs": args.epochs, "rounds": rounds}, indent=2))
+        args.json.write_text(json.dumps({"trainable": args.trainable, "trials": args.trials, "epochs": args.epochs, "rounds": rounds}, indent=2))
 
 
 if __name__ == "__main__":

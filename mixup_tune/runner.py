@@ -118,7 +118,11 @@ def connect_ray(address: str | None) -> None:
     try:
         # Trial stdout stays in Ray's session logs; the driver shows the progress table.
         with _stderr_kept_unless_failing(enabled=address is not None):
-            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            # A local Ray would start a Python worker per CPU as the driver connects; Tune starts
+            # its trial actors in workers of their own, so those would only compete for the CPUs
+            # while Ray starts (0.7 s of a tiny sweep's 12 s on 2 cores, BENCHMARKS.md).
+            local = {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, **local)
     except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).splitlines()[0][:200]
         if address is not None and "RAY_AUTH_MODE" not in os.environ:

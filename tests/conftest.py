@@ -195,3 +195,10 @@ def tracking_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with integration tests (real sweeps, tens of seconds) first: under ``-n 2`` the short unit
+    tests then fill in at the end, instead of one process finishing a long file alone."""
+    slow_files = {item.path for item in items if item.get_closest_marker("integration") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)

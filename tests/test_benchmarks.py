@@ -39,3 +39,11 @@ def test_mlflow_benchmark(tmp_path: Path) -> None:
 def test_packing_benchmark_on_a_cpu(tmp_path: Path, colour_npz: Path) -> None:
     results = _run("gpu_packing.py", "--device", "cpu", "--model", "cnn", "--dataset", "npz", "--data-path", str(colour_npz), "--epochs", "1", "--packings", "1,2", "--rounds", "1", out=tmp_path / "p.json")
     assert set(results["results"]) == {"1", "2"} and len(results["results"]["2"]["test_errors"]) == 2
+
+
+def test_orchestration_benchmark(tmp_path: Path) -> None:
+    """A real `mixup-tune run` (local Ray, sqlite store) against the plain loop, on digits trials of a fraction of a second."""
+    results = _run("orchestration.py", "--trainable", "digits", "--trials", "4", "--small", "0", "--epochs", "2", out=tmp_path / "o.json")
+    [row] = results["rounds"]
+    assert len(row["trial_compute_s"]) == len(row["in_sweep_trial_s"]) == 4, "every trial ran both ways"
+    assert row["sweep_wall_s"] > row["outside_trials_s"] > 0 and row["overhead_s_per_trial"] == (row["sweep_wall_s"] - row["compute_sum_s"]) / 4
