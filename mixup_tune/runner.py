@@ -84,10 +84,7 @@ def _absolute_paths(spec: SweepSpec) -> SweepSpec:
 
 
 def _check_data(spec: SweepSpec) -> None:
-    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials.
-
-    This is where the driver first imports torch (1.5 s): it runs while Ray starts.
-    """
+    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
     from trainables import load_data
     from trainables.data import STREAMED
 
@@ -284,8 +281,8 @@ def _check_while_ray_starts(spec: SweepSpec, tracking_uri: str, address: str | N
     """The data and store checks, with a local Ray started meanwhile; returns the opened store.
 
     Starting Ray takes ~3 s, half of it waiting on the processes it spawns;
-    the checks (importing torch, loading the data, opening or for a new sqlite
-    file creating the store) take as long again, so they run side by side.
+    the checks (loading the data, opening or for a new sqlite file creating
+    the store) take up to as long again, so they run side by side.
     Ray starts on this thread (``ray.init`` from another thread hangs its
     tasks). The store is opened only once the data passed, and a tracking
     server is probed (well under a second) before Ray starts, so that bad

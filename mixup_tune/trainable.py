@@ -22,8 +22,7 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     checkpoint costs more than an epoch, and Ray snapshots its experiment
     state with each one.
     """
-    # Imported here, in the trial's worker: the driver only names this function, and
-    # imports torch while Ray starts (runner._check_while_ray_starts), not before.
+    # Imported here, in the trial's worker: the driver only names this function.
     import torch
 
     from trainables import train
