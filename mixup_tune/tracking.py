@@ -209,7 +209,8 @@ class MlflowSweepCallback(Callback):
             self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
         self._last_epoch[run_id] = last
         self._pending.setdefault(run_id, []).extend(metrics)
-        if not defer or time.monotonic() - self._flushed_at.get(run_id, -FLUSH_INTERVAL_S) >= FLUSH_INTERVAL_S:
+        never_written = run_id not in self._flushed_at  # a run's first epoch shows at once
+        if not defer or never_written or time.monotonic() - self._flushed_at[run_id] >= FLUSH_INTERVAL_S:
             self.flush(run_id)
         return logged
 
