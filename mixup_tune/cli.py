@@ -234,10 +234,9 @@ def console_main() -> None:
     """
     code = main()
     if "ray" in sys.modules:
-        import ray
+        from .runner import stop_ray
 
-        if ray.is_initialized():
-            ray.shutdown()
+        stop_ray()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -127,6 +127,26 @@ def connect_ray(address: str | None) -> None:
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
 
 
+def stop_ray() -> None:
+    """``ray.shutdown()``, less the second it spends on a local Ray's autoscaler monitor.
+
+    ``ray.shutdown`` stops Ray's processes one after another, the GCS before the
+    monitor. The monitor's SIGTERM handler then tries to write its exit reason
+    to the GCS that is gone, until Ray gives up on it after 1 s and kills it:
+    a second at the end of every command that started a sweep. A local Ray's
+    monitor is killed first, through Ray's own handle on the processes it
+    started; nothing is done to a cluster's.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        return
+    node = getattr(ray._private.worker, "_global_node", None)  # set only when ray.init started Ray here
+    if node is not None and hasattr(node, "kill_monitor"):
+        node.kill_monitor(check_alive=False)
+    ray.shutdown()
+
+
 @contextmanager
 def _stderr_kept_unless_failing(enabled: bool) -> Iterator[None]:
     """Hold back what is written to stderr (by C++ too) until the block ends; drop it if the block raises.

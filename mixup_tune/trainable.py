@@ -21,6 +21,12 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     Checkpoints are taken by wall time, not every epoch: on small models a
     checkpoint costs more than an epoch, and Ray snapshots its experiment
     state with each one.
+
+    Each result also carries ``compute_s``: the seconds this call has spent in
+    ``train`` (data, model, epochs), less the time spent reporting and
+    checkpointing. Ray's ``time_total_s`` counts those waits too, and the
+    worker's imports, so the two side by side show what Tune costs a trial
+    (``benchmarks/orchestration.py`` sums it against a sweep's wall time).
     """
     # Imported here, in the trial's worker: the driver only names this function.
     import torch
@@ -34,19 +40,22 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
         with checkpoint.as_directory() as directory:
             resume_state = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
 
-    last_checkpoint = time.monotonic()
     node_id = ray.get_runtime_context().get_node_id()  # logged as a tag: which node ran (or resumed) the trial
+    started = last_checkpoint = time.perf_counter()
+    reporting_s = 0.0  # time in tune.report and checkpointing: Tune's share of the trial, not compute
 
     def report(metrics: dict[str, Any], state: Any) -> None:
-        nonlocal last_checkpoint
-        metrics = {**metrics, "node_id": node_id}
+        nonlocal last_checkpoint, reporting_s
+        reached = time.perf_counter()
+        metrics = {**metrics, "node_id": node_id, "compute_s": reached - started - reporting_s}
         final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
-        if not final and time.monotonic() - last_checkpoint < checkpoint_interval_s:
+        if not final and reached - last_checkpoint < checkpoint_interval_s:
             tune.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as directory:
-            torch.save(state(), Path(directory) / CHECKPOINT_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        last_checkpoint = time.monotonic()
+        else:
+            with tempfile.TemporaryDirectory() as directory:
+                torch.save(state(), Path(directory) / CHECKPOINT_FILE)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+            last_checkpoint = time.perf_counter()
+        reporting_s += time.perf_counter() - reached
 
     train(train_config, on_epoch=report, resume_state=resume_state)
