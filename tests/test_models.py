@@ -50,3 +50,11 @@ def test_unknown_model_and_wrong_input_are_named() -> None:
     with pytest.raises(ValueError, match="needs image input"):
         build_model("cnn", (4,), 3)
     assert {"mlp", "cnn", "preact_resnet18"} <= set(model_names())
+
+
+def test_the_configs_built_in_names_are_the_registries() -> None:
+    """TrainConfig checks these names without importing torch; they must be exactly what the registries hold."""
+    from trainables.config import BUILTIN_DATASETS, BUILTIN_MODELS
+    from trainables.data import dataset_names
+
+    assert BUILTIN_MODELS == set(model_names()) and BUILTIN_DATASETS == set(dataset_names())
