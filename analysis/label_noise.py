@@ -112,7 +112,13 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
     chosen = labelled.merge(best[["label_noise", "method", "setting"]], on=["label_noise", "method", "setting"])
     curves = load_history(list(chosen["run_id"]), CURVE_METRICS).merge(chosen, on="run_id")
     noises = sorted(curves["label_noise"].unique())
-    figure, axes = plt.subplots(2, len(noises), figsize=(4.2 * len(noises), 6.4), sharex=True, squeeze=False, constrained_layout=True)
+    width, height = 4.2 * len(noises), 6.4  # inches
+    figure, axes = plt.subplots(2, len(noises), figsize=(width, height), sharex=True, squeeze=False)
+    # Fixed margins, in inches, instead of a layout engine: solving a constrained layout for these
+    # eight panels took 0.4 s of the 5 s that `analyze` may take over a thousand runs (issue 5).
+    left, right, gap = 0.75, 0.15, 0.45  # inches: the y label (first column only) and tick labels
+    panel = (width - left - right - gap * (len(noises) - 1)) / len(noises)
+    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=0.55 / height, top=1 - 0.75 / height, wspace=gap / panel, hspace=0.12)
     for column, noise in enumerate(noises):
         for row, metric in enumerate(CURVE_METRICS):
             axis = axes[row][column]
@@ -123,7 +129,8 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
                 axis.plot(per_epoch.index, per_epoch["mean"], color=COLOURS[method], label=label)
                 axis.fill_between(per_epoch.index, per_epoch["mean"] - per_epoch["std"], per_epoch["mean"] + per_epoch["std"], color=COLOURS[method], alpha=0.15)
             axis.set_title(f"{noise:.0%} of labels corrupted" if row == 0 else "")
-            axis.set_ylabel("train error on corrupted labels (%)" if metric == "train_error_corrupted" else "test error (%)")
+            if column == 0:  # one label per row: the panels of a row share their metric
+                axis.set_ylabel("train error on corrupted labels (%)" if metric == "train_error_corrupted" else "test error (%)")
             axis.grid(alpha=0.3)
             if row == 1:
                 axis.set_xlabel("epoch")
