@@ -1,6 +1,7 @@
 """What Ray Tune and MLflow cost a sweep: ``mixup-tune run`` against the same trials in a plain loop.
 
-    python benchmarks/orchestration.py                       # 24 trials of about 10 s, CPU
+    python benchmarks/orchestration.py                       # 24 trials of 10 to 18 s, CPU (25 min on 2 cores)
+    python benchmarks/orchestration.py --trials 48           # the issue's sweep size (45): the fixed cost spread thinner
     python benchmarks/orchestration.py --trials 4 --epochs 1  # a quick look
     python benchmarks/orchestration.py --trainable digits --epochs 30  # trials of ~0.5 s: the fixed/per-trial split, little noise
 
