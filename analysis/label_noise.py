@@ -115,7 +115,7 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
     width, height = 4.2 * len(noises), 6.4  # inches
     figure, axes = plt.subplots(2, len(noises), figsize=(width, height), sharex=True, squeeze=False)
     # Fixed margins, in inches, instead of a layout engine: solving a constrained layout for these
-    # eight panels took 0.4 s of the 5 s that `analyze` may take over a thousand runs (issue 5).
+    # eight panels took 0.3 s of the 5 s that `analyze` may take over a thousand runs (issue 5).
     left, right, gap = 0.75, 0.15, 0.45  # inches: the y label (first column only) and tick labels
     panel = (width - left - right - gap * (len(noises) - 1)) / len(noises)
     figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=0.55 / height, top=1 - 0.75 / height, wspace=gap / panel, hspace=0.12)
