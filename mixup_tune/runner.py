@@ -141,7 +141,9 @@ def stop_ray() -> None:
 
     if not ray.is_initialized():
         return
-    node = getattr(ray._private.worker, "_global_node", None)  # set only when ray.init started Ray here
+    # The driver's node. It holds Ray's processes only when ray.init started them here; connected
+    # to a cluster it holds none, and kill_monitor does nothing.
+    node = getattr(ray._private.worker, "_global_node", None)
     if node is not None and hasattr(node, "kill_monitor"):
         node.kill_monitor(check_alive=False)
     ray.shutdown()
