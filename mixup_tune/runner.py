@@ -7,6 +7,7 @@ created, so bad input leaves nothing half-written.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -28,7 +29,7 @@ from . import tags
 from .errors import UserError
 from .records import check_tracking, configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
-from .spec import SpecError, SweepSpec, validate_spec
+from .spec import SpecError, SweepSpec, grid_points, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
 from .tracking import (
     MlflowSweepCallback,
@@ -74,32 +75,53 @@ class SweepOutcome:
             self.reconciled += report.reconciled
 
 
+_PATH_OPTIONS = ("data_root", "data_path")
+_DATA_OPTIONS = ("dataset", *_PATH_OPTIONS, "train_subset", "val_fraction", "download")  # what load_data is given
+
+
 def _absolute_paths(spec: SweepSpec) -> SweepSpec:
-    """Trials run in their own working directory: make user paths absolute first."""
+    """Trials run in their own working directory: make user paths absolute first, wherever the spec gives them."""
     document = spec.model_dump(mode="json")
-    for key in ("data_root", "data_path"):
-        if document["trainable"].get(key):
-            document["trainable"][key] = str(Path(document["trainable"][key]).expanduser().resolve())
+    absolute = lambda path: str(Path(path).expanduser().resolve()) if isinstance(path, str) and path else path  # noqa: E731
+    for key in _PATH_OPTIONS:
+        document["trainable"][key] = absolute(document["trainable"].get(key))
+        if isinstance(document["search"].get(key), list):
+            document["search"][key] = [absolute(path) for path in document["search"][key]]
+        for variant in document["variants"]:
+            if key in variant:
+                variant[key] = absolute(variant[key])
     return validate_spec(document, source=spec.name)
 
 
+def data_settings(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Each distinct set of data options (``_DATA_OPTIONS``) that the sweep's trials can have: the grid's,
+    or for random search and Optuna those of the data axes given as lists or choices."""
+    if spec.tune.algorithm == "grid":
+        points = grid_points(spec)
+    else:
+        base = spec.trainable.flat()
+        axes = {key: value if isinstance(value, list) else value.choice for key, value in spec.search.items()
+                if key in _DATA_OPTIONS and (isinstance(value, list) or value.choice is not None)}  # fmt: skip
+        points = [{**base, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())]
+    settings = {tuple(point.get(key) for key in _DATA_OPTIONS): None for point in points}
+    return [dict(zip(_DATA_OPTIONS, setting)) for setting in settings]
+
+
 def _check_data(spec: SweepSpec) -> None:
-    """Load every dataset the sweep names once, here: it fails fast and fills the cache for the trials."""
+    """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials find the cache filled."""
     from trainables import load_data
     from trainables.data import STREAMED
 
-    config = spec.trainable
-    if config.task == "gan":  # toy distributions, drawn in the trial: no files
+    if spec.trainable.task == "gan":  # toy distributions, drawn in the trial: no files
         return
-    axis = spec.search.get("dataset")
-    for dataset in axis if isinstance(axis, list) else [config.dataset]:
+    for setting in data_settings(spec):
         try:
-            if dataset in STREAMED:  # too big to load here: list its files instead
+            if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
                 from trainables.streaming import scan
 
-                scan(config.data_path or "")
+                scan(setting["data_path"] or "")
                 continue
-            load_data(dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
+            load_data(**setting)
         except DatasetError as error:
             raise UserError(str(error)) from None
 

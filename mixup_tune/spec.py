@@ -22,20 +22,23 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import flatten, unflatten
+from trainables.config import check_option_types, flatten, unflatten
 
 STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "gan", "generic")  # analyses that `analyze` knows
 CLASSIFIER_METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
 GAN_METRICS = ("sample_distance", "high_quality", "modes_covered")  # the same, for task: gan (trainables.gan_targets)
 METRICS = CLASSIFIER_METRICS + GAN_METRICS
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
+# Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a float).
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]
 
 
 class SpecError(ValueError):
@@ -46,9 +49,9 @@ class Distribution(BaseModel):
     """Exactly one of these, for random search and Optuna."""
 
     model_config = ConfigDict(extra="forbid")
-    uniform: tuple[float, float] | None = None
-    loguniform: tuple[float, float] | None = None
-    randint: tuple[int, int] | None = None  # low inclusive, high exclusive, as in Ray
+    uniform: tuple[StrictFloat, StrictFloat] | None = None
+    loguniform: tuple[StrictFloat, StrictFloat] | None = None
+    randint: tuple[StrictInt, StrictInt] | None = None  # low inclusive, high exclusive, as in Ray
     choice: list[Any] | None = None
 
     @model_validator(mode="after")
@@ -82,22 +85,22 @@ class Distribution(BaseModel):
 class TuneSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     algorithm: Literal["grid", "random", "optuna"] = "grid"
-    num_samples: int = Field(1, ge=1, le=100_000)  # random/optuna: trials (times the grid axes); grid: 1
+    num_samples: int = Field(1, ge=1, le=100_000, strict=True)  # random/optuna: trials (times the grid axes); grid: 1
     metric: Literal[METRICS] = "test_error"  # type: ignore[valid-type]
     mode: Literal["min", "max"] = "min"
     scheduler: Literal["none", "asha"] = "none"
-    grace_period: int = Field(1, ge=1)  # ASHA: epochs before a trial may be stopped
-    reduction_factor: float = Field(3, gt=1)  # ASHA: halving rate
-    max_concurrent_trials: int | None = Field(None, ge=1)
-    max_failures: int = Field(1, ge=-1)  # retries of a failed trial; -1 retries forever
-    checkpoint_interval_s: float = Field(30, ge=0)  # seconds between checkpoints (0: every epoch); always one at the end
-    keep_checkpoints: int = Field(2, ge=1)  # checkpoints kept per trial
-    seed: int = Field(0, ge=0)  # seeds random search and Optuna's sampler
+    grace_period: int = Field(1, ge=1, strict=True)  # ASHA: epochs before a trial may be stopped
+    reduction_factor: float = Field(3, gt=1, strict=True)  # ASHA: halving rate
+    max_concurrent_trials: StrictInt | None = Field(None, ge=1)
+    max_failures: int = Field(1, ge=-1, strict=True)  # retries of a failed trial; -1 retries forever
+    checkpoint_interval_s: float = Field(30, ge=0, strict=True)  # seconds between checkpoints (0: every epoch); always one at the end
+    keep_checkpoints: int = Field(2, ge=1, strict=True)  # checkpoints kept per trial
+    seed: int = Field(0, ge=0, strict=True)  # seeds random search and Optuna's sampler
 
 
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    cpu: float = Field(1, gt=0)  # CPUs per trial
+    cpu: float = Field(1, gt=0, strict=True)  # CPUs per trial
     gpu: Any = "auto"  # GPUs per trial, fractional allowed; auto: 1 when the cluster has GPUs
 
     @field_validator("gpu", mode="before")
@@ -115,7 +118,7 @@ class BlackBox(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     surrogate: dict[str, Any] = Field(default_factory=lambda: {"alpha": 0, "seed": 1000})  # options of the extra surrogate trial
-    epsilon: float | None = Field(None, gt=0, le=1)  # default: the surrogate's adversarial_epsilon
+    epsilon: StrictFloat | None = Field(None, gt=0, le=1)  # default: the surrogate's adversarial_epsilon
 
 
 SearchValue = list[Any] | Distribution
@@ -131,9 +134,34 @@ class SweepSpec(BaseModel):
     search: dict[str, SearchValue] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
     black_box: BlackBox | None = None  # adds the surrogate trial; evaluated after the sweep
-    log_models: bool = False  # log each trial's final weights as an MLflow artifact (implied by black_box)
+    log_models: bool = Field(False, strict=True)  # log each trial's final weights as an MLflow artifact (implied by black_box)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_option_types(cls, document: Any) -> Any:
+        """Trainable options as written, before pydantic's lax mode coerces them: ``epochs: true`` is not 1 epoch."""
+        if not isinstance(document, dict):
+            return document
+        candidates: list[tuple[str, dict[str, Any]]] = []
+        if isinstance(document.get("trainable"), dict):
+            candidates.append(("trainable.", document["trainable"]))
+        for key, value in (document.get("search") or {}).items() if isinstance(document.get("search"), dict) else ():
+            values = value.get("choice") if isinstance(value, dict) else value
+            for index, candidate in enumerate(values if isinstance(values, (list, tuple)) else []):
+                candidates.append((f"search.{key}[{index}]:", {key: candidate}))
+        for index, variant in enumerate(document.get("variants") or []) if isinstance(document.get("variants"), list) else ():
+            candidates.append((f"variants[{index}].", variant if isinstance(variant, dict) else {}))
+        black_box = document.get("black_box")
+        if isinstance(black_box, dict) and isinstance(black_box.get("surrogate"), dict):
+            candidates.append(("black_box.surrogate.", black_box["surrogate"]))
+        for where, values in candidates:
+            try:
+                check_option_types(TrainConfig, values)
+            except ConfigError as error:
+                raise ConfigError(where.removesuffix(":") if where.endswith(":") else f"{where}{error.field}", error.message) from None
+        return document
 
     @field_validator("search", mode="before")
     @classmethod
@@ -288,6 +316,9 @@ def apply_override(document: dict[str, Any], override: str) -> None:
     node[parts[-1]] = value
 
 
+_STRICT_TYPES = {"int_type": "must be an integer", "float_type": "must be a number", "bool_type": "must be true or false"}
+
+
 def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
     """One line for the first problem: the dotted key, then what is allowed."""
     first = error.errors()[0]
@@ -304,6 +335,8 @@ def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
         message = "unknown key"
     elif first["type"] == "missing" or first["type"] == "missing_argument":
         message = "required key is missing"
+    elif first["type"] in _STRICT_TYPES:
+        message = _STRICT_TYPES[first["type"]]
     elif first["type"] == "literal_error":
         message = f"must be {first['msg'].removeprefix('Input should be ')}"
     if "input" in first and first["type"] not in ("unexpected_keyword_argument", "extra_forbidden", "missing", "value_error"):

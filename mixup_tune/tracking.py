@@ -48,6 +48,9 @@ FLUSH_INTERVAL_S = 2.0
 _PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
 
 
+_INPUT_TAGS = {"input_shape": tags.INPUT_SHAPE, "normalisation": tags.NORMALISATION}  # trial result key -> run tag
+
+
 def trial_key(config: dict[str, Any]) -> str:
     """A stable id for a trial: the hash of its full, validated config."""
     flat = TrainConfig.from_dict(config).flat()
@@ -202,6 +205,9 @@ class MlflowSweepCallback(Callback):
             if epoch <= last:  # already logged
                 continue
             metrics += [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
+            described = {tag: str(result[key]) for key, tag in _INPUT_TAGS.items() if key in result}
+            if described:  # what the model was fed: the first epoch says
+                self.client.log_batch(run_id, tags=[RunTag(tag, value) for tag, value in described.items()])
             if result.get("snapshots"):  # a GAN trial's generated points, as artifacts
                 log_snapshots(self.client, run_id, result["snapshots"], TrainConfig.from_dict(trial.config).gan.target)
             last, logged = epoch, logged + 1

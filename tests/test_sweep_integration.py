@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -102,6 +103,7 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert tags["mixup_tune.sweep"] == sweep.name and tags["mixup_tune.study"] == "bias_variance"
         assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
         assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
+        assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith("per-channel mean/std of the training split (1 channels")
 
 
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
@@ -189,6 +191,35 @@ def test_bad_input_exits_2_with_one_line_and_creates_nothing(tmp_path: Path, ext
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"], "no MLflow store, no Ray storage"
+
+
+def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) -> None:
+    """What the data check refuses before the first MLflow run: side by side, since each command mostly imports and starts Ray."""
+    rng = np.random.default_rng(0)
+    good = {"x_train": rng.random((30, 4)), "y_train": np.arange(30) % 3, "x_test": rng.random((9, 4)), "y_test": np.arange(9) % 3}
+    cases = {
+        "lengths": ({"y_train": np.arange(29) % 3}, "x_train has 30 examples but y_train has 29 labels"),
+        "negative": ({"y_test": np.r_[-2, np.arange(8) % 3]}, "y_test holds the label -2"),
+        "nan": ({"x_train": np.where(np.arange(120).reshape(30, 4) == 77, np.nan, 0.5)}, "x_train holds NaN or infinite values (first in example 19)"),
+        "not-a-zip": (None, "cannot read"),
+    }
+    started = {}
+    for case, (arrays, _) in cases.items():
+        folder = tmp_path / case
+        folder.mkdir()
+        if arrays is None:
+            (folder / "data.npz").write_bytes(b"PK\x03\x04" + rng.bytes(300))  # a zip's magic, then junk
+        else:
+            np.savez(folder / "data.npz", **{**good, **arrays})
+        spec = TINY_SPEC.format(name=f"bad-{case}").replace("dataset: digits", f"dataset: npz, data_path: {folder / 'data.npz'}")
+        (folder / "tiny.yaml").write_text(spec)
+        command = [CLI, "run", "tiny.yaml", "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}", "--storage", str(folder / "ray")]
+        started[case] = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for case, process in started.items():
+        _, stderr = process.communicate(timeout=180)
+        assert process.returncode == 2 and stderr.count("\n") == 1, (case, stderr[-3000:])
+        assert "data.npz" in stderr and cases[case][1] in stderr, (case, stderr)
+        assert sorted(p.name for p in (tmp_path / case).iterdir()) == ["data.npz", "tiny.yaml"], "no MLflow store, no Ray storage"
 
 
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:

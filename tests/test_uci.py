@@ -93,3 +93,14 @@ def test_the_table4_finding_counts_datasets_as_printed_and_calls_clear_only_diff
     replica = pd.DataFrame({"difference_mean": [-2.0, 1.0, -0.5, 0.04, float("nan")], "difference_ci95": [1.0, 0.5, 1.0, 0.01, float("nan")]})
     expected = "lower on 2 of 4, equal to 0.1 point on 1, higher on 1; beyond the 95% interval of the paired differences, lower on 1 and higher on 1"
     assert expected in finding(replica)
+
+
+def test_arcenes_constant_training_features_are_centred_not_blown_up(datasets_dir: Path) -> None:
+    """Arcene has 80 features constant in its training set; a std floor once put its test inputs at |z| = 1.2e8."""
+    from trainables.normalise import Normalisation
+
+    data = load_data("arcene", data_root=datasets_dir)
+    normalisation = Normalisation.fit(data.x_train)
+    assert normalisation.centred_only == 80
+    assert float(normalisation(data.x_test).abs().max()) < 1000, "centred only: raw units, not a division by a zero std"
+    assert float(normalisation(data.x_train).abs().max()) < 10

@@ -18,9 +18,11 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import pickle
 import shutil
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +33,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .data_checks import check_splits, standard_layout
 from .errors import DatasetError
 from .registry import Registry
 
+# Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output is read.
+# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never trained on).
+CACHE_VERSION = 2
 SPLIT_SEED = 0  # fixes train_subset, the validation split and tabular train/test splits, for every trial
 
 
@@ -97,7 +103,11 @@ def load_data(
     val_fraction: float = 0.0,
     download: bool = False,
 ) -> Splits:
-    """Load a dataset by name; raise DatasetError naming it and the path expected when it is missing."""
+    """Load a dataset by name, in the standard layout and checked (``trainables.data_checks``).
+
+    Raises DatasetError, one line, naming the dataset and the path expected when
+    it is missing, the file that cannot be read, or what is wrong with its contents.
+    """
     if dataset not in DATASETS:
         raise DatasetError(DATASETS.unknown(dataset))
     root = Path(data_root).expanduser() if data_root else default_data_root()
@@ -108,6 +118,8 @@ def load_data(
         raise
     except _UNREADABLE as error:
         raise _unreadable(dataset, source.data_path or root, error) from error
+    splits = standard_layout(splits)
+    check_splits(splits, dataset, source.data_path or root)
     generator = torch.Generator().manual_seed(SPLIT_SEED)
     if train_subset is not None and train_subset < len(splits.y_train):
         keep = torch.randperm(len(splits.y_train), generator=generator)[:train_subset]
@@ -122,7 +134,7 @@ def load_data(
 
 
 # What decoding a truncated or corrupt file raises (gzip, tar, PIL, numpy, torch): reported as a DatasetError.
-_UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zlib.error)
+_UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zlib.error, zipfile.BadZipFile, pickle.UnpicklingError)
 
 
 def _unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
@@ -132,7 +144,7 @@ def _unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError
 
 def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:
     """Build once, then reuse the tensors; the write is atomic, so concurrent trials are safe."""
-    key = hashlib.sha1(str(origin.resolve()).encode()).hexdigest()[:10]
+    key = hashlib.sha1(f"{CACHE_VERSION}:{origin.resolve()}".encode()).hexdigest()[:10]
     path = source.cache / f"{name}-{key}.pt"
     if path.exists():
         # Memory-mapped: the trials of one node share the decoded tensors through the page cache.
@@ -151,18 +163,22 @@ def _cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]
 
 
 def _train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Splits:
-    """The fixed split of a tabular dataset (``SPLIT_SEED``), the same for every trial.
+    """The fixed, stratified split of a tabular dataset (``SPLIT_SEED``), the same for every trial.
 
-    Labels are renumbered 0..K-1 over the classes present. Stratified when
-    every class has two examples or more (plain otherwise, as for abalone's
-    rarest ring counts).
+    Labels are renumbered 0..K-1 over the classes present. A class with a
+    single example (abalone's rarest ring counts) goes to training: tested
+    only, it could never be learnt. The others are split in proportion.
     """
     from sklearn.model_selection import train_test_split
 
     classes, labels = np.unique(y, return_inverse=True)
-    stratify = labels if np.bincount(labels).min() >= 2 else None
-    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=test_fraction, random_state=SPLIT_SEED, stratify=stratify)
-    return _tabular_splits(x_train, y_train, x_test, y_test, len(classes))
+    single = np.bincount(labels)[labels] == 1
+    rest = np.flatnonzero(~single)
+    # With no single-example class this is the same call, and the same split, as on the whole set.
+    share = test_fraction if not single.any() else test_fraction * len(labels) / len(rest)
+    train, test = train_test_split(rest, test_size=share, random_state=SPLIT_SEED, stratify=labels[rest])
+    train = np.concatenate([train, np.flatnonzero(single)])
+    return _tabular_splits(x[train], labels[train], x[test], labels[test], len(classes))
 
 
 def _tabular_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, num_classes: int) -> Splits:
@@ -238,11 +254,19 @@ def _fashion_mnist(source: Source) -> Splits:
             raise _missing("fashion_mnist", f"{source.data_root}/fashion-mnist/{_FASHION_FILES[0]}.gz")
 
     def build() -> Splits:
-        train = FashionMNIST(str(root), train=True, download=source.download)
-        test = FashionMNIST(str(root), train=False, download=source.download)
+        try:
+            train = FashionMNIST(str(root), train=True, download=source.download)
+            test = FashionMNIST(str(root), train=False, download=source.download)
+        except AssertionError as error:  # torchvision's idx parser checks the header with asserts
+            raise ValueError("not idx files (the MNIST format) inside") from error
         return Splits(train.data[:, None].contiguous(), train.targets.long(), test.data[:, None].contiguous(), test.targets.long(), 10)
 
-    return _cached(source, "fashion_mnist", root, build)
+    try:
+        return _cached(source, "fashion_mnist", root, build)
+    except DatasetError:
+        if root == source.cache:  # the idx files copied from bad .gz files must not stand in for good ones later
+            shutil.rmtree(root / "FashionMNIST", ignore_errors=True)
+        raise
 
 
 @register_dataset("cifar10")
@@ -310,18 +334,38 @@ def _imagefolder(source: Source) -> Splits:
 
 @register_dataset("npz")
 def _npz(source: Source) -> Splits:
-    """A user's arrays: x_train, y_train, x_test, y_test in one .npz file."""
+    """A user's arrays: x_train, y_train, x_test, y_test in one .npz file.
+
+    Features are numbers (uint8 images stay uint8, anything else becomes
+    float32); labels are integers, or floats with integral values.
+    """
     path = source.data_path
     if path is None or not path.is_file():
         raise _missing("npz", f"an .npz file at data_path (got {path})")
     try:
-        arrays = np.load(path)
-        x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    except (KeyError, ValueError, OSError) as error:
-        raise DatasetError(f"dataset 'npz': {path} must hold x_train, y_train, x_test, y_test ({error})") from error
-    as_x = lambda x: torch.from_numpy(x if x.dtype == np.uint8 else x.astype(np.float32))  # noqa: E731
-    labels = torch.from_numpy(y_train.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
-    return Splits(as_x(x_train), labels[0], as_x(x_test), labels[1], int(max(y_train.max(), y_test.max())) + 1)
+        with np.load(path) as arrays:  # lazily read members: a truncated one fails here, inside the guard
+            x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    except KeyError as error:
+        raise DatasetError(f"dataset 'npz': {path} must hold x_train, y_train, x_test, y_test (missing {error})") from error
+    except (AttributeError, TypeError, IndexError) as error:  # np.load gave one array (.npy), not an archive
+        raise DatasetError(f"dataset 'npz': {path} is not an .npz archive of x_train, y_train, x_test, y_test") from error
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise _unreadable("npz", path, error) from error
+    return Splits(_npz_features(path, "x_train", x_train), _npz_labels(path, "y_train", y_train),
+                  _npz_features(path, "x_test", x_test), _npz_labels(path, "y_test", y_test),
+                  int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1)  # fmt: skip
+
+
+def _npz_features(path: Path, key: str, x: np.ndarray) -> Tensor:
+    if x.dtype.kind not in "biuf":
+        raise DatasetError(f"dataset 'npz' ({path}): {key} has dtype {x.dtype}; expected numbers (uint8 images, or integer or float values)")
+    return torch.from_numpy(x if x.dtype == np.uint8 else x.astype(np.float32))
+
+
+def _npz_labels(path: Path, key: str, y: np.ndarray) -> Tensor:
+    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.array_equal(y, np.round(y))):
+        raise DatasetError(f"dataset 'npz' ({path}): {key} must hold integer class labels; got dtype {y.dtype}" + (" with fractional values" if y.dtype.kind == "f" else ""))
+    return torch.from_numpy(y.astype(np.int64))
 
 
 def _decode_archive(archive: Path, cache: Path) -> Splits:

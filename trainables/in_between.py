@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .loop import Trial, as_unit_range
+from .loop import Trial
+from .normalise import as_unit_range
 
 PAIR_SEED = 0  # the same pairs for every model trained on the same data
 

@@ -25,6 +25,7 @@ from .corruption import corrupt_labels
 from .data import SPLIT_SEED, STREAMED, Splits, load_data
 from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
 from .models import build_model
+from .normalise import Normalisation, as_unit_range
 
 Metrics = dict[str, float]
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
@@ -63,8 +64,12 @@ class Trial:
         to_device = lambda t: None if t is None else t.to(self.device)  # noqa: E731
         self.x_train, self.x_test, self.x_val = to_device(splits.x_train), to_device(splits.x_test), to_device(splits.x_val)
         self.y_train_true, self.y_test, self.y_val = to_device(splits.y_train), to_device(splits.y_test), to_device(splits.y_val)
-        self.mean, self.std = _channel_stats(self.x_train)
+        self.normalisation = Normalisation.fit(self.x_train)
         self._build_model(splits.input_shape, splits.is_image)
+
+    def input_description(self) -> dict[str, str]:
+        """What the model was fed, reported with the first epoch (MLflow tags): the example shape and the normalisation."""
+        return {"input_shape": "x".join(map(str, self.x_train.shape[1:])), "normalisation": self.normalisation.describe()}
 
     def _seed_generators(self) -> None:
         """Each source of randomness has its own generator, so that changing
@@ -104,7 +109,7 @@ class Trial:
         return self.normalised(as_unit_range(x))
 
     def normalised(self, x: Tensor) -> Tensor:
-        x = (x - self.mean) / self.std
+        x = self.normalisation(x)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def autocast(self) -> torch.autocast:
@@ -128,8 +133,12 @@ class Trial:
         examples = craft(self.forward_unit_range, x, y, self.config.adversarial_epsilon)
         return attack_errors(self.forward_unit_range, examples, y, self.num_classes, prefix="white_box")
 
-    def train_epoch(self) -> float:
-        """One pass over the shuffled training set; returns the mean (mixed) training loss."""
+    def train_epoch(self, on_step: Callable[[Tensor], None] | None = None) -> float:
+        """One pass over the shuffled training set; returns the mean (mixed) training loss.
+
+        ``on_step(loss)``, if given, sees each minibatch's loss after its step
+        (tests/test_differential.py compares them with a textbook loop's).
+        """
         self.model.train()
         n, batch = len(self.y_train), self.config.batch_size
         order = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
@@ -154,6 +163,8 @@ class Trial:
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
             loss_sum += loss.detach() * size  # stays on the device: no sync per step
+            if on_step is not None:
+                on_step(loss.detach())
             seen += size
         return float(loss_sum) / max(seen, 1)
 
@@ -331,6 +342,8 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
         metrics: Metrics = {"epoch": trial.epoch, "train_loss": train_loss, "lr": lr, **trial.evaluate()}
         best = min(best, metrics["test_error"])
         metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
+        if trial.epoch == 1:
+            metrics.update(trial.input_description())  # type: ignore[arg-type]  (two strings, once)
         if config.adversarial and trial.epoch == config.epochs and not diverged:
             metrics.update(trial.white_box())
         trial.history.append(metrics)
@@ -347,20 +360,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def as_unit_range(x: Tensor) -> Tensor:
-    """Stored examples as floats: uint8 images scaled to [0, 1], other data as they are."""
-    return x.float() / 255 if x.dtype == torch.uint8 else x.float()
-
-
-def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-channel (images) or per-feature (tabular) mean and std of the training inputs."""
-    values = as_unit_range(x)
-    dims = (0, 2, 3) if values.dim() == 4 else (0,)
-    mean = values.mean(dims, keepdim=True)[0]
-    std = values.std(dims, keepdim=True)[0].clamp_min(1e-6)
-    return mean, std
 
 
 def _optimizer(config: TrainConfig, model: nn.Module, fused: bool | None = None) -> torch.optim.Optimizer:

@@ -37,6 +37,7 @@ from .data import SPLIT_SEED
 from .errors import DatasetError
 from .loop import EVAL_BATCH, Metrics, Trial, resolve_device
 from .mixup import training_loss
+from .normalise import Normalisation
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TRAIN_EVAL_IMAGES = 10_000  # training images (a fixed draw) on which train_error_real is measured each epoch
@@ -105,9 +106,13 @@ class StreamingTrial(Trial):
         size = config.crop_size
         self.train_images, self.train_eval_images, self.test_images = ImageFiles(train_files, size, True), ImageFiles(train_files, size, False), ImageFiles(test_files, size, False)
         self.train_eval = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[:TRAIN_EVAL_IMAGES].sort().values
-        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(3, 1, 1)
+        mean, std = (torch.tensor(values, device=self.device).view(3, 1, 1) for values in (IMAGENET_MEAN, IMAGENET_STD))
+        self.normalisation = Normalisation(mean, std, per_channel=True, centred_only=0, origin="ImageNet (torchvision's constants)")
         self._build_model((3, size, size), is_image=True)
+
+    def input_description(self) -> dict[str, str]:
+        size = self.config.crop_size
+        return {"input_shape": f"3x{size}x{size}", "normalisation": self.normalisation.describe()}
 
     def _loader(self, images: ImageFiles, batches: list[list[int]]) -> DataLoader:
         workers = self.config.loader_workers
