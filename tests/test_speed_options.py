@@ -29,19 +29,26 @@ def test_channels_last_gives_nhwc_batches_and_the_same_predictions(colour_npz: P
 
 
 # fp16 convolutions crawl on a CPU (no native kernels): fp16 is for GPUs, and is checked here on the MLP.
+# Digits, mixup, 8 epochs. Measured over 8 seeds (2026-12-01): std of the best test error 1.62 (cnn, fp32),
+# 0.78 (cnn, bf16), 0.76 (mlp, fp32), 0.60 (mlp, fp16) points; of the final training loss 0.098 (cnn) and
+# 0.091 (mlp). After one epoch the same seed's training loss differs by at most 0.016% between precisions;
+# later, rounding has sent the two runs down different paths, so the final numbers differ as seeds do.
+PRECISION_SPREAD = {"cnn": {"best_test_error": 1.62, "train_loss": 0.098}, "mlp": {"best_test_error": 0.76, "train_loss": 0.091}}
+PRECISION_SEEDS = 4
+
+
 @pytest.mark.parametrize(("precision", "model"), [("bf16", "cnn"), ("fp16", "mlp")])
 def test_mixed_precision_learns_what_fp32_learns(precision: str, model: str) -> None:
-    """Digits, 8 epochs with mixup: the same training loss within 5%, the best test error within 3 points.
-
-    Not equal: rounding differs from the first step, and one epoch's test error
-    on 450 digits moves by a point or two from that alone.
-    """
-    options = dict(dataset="digits", model=model, alpha=1.0, epochs=8, batch_size=64, device="cpu", seed=0)
-    fp32 = train(TrainConfig(**options, precision="fp32")).final
-    mixed = train(TrainConfig(**options, precision=precision)).final
-    assert mixed["best_test_error"] < 10, mixed  # it learned: chance is 90%
-    assert mixed["train_loss"] == pytest.approx(fp32["train_loss"], rel=0.05), (mixed, fp32)
-    assert abs(mixed["best_test_error"] - fp32["best_test_error"]) < 3.0, (mixed, fp32)
+    """The first epoch's loss within 1% seed by seed; the final numbers within 4 standard errors of the mean over seeds."""
+    torch.set_num_threads(1)
+    options = dict(dataset="digits", model=model, alpha=1.0, epochs=8, batch_size=64, device="cpu")
+    runs = {p: [train(TrainConfig(**options, seed=seed, precision=p)).history for seed in range(PRECISION_SEEDS)] for p in ("fp32", precision)}
+    for full, mixed in zip(runs["fp32"], runs[precision]):
+        assert mixed[0]["train_loss"] == pytest.approx(full[0]["train_loss"], rel=0.01), (mixed[0], full[0])
+    for metric, spread in PRECISION_SPREAD[model].items():
+        means = {p: sum(history[-1][metric] for history in runs[p]) / PRECISION_SEEDS for p in runs}
+        assert abs(means[precision] - means["fp32"]) <= 4 * spread * (2 / PRECISION_SEEDS) ** 0.5, (metric, means)
+    assert sum(history[-1]["best_test_error"] for history in runs[precision]) / PRECISION_SEEDS < 10, "it learned: chance is 90%"
 
 
 def test_compiled_training_matches_eager() -> None:

@@ -38,7 +38,8 @@ from .errors import DatasetError
 from .registry import Registry
 
 # Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output is read.
-# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never trained on).
+# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never trained on);
+#    CIFAR-10's pickles are read without torchvision (same tensors).
 CACHE_VERSION = 2
 SPLIT_SEED = 0  # fixes train_subset, the validation split and tabular train/test splits, for every trial
 
@@ -272,18 +273,15 @@ def _fashion_mnist(source: Source) -> Splits:
 @register_dataset("cifar10")
 def _cifar10(source: Source) -> Splits:
     """CIFAR-10 from torchvision's python batches, an ImageFolder tree, or a .tar.gz of that tree."""
-    root = source.data_root
-    if (root / "cifar-10-batches-py").is_dir() or source.download:
+    pickles = source.data_root / "cifar-10-batches-py"
+    if source.download and not (pickles / "test_batch").exists():
         from torchvision.datasets import CIFAR10
 
-        def build() -> Splits:
-            train = CIFAR10(str(root), train=True, download=source.download)
-            test = CIFAR10(str(root), train=False, download=source.download)
-            to_tensor = lambda data: torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-            return Splits(to_tensor(train.data), torch.tensor(train.targets), to_tensor(test.data), torch.tensor(test.targets), 10)
-
-        return _cached(source, "cifar10", root / "cifar-10-batches-py", build)
-    return _image_tree_or_archive(source, "cifar10", f"{root}/cifar-10-batches-py")
+        CIFAR10(str(source.data_root), train=True, download=True)
+    if pickles.is_dir():
+        train_files = [f"data_batch_{i}" for i in range(1, 6)]
+        return _cached(source, "cifar10", pickles, lambda: _cifar_pickles(pickles, train_files, "test_batch", "labels", 10))
+    return _image_tree_or_archive(source, "cifar10", str(pickles))
 
 
 @register_dataset("cifar100")
@@ -295,22 +293,25 @@ def _cifar100(source: Source) -> Splits:
 
         CIFAR100(str(source.data_root), train=True, download=True)
     if (pickles / "train").exists():
-        return _cached(source, "cifar100", pickles, lambda: _cifar100_pickles(pickles))
+        return _cached(source, "cifar100", pickles, lambda: _cifar_pickles(pickles, ["train"], "test", "fine_labels", 100))
     return _image_tree_or_archive(source, "cifar100", str(pickles))
 
 
-def _cifar100_pickles(folder: Path) -> Splits:
-    """The ``train`` and ``test`` pickles, read as torchvision reads them (without its checksum of the whole file)."""
-    import pickle
+def _cifar_pickles(folder: Path, train_files: list[str], test_file: str, label_key: str, classes: int) -> Splits:
+    """The python pickles, read as torchvision reads them, without its checksum of each whole file
+    (which would refuse any copy but the original: a subset, or the tests' tiny files)."""
 
-    def read(name: str) -> tuple[Tensor, Tensor]:
-        with open(folder / name, "rb") as file:
-            entry = pickle.load(file, encoding="latin1")
-        images = torch.from_numpy(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        return images, torch.tensor(entry["fine_labels"], dtype=torch.int64)
+    def read(names: list[str]) -> tuple[Tensor, Tensor]:
+        images, labels = [], []
+        for name in names:
+            with open(folder / name, "rb") as file:
+                entry = pickle.load(file, encoding="latin1")
+            images.append(torch.from_numpy(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)))
+            labels.append(torch.tensor(entry[label_key], dtype=torch.int64))
+        return torch.cat(images), torch.cat(labels)
 
-    (x_train, y_train), (x_test, y_test) = read("train"), read("test")
-    return Splits(x_train, y_train, x_test, y_test, 100)
+    (x_train, y_train), (x_test, y_test) = read(train_files), read([test_file])
+    return Splits(x_train, y_train, x_test, y_test, classes)
 
 
 def _image_tree_or_archive(source: Source, name: str, other_layout: str) -> Splits:
