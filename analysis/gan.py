@@ -33,7 +33,7 @@ from .render import StudyOutput, markdown_table, method_labels, save_figure
 from .runs import varying_options
 
 FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")
-MODES = {"ring": 8, "grid": 25}  # trainables.gan_targets; the spiral has none
+MODES = {"ring": 8, "grid": 25, "ring_unit": 8, "grid_unit": 25}  # trainables.gan_targets (not imported: it needs torch); the spiral has none
 SUCCESS_QUALITY = 50.0  # % of samples of high quality for a setting to count as a success
 PAPER_SETTING = {"gan.generator_widths": (512, 512, 512), "gan.discriminator_widths": (512, 512, 512), "optimizer.lr": 0.001}
 

@@ -17,7 +17,10 @@ def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
     usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
     metrics = [m for m in ("last_test_error", "test_error_top5") if m in usable.columns]
     table = seed_stats(usable, KEYS, metrics).sort_values(KEYS).reset_index(drop=True)
-    return table.merge(paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"}), on=KEYS, how="left")
+    reference = paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"})
+    if "dataset" in usable and not set(usable["dataset"]) <= paper.TABLE1_SETTING.datasets:
+        reference = reference.iloc[0:0]  # not ImageNet read from its folders: rows match by network, epochs and alpha only there
+    return table.merge(reference, on=KEYS, how="left")
 
 
 def render(runs: pd.DataFrame, out: Path) -> StudyOutput:

@@ -61,15 +61,17 @@ def best_settings(settings: pd.DataFrame) -> pd.DataFrame:
     return best.drop(columns="order").reset_index(drop=True)
 
 
-def table2(best: pd.DataFrame) -> pd.DataFrame:
-    """Ours (mean ± std over seeds) beside the paper's, one row per noise rate and method."""
+def table2(best: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
+    """Ours (mean ± std over seeds), one row per noise rate and method; beside the paper's where the setting is its own."""
     reference = paper.TABLE2.rename(columns={"setting": "paper setting", **{m: f"{m} (paper)" for m in METRICS}})
     merged = best.merge(reference, on=["label_noise", "method"], how="left")
     out = pd.DataFrame({"noise": (merged["label_noise"] * 100).map("{:.0f}%".format), "method": merged["method"], "setting": merged["setting"]})
-    out["paper setting"] = merged["paper setting"].fillna("")
+    if with_paper:
+        out["paper setting"] = merged["paper setting"].fillna("")
     for metric in METRICS:
         out[f"{LABELS[metric]}"] = mean_std(merged, metric)
-        out[f"{LABELS[metric]} (paper)"] = merged[f"{metric} (paper)"].map(lambda v: "" if v != v else f"{v:g}")  # as printed
+        if with_paper:
+            out[f"{LABELS[metric]} (paper)"] = merged[f"{metric} (paper)"].map(lambda v: "" if v != v else f"{v:g}")  # as printed
     out["seeds"] = merged["best_test_error_n"].astype(int)
     return out
 
@@ -143,7 +145,8 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
 def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyOutput:
     settings = settings_table(runs)
     best = best_settings(settings)
-    replica, check = table2(best), finding(settings)
+    with_paper = paper.comparable(runs, paper.TABLE2_SETTING)
+    replica, check = table2(best, with_paper), finding(settings)
     files = []
     for name, frame in (("label_noise_settings", settings), ("label_noise_table2", replica), ("label_noise_finding", check)):
         path = out / f"{name}.csv"
@@ -153,8 +156,9 @@ def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyO
     markdown = "\n\n".join(
         [
             "## Memorisation of corrupted labels (Section 3.4, Table 2)",
-            "Best setting of each method per noise rate (lowest mean best test error over seeds), "
-            f"ours as mean ± std over seeds, beside the paper's ({paper.TABLE2_SOURCE}). Errors in %.",
+            "Best setting of each method per noise rate (lowest mean best test error over seeds), ours as mean ± std over seeds"
+            + (f", beside the paper's ({paper.TABLE2_SOURCE}). Errors in %." if with_paper else
+               f". Errors in %. {paper.not_comparable(runs, paper.TABLE2_SETTING, 'Table 2')}"),
             markdown_table(replica),
             "### The paper's finding, checked on these runs",
             markdown_table(check, digits=1),

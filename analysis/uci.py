@@ -37,12 +37,13 @@ def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[
 def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset: our ERM and best mixup, their paired difference, and the paper's two numbers."""
     rows = []
+    with_paper = paper.comparable(runs, paper.TABLE4_SETTING)
     for dataset, settings in table.groupby("dataset"):
         erm = settings[settings["alpha"] == 0]
         mixup = settings[settings["alpha"] > 0]
         best = mixup.loc[mixup[f"{METRIC}_mean"].idxmin()] if len(mixup) else None
         difference, half_width, pairs = _paired_difference(runs, str(dataset), float(best["alpha"])) if best is not None else (float("nan"), float("nan"), 0)
-        reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset]
+        reference = paper.TABLE4[(paper.TABLE4["dataset"] == dataset) & with_paper]
         rows.append(
             {
                 "dataset": dataset,
@@ -78,7 +79,7 @@ def finding(replica: pd.DataFrame) -> str:
     )
 
 
-def plot_uci(table: pd.DataFrame, out: Path) -> list[Path]:
+def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Path]:
     datasets = sorted(table["dataset"].unique())
     columns = min(3, len(datasets))
     rows = -(-len(datasets) // columns)
@@ -89,7 +90,7 @@ def plot_uci(table: pd.DataFrame, out: Path) -> list[Path]:
         settings = table[table["dataset"] == dataset].sort_values("alpha")
         axis.errorbar(settings["alpha"], settings[f"{METRIC}_mean"], yerr=settings[f"{METRIC}_ci95"].fillna(0), marker="o", capsize=3, label="ours")
         reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset]
-        if len(reference):
+        if len(reference) and with_paper:
             axis.axhline(float(reference["erm_test_error"].iloc[0]), color="grey", linestyle="--", linewidth=1, label="paper ERM")
             axis.axhline(float(reference["mixup_test_error"].iloc[0]), color="tab:red", linestyle=":", linewidth=1.2, label="paper mixup")
         if positive:
@@ -121,16 +122,19 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
     shown["mixup (best alpha)"] = mean_std(replica, "mixup")
     shown["alpha"] = replica["mixup_alpha"].map("{:g}".format)
     shown["mixup - ERM (paired, 95% CI)"] = signed_interval(replica["difference_mean"], replica["difference_ci95"])
-    shown["paper ERM"] = replica["paper_erm"].map("{:g}".format)
-    shown["paper mixup"] = replica["paper_mixup"].map("{:g}".format)
+    with_paper = paper.comparable(runs, paper.TABLE4_SETTING)
+    if with_paper:
+        shown["paper ERM"] = replica["paper_erm"].map("{:g}".format)
+        shown["paper mixup"] = replica["paper_mixup"].map("{:g}".format)
     per_alpha = pd.DataFrame({"dataset": table["dataset"], "alpha": table["alpha"].map("{:g}".format), "test error": mean_std(table, METRIC)})
     markdown = "\n\n".join(
         [
             "## UCI tabular data (Section 3.6, Table 4)",
             "Last-epoch test error in %, mean ± std over seeds. mixup is shown at the alpha with the lowest mean test error, "
             "chosen on the test set (the paper gives no alpha and no validation split, so its choice was likely made the same way). "
-            f"The difference is paired by seed: same split, same initial weights. Paper: {paper.TABLE4_SOURCE}; "
-            "its splits and preprocessing are not given, so the levels differ (ours standardise the features).",
+            "The difference is paired by seed: same split, same initial weights. "
+            + (f"Paper: {paper.TABLE4_SOURCE}; its splits and preprocessing are not given, so the levels differ (ours standardise the features)."
+               if with_paper else paper.not_comparable(runs, paper.TABLE4_SETTING, "Table 4")),
             markdown_table(shown),
             finding(replica),
             "![uci](uci.png)",
@@ -138,4 +142,4 @@ def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
             markdown_table(per_alpha),
         ]
     )
-    return StudyOutput([*files, *plot_uci(table, out)], markdown)
+    return StudyOutput([*files, *plot_uci(table, out, with_paper)], markdown)

@@ -20,6 +20,7 @@ NODE_IDS = "mixup_tune.node_ids"  # the Ray nodes that ran the trial, in order (
 FAILURES = "mixup_tune.failures"  # attempts that failed and were retried by Ray (FailureConfig.max_failures)
 INPUT_SHAPE = "mixup_tune.input_shape"  # one example's shape as the model saw it, e.g. 1x28x28 (reported with epoch 1)
 NORMALISATION = "mixup_tune.normalisation"  # how inputs were normalised (trainables.normalise)
+LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoulli, on trials with label noise
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run
 GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI
 PARENT_RUN = "mlflow.parentRunId"  # MLflow's own nesting tag

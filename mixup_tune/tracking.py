@@ -48,7 +48,7 @@ FLUSH_INTERVAL_S = 2.0
 _PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
 
 
-_INPUT_TAGS = {"input_shape": tags.INPUT_SHAPE, "normalisation": tags.NORMALISATION}  # trial result key -> run tag
+_INPUT_TAGS = {"input_shape": tags.INPUT_SHAPE, "normalisation": tags.NORMALISATION, "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL}  # result key -> run tag
 
 
 def trial_key(config: dict[str, Any]) -> str:

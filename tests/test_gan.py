@@ -36,7 +36,7 @@ def test_the_targets_own_samples_score_as_a_perfect_generator_and_a_collapsed_on
     assert collapsed["high_quality"] == 100 and collapsed["sample_distance"] > 5 * perfect["sample_distance"]
     far = quality(torch.full((2500, 2), 20.0))
     assert far["high_quality"] == 0 and far["sample_distance"] > 10
-    if name in ("ring", "grid"):
+    if target.modes:
         assert perfect["modes_covered"] == len(target.skeleton) and collapsed["modes_covered"] == 1 and far["modes_covered"] == 0
     else:
         assert "modes_covered" not in perfect  # a curve has no modes to count
@@ -64,9 +64,10 @@ def test_erm_takes_no_mixup_draw_and_mixup_changes_what_is_learnt() -> None:
     assert train(tiny({"generator_loss": "non_saturating"})).history[-1]["g_loss"] > 0  # descends l(d(.), real)
 
 
+@pytest.mark.parametrize("mixing", ["paper", "released_code"])
 @pytest.mark.parametrize("alpha", [0.0, 0.2])
-def test_a_gan_trial_resumes_bit_for_bit_from_its_checkpoint(alpha: float) -> None:
-    config = tiny(alpha=alpha, epochs=3)
+def test_a_gan_trial_resumes_bit_for_bit_from_its_checkpoint(alpha: float, mixing: str) -> None:
+    config = tiny({"mixing": mixing}, alpha=alpha, epochs=3)
     straight: list[Any] = []
     train(config, on_epoch=lambda metrics, state: straight.append((metrics, copy.deepcopy(state()))))  # a copy, as torch.save takes: the live tensors move on
     resumed: list[Any] = []
@@ -77,6 +78,25 @@ def test_a_gan_trial_resumes_bit_for_bit_from_its_checkpoint(alpha: float) -> No
             assert torch.equal(value, resumed[-1][1][name][key]), key
     with pytest.raises(ValueError, match="different config"):
         train(tiny(alpha=alpha, epochs=3, seed=1), resume_state=straight[0][1])
+
+
+def test_the_released_codes_discriminator_learns_two_shuffled_batches_mixed_point_by_point() -> None:
+    """hongyi-zhang/mixup's recipe: real and generated points labelled 1 and 0, shuffled; two such batches mixed
+    with a weight ~ Uniform(0, alpha) per point, the labels likewise; unmixed at alpha = 0."""
+    unmixed = GanTrial(tiny({"mixing": "released_code", "target": "ring_unit"}, alpha=0.0)).critic_batch()
+    assert unmixed[0].shape == (64, 2) and sorted(unmixed[1].flatten().tolist()) == [0.0] * 32 + [1.0] * 32
+    assert unmixed[1][:32].flatten().tolist() != [1.0] * 32, "shuffled, not real then fake"
+    trial = GanTrial(tiny({"mixing": "released_code", "target": "ring_unit"}, alpha=0.4))
+    labels = torch.cat([trial.critic_batch()[1] for _ in range(200)]).flatten()
+    assert ((labels <= 0.4) | (labels >= 0.6)).all(), "w l1 + (1 - w) l2 with w at most alpha"
+    weights = torch.where(labels < 0.5, labels, 1 - labels)[(labels > 0) & (labels < 1)]  # the pairs of a real and a fake point
+    assert len(weights) > 5000 and abs(float(weights.mean()) - 0.2) < 0.01, "Uniform(0, alpha) has mean alpha / 2"
+
+
+def test_the_released_code_recipe_refuses_alpha_above_one_and_leaves_paper_trial_ids_alone() -> None:
+    with pytest.raises(ConfigError, match="alpha: is the upper bound of Uniform"):
+        tiny({"mixing": "released_code"}, alpha=2.0)
+    assert "gan.mixing" not in tiny().flat() and tiny({"mixing": "released_code"}).flat()["gan.mixing"] == "released_code"
 
 
 def test_gan_options_are_checked_and_classifier_trials_keep_their_parameters() -> None:

@@ -12,7 +12,8 @@ from trainables.models import PreActBlock
 
 @pytest.mark.parametrize(
     ("name", "shape"),
-    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32)), ("fast_cifar", (3, 32, 32))],
+    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32)), ("preact_resnet18_authors", (3, 32, 32)),
+     ("fast_cifar", (3, 32, 32))],
 )
 def test_output_shape(name: str, shape: tuple[int, ...]) -> None:
     model = build_model(name, shape, num_classes=7)
@@ -24,8 +25,36 @@ def test_mlp_has_the_requested_widths() -> None:
     assert widths == [128, 128, 10]
 
 
-def test_preact_dropout_sits_after_the_relu_between_the_two_convolutions() -> None:
-    model = build_model("preact_resnet18", (3, 32, 32), 10, dropout=0.7)
+@pytest.mark.parametrize(("name", "parameters"), [("preact_resnet18", 11_172_170), ("preact_resnet18_authors", 11_171_274)])
+def test_both_preact_resnets_have_their_published_size(name: str, parameters: int) -> None:
+    """He et al.'s has a final BN (1,024 parameters); the authors' release (mixup-cifar10) a stem BN (128) instead."""
+    assert sum(p.numel() for p in build_model(name, (3, 32, 32), 10).parameters()) == parameters
+
+
+@pytest.mark.parametrize(("authors", "carries"), [(False, "x"), (True, "pre-activation")])
+def test_an_identity_shortcut_carries_x_or_the_pre_activation(authors: bool, carries: str) -> None:
+    """With its convolutions zeroed, a block outputs its shortcut: x (He et al.) or BN-ReLU(x) (the authors' code)."""
+    block = PreActBlock(16, 16, stride=1, dropout=0.0, shortcut_from_activation=authors).eval()
+    for conv in (block.conv1, block.conv2):
+        nn.init.zeros_(conv.weight)
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        expected = torch.relu(block.bn1(x)) if carries == "pre-activation" else x
+        assert torch.equal(block(x), expected)
+
+
+def test_the_authors_preact_resnet_has_a_conv_bn_relu_stem_and_no_final_bn() -> None:
+    model = build_model("preact_resnet18_authors", (3, 32, 32), 10)
+    order: list[str] = []
+    for name in ("conv1", "stem_bn", "layers", "linear"):
+        getattr(model, name).register_forward_hook(lambda *a, n=name: order.append(n))
+    model.eval()(torch.randn(2, 3, 32, 32))
+    assert order == ["conv1", "stem_bn", "layers", "linear"] and isinstance(model.bn, nn.Identity)
+
+
+@pytest.mark.parametrize("name", ["preact_resnet18", "preact_resnet18_authors"])
+def test_preact_dropout_sits_after_the_relu_between_the_two_convolutions(name: str) -> None:
+    model = build_model(name, (3, 32, 32), 10, dropout=0.7)
     blocks = [m for m in model.modules() if isinstance(m, PreActBlock)]
     assert len(blocks) == 8
     assert all(isinstance(b.dropout, nn.Dropout) and b.dropout.p == 0.7 for b in blocks)

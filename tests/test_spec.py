@@ -128,3 +128,16 @@ def test_black_box_adds_one_surrogate_trial() -> None:
 @pytest.mark.parametrize("name", sorted(path.stem for path in (REPO / "sweeps").glob("*.yaml")))
 def test_every_shipped_sweep_validates(name: str) -> None:
     assert load_spec(REPO / "sweeps" / f"{name}.yaml").name == name
+
+
+# The sweeps at the paper's scale (the others are CPU-sized versions, or the quick GPU recipe of cifar10_fast).
+PAPER_SWEEPS = ["adversarial", "bias_variance", "cifar", "cifar-wrn", "gan", "gan-released", "imagenet", "imagenet-200", "in_between", "label_noise", "speech", "uci"]
+
+
+@pytest.mark.parametrize("name", PAPER_SWEEPS)
+def test_paper_sweeps_train_in_fp32_with_the_authors_preact_resnet(name: str) -> None:
+    """The paper trained in fp32 (precision: auto would mean bf16 on a GPU), and its CIFAR numbers come from its authors' PreAct ResNet-18."""
+    spec = load_spec(REPO / "sweeps" / f"{name}.yaml")
+    points = grid_points(spec)
+    assert points and all(point["precision"] == "fp32" for point in points)
+    assert not any(point.get("model") == "preact_resnet18" for point in points), "He et al.'s variant is not the paper's"

@@ -104,6 +104,7 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
         assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
         assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith("per-channel mean/std of the training split (1 channels")
+        assert tags.get("mixup_tune.label_noise_protocol") == ("fraction" if params["label_noise"] != "0.0" else None)
 
 
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:

@@ -55,7 +55,7 @@ def test_the_papers_tabular_recipe_trains_on_uci_data(datasets_dir: Path, isolat
 TINY_UCI_SWEEP = """\
 name: uci-tiny
 study: uci
-trainable: {{model: mlp, hidden_sizes: [32], epochs: 2, batch_size: 16, train_subset: 200, data_root: {root},
+trainable: {{model: mlp, hidden_sizes: [32], epochs: 10, batch_size: 16, train_subset: 200, data_root: {root},
              optimizer: {{name: adam, lr: 1.0e-3, weight_decay: 0.0}}}}
 search: {{dataset: [abalone, arcene, arrhythmia, htru2, iris, phishing], alpha: [0, 1], seed: [0, 1]}}
 resources: {{cpu: 1, gpu: 0}}
@@ -104,3 +104,16 @@ def test_arcenes_constant_training_features_are_centred_not_blown_up(datasets_di
     assert normalisation.centred_only == 80
     assert float(normalisation(data.x_test).abs().max()) < 1000, "centred only: raw units, not a division by a zero std"
     assert float(normalisation(data.x_train).abs().max()) < 10
+
+
+def test_table4s_numbers_go_beside_ours_only_on_its_setting() -> None:
+    """Same datasets, network family and epochs: the paper's column; other epochs: none, and a sentence naming them."""
+    from analysis.paper import TABLE4_SETTING, comparable, not_comparable
+    from analysis.uci import table4, uci_table
+
+    runs = pd.DataFrame({"dataset": ["iris"] * 4, "model": "mlp", "epochs": 10, "alpha": [0.0, 0.0, 1.0, 1.0], "seed": [0, 1, 0, 1],
+                         "status": "FINISHED", "diverged": False, "last_test_error": [5.0, 6.0, 4.0, 5.0]})  # fmt: skip
+    assert comparable(runs, TABLE4_SETTING) and table4(runs, uci_table(runs))["paper_erm"].tolist() == [21.3]
+    shorter = runs.assign(epochs=2)
+    assert not comparable(shorter, TABLE4_SETTING) and table4(shorter, uci_table(shorter))["paper_erm"].isna().all()
+    assert not_comparable(shorter, TABLE4_SETTING, "Table 4").endswith("these runs differ in epochs 2.")

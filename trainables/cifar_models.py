@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .models import _image_shape, register_model
+from .models import GlobalAvgPool, _image_shape, register_model
 
 
 class _WideBlock(nn.Module):
@@ -48,7 +48,7 @@ class WideResNet(nn.Module):
         for group, (planes, stride) in enumerate(zip(widths[1:], (1, 2, 2))):
             for block in range(blocks):
                 layers.append(_WideBlock(widths[group] if block == 0 else planes, planes, stride if block == 0 else 1, dropout))
-        self.features = nn.Sequential(*layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.features = nn.Sequential(*layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), GlobalAvgPool())
         self.head = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -82,7 +82,7 @@ class DenseNetBC(nn.Module):
                 out = int(planes * compression)
                 layers += [nn.BatchNorm2d(planes), nn.ReLU(inplace=True), nn.Conv2d(planes, out, 1, bias=False), nn.AvgPool2d(2)]
                 planes = out
-        self.features = nn.Sequential(*layers, nn.BatchNorm2d(planes), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.features = nn.Sequential(*layers, nn.BatchNorm2d(planes), nn.ReLU(inplace=True), GlobalAvgPool())
         self.head = nn.Linear(planes, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -115,8 +115,8 @@ def _finite(value: float) -> bool:
 # those added with register_dataset and register_model, are looked up in the registries.
 BUILTIN_DATASETS = frozenset({"abalone", "arcene", "arrhythmia", "cifar10", "cifar100", "digits", "fashion_mnist", "htru2",
                               "imagefolder", "imagefolder_stream", "iris", "npz", "phishing", "speech_commands"})  # fmt: skip
-BUILTIN_MODELS = frozenset({"cnn", "densenet_bc190", "fast_cifar", "lenet", "mlp", "preact_resnet18", "resnet101", "resnet50",
-                            "resnext101_32x4d", "vgg11", "wrn28_10"})  # fmt: skip
+BUILTIN_MODELS = frozenset({"cnn", "densenet_bc190", "fast_cifar", "lenet", "mlp", "preact_resnet18", "preact_resnet18_authors", "resnet101", "resnet50",
+                            "resnext101_32x4d", "resnext101_64x4d", "vgg11", "wrn28_10"})  # fmt: skip
 
 
 @dataclass
@@ -170,7 +170,8 @@ class GanConfig:
 
     __pydantic_config__ = _FORBID_EXTRA
 
-    target: Literal["ring", "grid", "spiral"] = "ring"  # 8 Gaussians on a circle, 25 on a 5x5 grid, or a noisy spiral (trainables.gan_targets)
+    target: Literal["ring", "grid", "spiral", "ring_unit", "grid_unit"] = "ring"  # 8 Gaussians on a circle, 25 on a 5x5 grid, a noisy spiral; the released code's ring and grid (trainables.gan_targets)
+    mixing: Literal["paper", "released_code"] = "paper"  # the paper's formula (lambda ~ Beta(alpha, alpha)), or the authors' released code (per-point weights ~ Uniform(0, alpha) between two shuffled real-and-fake batches; trainables.gan)
     iterations_per_epoch: int = 500  # generator iterations per report; the paper's 20,000 iterations are epochs=40
     discriminator_steps: int = 5  # discriminator updates before every generator update (the paper: 5)
     generator_loss: Literal["minimax", "non_saturating"] = "minimax"  # ascend d's loss (the paper's formula), or descend it with the targets set to "real"
@@ -184,7 +185,9 @@ class GanConfig:
     def __post_init__(self) -> None:
         _check_own_types(self)
         _normalise_types(self)
-        _require(self.target in ("ring", "grid", "spiral"), "gan.target", f"must be one of ring, grid, spiral; got {self.target!r}")
+        targets = ("ring", "grid", "spiral", "ring_unit", "grid_unit")
+        _require(self.target in targets, "gan.target", f"must be one of {', '.join(targets)}; got {self.target!r}")
+        _require(self.mixing in ("paper", "released_code"), "gan.mixing", f"must be paper or released_code; got {self.mixing!r}")
         _require(self.iterations_per_epoch >= 1, "gan.iterations_per_epoch", f"must be >= 1; got {self.iterations_per_epoch}")
         _require(self.discriminator_steps >= 1, "gan.discriminator_steps", f"must be >= 1; got {self.discriminator_steps}")
         _require(self.generator_loss in ("minimax", "non_saturating"), "gan.generator_loss", f"must be minimax or non_saturating; got {self.generator_loss!r}")
@@ -197,11 +200,12 @@ class GanConfig:
 
 
 # The options a GAN trial uses; the others (data, classifier, label noise, ...) mean nothing to it and keep their defaults.
-GAN_OPTIONS = ("task", "gan", "epochs", "batch_size", "optimizer", "alpha", "lambda_per", "seed", "device", "precision")
+GAN_OPTIONS = ("task", "gan", "epochs", "batch_size", "optimizer", "alpha", "lambda_per", "seed", "device", "precision", "deterministic")
 
 
 # Classifier options added after trial ids were first logged, with their defaults (see TrainConfig.flat).
-_ADDED_LATER = {"crop_size": 224, "loader_workers": 4}
+_ADDED_LATER = {"crop_size": 224, "loader_workers": 4, "label_noise_protocol": "fraction", "deterministic": True}
+_GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
 
 @dataclass
@@ -241,18 +245,20 @@ class TrainConfig:
     mix_pairing: Literal["shuffle", "two_loaders", "same_label"] = "shuffle"  # partners: the shuffled minibatch itself, a second shuffled pass over the data, or examples of equal label
     # label noise (Zhang et al. 2017)
     label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
+    label_noise_protocol: Literal["fraction", "bernoulli"] = "fraction"  # exactly that fraction, drawn per trial; or each label with that probability, one draw shared by the sweep (Zhang et al.'s code)
     # adversarial robustness (Section 3.5), measured after the last epoch
     adversarial: bool = False  # white-box FGSM and I-FGSM on a fixed test subset, true labels
     adversarial_epsilon: float = 4 / 255  # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
     adversarial_examples: int = 1000  # size of the fixed, seeded test subset that is attacked
     # reproducibility and placement
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
-    noise_seed: int | None = None  # seeds label corruption; None: same as seed
+    noise_seed: int | None = None  # seeds label corruption; None: same as seed (fraction), 12345 for every trial (bernoulli)
     device: str = "auto"  # "auto" (cuda when present), "cpu", "cuda", "cuda:1", ...
     # speed: none of these changes what a trial learns beyond rounding (benchmarks/reference_loop.py)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast for forward passes; auto: bf16 on CUDA, fp32 elsewhere
     channels_last: bool = True  # NHWC layout for image batches and conv weights: faster convolutions on GPU and CPU
     compile: bool = False  # torch.compile the training forward pass: seconds to minutes of compiling, then faster steps
+    deterministic: bool = True  # on CUDA: deterministic cuDNN and PyTorch kernels, so that a resumed trial repeats an uninterrupted one; false: cuDNN benchmarks and picks the fastest
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, dict):
@@ -265,6 +271,8 @@ class TrainConfig:
         _normalise_types(self)
         _require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
         if self.task == "gan":
+            if self.gan.mixing == "released_code":  # alpha bounds each point's weight: above 1, mixing would extrapolate
+                _require(_finite(self.alpha) and 0 <= self.alpha <= 1, "alpha", f"is the upper bound of Uniform(0, alpha) with gan.mixing released_code: in [0, 1]; got {self.alpha}")
             for f in fields(self):
                 default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
                 _require(f.name in GAN_OPTIONS or getattr(self, f.name) == default, f.name, f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})")
@@ -293,6 +301,7 @@ class TrainConfig:
         _require(2 <= self.mix_k <= 16, "mix_k", f"must be from 2 to 16 examples; got {self.mix_k}")
         _require(self.mix_pairing in ("shuffle", "two_loaders", "same_label"), "mix_pairing", f"must be shuffle, two_loaders or same_label; got {self.mix_pairing!r}")
         _require(_finite(self.label_noise) and 0 <= self.label_noise < 1, "label_noise", f"must be in [0, 1); got {self.label_noise}")
+        _require(self.label_noise_protocol in ("fraction", "bernoulli"), "label_noise_protocol", f"must be fraction or bernoulli; got {self.label_noise_protocol!r}")
         _require(_finite(self.adversarial_epsilon) and 0 < self.adversarial_epsilon <= 1, "adversarial_epsilon", f"must be in (0, 1] (inputs are in [0, 1]); got {self.adversarial_epsilon}")
         _require(self.adversarial_examples >= 1, "adversarial_examples", f"must be >= 1; got {self.adversarial_examples}")
         _require(self.seed >= 0, "seed", f"must be >= 0; got {self.seed}")
@@ -322,7 +331,8 @@ class TrainConfig:
         """
         values = self.to_dict()
         if self.task == "gan":
-            return flatten({name: values[name] for name in GAN_OPTIONS})
+            flat = flatten({name: values[name] for name in GAN_OPTIONS})
+            return {key: value for key, value in flat.items() if _GAN_ADDED_LATER.get(key, object()) != value}
         del values["task"], values["gan"]
         for name, default in _ADDED_LATER.items():
             if values[name] == default:

@@ -1,11 +1,25 @@
-"""Label corruption as in Zhang et al. (2017), used by the paper's Section 3.4."""
+"""Label corruption as in Zhang et al. (2017), used by the paper's Section 3.4: two protocols.
+
+- ``fraction`` (``corrupt_labels``): exactly round(p * n) examples are chosen and
+  relabelled, by a draw seeded per trial (``noise_seed``, by default its seed).
+- ``bernoulli`` (``corrupt_labels_bernoulli``): each example is relabelled with
+  probability p, as Zhang et al.'s released code does (pluskid/fitting-random-labels:
+  numpy's legacy generator seeded with 12345, a uniform draw per example, then
+  one uniform label per chosen example); with its fixed seed, every trial of a
+  sweep trains on the same corrupted labels.
+
+Either way the new label is uniform over all classes, so it may equal the true one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
+
+SHARED_NOISE_SEED = 12345  # Zhang et al.'s: one corruption for every run (the ``bernoulli`` protocol's default noise_seed)
 
 
 @dataclass(frozen=True)
@@ -35,3 +49,13 @@ def corrupt_labels(labels: Tensor, fraction: float, num_classes: int, seed: int)
     noisy = labels.clone()
     noisy[selected] = torch.randint(num_classes, (count,), generator=gen, dtype=labels.dtype)
     return CorruptedLabels(labels=noisy, selected=selected, changed=noisy != labels)
+
+
+def corrupt_labels_bernoulli(labels: Tensor, probability: float, num_classes: int, seed: int = SHARED_NOISE_SEED) -> CorruptedLabels:
+    """Relabel each example with probability ``probability``, uniformly over all classes (Zhang et al.'s code)."""
+    rng = np.random.RandomState(seed)  # the legacy generator, as theirs: the same draws for the same seed
+    selected = rng.rand(len(labels)) <= probability
+    noisy = labels.clone()
+    noisy[torch.from_numpy(selected)] = torch.from_numpy(rng.choice(num_classes, int(selected.sum()))).to(labels.dtype)
+    mask = torch.from_numpy(selected)
+    return CorruptedLabels(labels=noisy, selected=mask, changed=noisy != labels)

@@ -13,6 +13,19 @@ mixup GAN, lam ~ Beta(alpha, alpha):
 With ``gan.generator_loss: non_saturating`` the generator instead descends the
 loss with every target "real": min_g l(d(g(z)), 1), or l(d(lam x + (1 - lam) g(z)), 1).
 
+``gan.mixing: released_code`` trains as the authors' released code does instead
+(hongyi-zhang/mixup, ``gan/example_gan.py``), which is not the formula above:
+
+- a *labelled batch* is ``batch_size`` real and ``batch_size`` generated points
+  together, labelled 1 and 0, shuffled;
+- the discriminator learns on two labelled batches mixed point by point,
+  w b1 + (1 - w) b2 with targets w l1 + (1 - w) l2, where w ~ Uniform(0, alpha)
+  per point (not Beta(alpha, alpha)); at alpha = 0, on one unmixed batch;
+- the generator descends minus the discriminator's loss on an unmixed labelled
+  batch (its real half adds a constant); ``non_saturating`` descends l(d(g(z)), 1).
+
+Its targets are ``ring_unit`` and ``grid_unit`` (``trainables.gan_targets``).
+
 Both networks are ReLU MLPs (the paper: 3 x 512), trained with the trial's
 optimiser (the paper: Adam's defaults), ``gan.discriminator_steps`` updates of
 the discriminator before each of the generator, batches of ``batch_size``.
@@ -37,7 +50,8 @@ from torch import Tensor
 
 from .config import TrainConfig
 from .gan_targets import TARGETS, SampleQuality
-from .loop import Metrics, OnEpoch, TrainResult, _optimizer, autocast_dtype, check_checkpoint, checkpoint, resolve_device, restore_rng, rng_state
+from .loop import (Metrics, OnEpoch, TrainResult, _optimizer, autocast_dtype, check_checkpoint, checkpoint, configure_determinism, resolve_device,
+                   restore_rng, rng_state)  # fmt: skip
 from .mixup import MixupSampler
 from .models import MLP
 
@@ -53,6 +67,7 @@ class GanTrial:
         self.config = config
         gan = config.gan
         self.device = resolve_device(config.device)
+        configure_determinism(config.deterministic, self.device)
         self.target = TARGETS[gan.target]
         self.quality = SampleQuality(self.target, self.device)
         torch.manual_seed(config.seed)  # initialisation
@@ -99,8 +114,55 @@ class GanTrial:
         logits = self.discriminator(fake).float()
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
+    def labelled_batch(self) -> tuple[Tensor, Tensor]:
+        """The released code's batch: real and generated points, labelled 1 and 0, shuffled (gradients reach the generator)."""
+        real = self.real()
+        with self.autocast():
+            fake = self.generator(self.noise(len(real))).float()
+        labels = torch.cat([torch.ones(len(real), 1, device=self.device), torch.zeros(len(fake), 1, device=self.device)])
+        order = self.mixup.permutation(2 * len(real)).to(self.device)
+        return torch.cat([real, fake])[order], labels[order]
+
+    @torch.no_grad()  # the discriminator's step: no generator gradients needed
+    def critic_batch(self) -> tuple[Tensor, Tensor]:
+        """The released code's discriminator batch: w b1 + (1 - w) b2 and w l1 + (1 - w) l2, w ~ Uniform(0, alpha) per point."""
+        points, labels = self.labelled_batch()
+        if not self.mixup.mixes:
+            return points, labels
+        other, other_labels = self.labelled_batch()
+        drawn = self.mixup.lambda_rng.uniform(0.0, self.config.alpha, size=(len(points), 1))
+        weight = torch.from_numpy(drawn.astype(np.float32)).to(self.device)
+        return torch.lerp(other, points, weight), torch.lerp(other_labels, labels, weight)
+
+    def released_code_step(self) -> tuple[Tensor, Tensor]:
+        """One generator iteration of the authors' released code (module docstring)."""
+        for _ in range(self.config.gan.discriminator_steps):
+            points, labels = self.critic_batch()
+            with self.autocast():
+                d_loss = F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
+            self.d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_optimizer.step()
+        self.discriminator.requires_grad_(False)
+        if self.config.gan.generator_loss == "minimax":
+            points, labels = self.labelled_batch()
+            with self.autocast():
+                g_loss = -F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
+        else:
+            with self.autocast():
+                logits = self.discriminator(self.generator(self.noise(self.config.batch_size)).float()).float()
+                g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        self.discriminator.requires_grad_(True)
+        self.iteration += 1
+        return d_loss.detach(), g_loss.detach()
+
     def step(self) -> tuple[Tensor, Tensor]:
         """One generator iteration, after ``discriminator_steps`` discriminator updates; the last losses of each."""
+        if self.config.gan.mixing == "released_code":
+            return self.released_code_step()
         for _ in range(self.config.gan.discriminator_steps):
             real = self.real()
             with torch.no_grad(), self.autocast():
@@ -125,8 +187,7 @@ class GanTrial:
     def generate(self, count: int) -> Tensor:
         """``count`` generated points from noise reseeded for this iteration: training's streams do not move."""
         generator = torch.Generator(self.device).manual_seed(int(np.random.SeedSequence([self.config.seed, _EVAL_STREAM, self.iteration]).generate_state(1)[0]))
-        with self.autocast():
-            return self.generator(self.noise(count, generator)).float()
+        return self.generator(self.noise(count, generator))  # fp32 whatever training's precision: these points are measured
 
     def train_epoch(self) -> Metrics:
         """``iterations_per_epoch`` generator iterations; the mean losses, the samples' quality and due snapshots."""

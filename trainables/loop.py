@@ -9,6 +9,7 @@ the trial bit for bit when passed back as ``resume_state``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +22,12 @@ from torch import Tensor, nn
 from .adversarial import attack_errors, craft
 from .augment import crop_and_flip
 from .config import TrainConfig, flatten
-from .corruption import corrupt_labels
+from .corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from .data import SPLIT_SEED, STREAMED, Splits, load_data
 from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
 from .models import build_model
 from .normalise import Normalisation, as_unit_range
+from .schedule import Schedule, iterations_per_epoch
 
 Metrics = dict[str, float]
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
@@ -50,12 +52,32 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_determinism(deterministic: bool, device: torch.device) -> None:
+    """On CUDA, deterministic kernels or the fastest ones; on a CPU, nothing (its kernels already repeat bit for bit, tests/test_resume.py).
+
+    Set for each trial, as a reused Ray worker may have run another. cuBLAS reads
+    CUBLAS_WORKSPACE_CONFIG when it makes its first handle, so this runs before
+    the model reaches the GPU. PyTorch's deterministic mode only warns on an op
+    that has no deterministic CUDA kernel (warn_only): the paper's networks use
+    none that we know of, but torchvision's ImageNet ResNets pool adaptively, and
+    their backward has none. Not tested on a GPU here (benchmarks/gpu_check.py does).
+    """
+    if device.type != "cuda":
+        return
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
 class Trial:
     """Everything one trial holds: data on the device, model, optimiser, schedule and every RNG."""
 
     def __init__(self, config: TrainConfig, splits: Splits | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
+        configure_determinism(config.deterministic, self.device)
         splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
         self.num_classes = splits.num_classes
         self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
@@ -68,8 +90,13 @@ class Trial:
         self._build_model(splits.input_shape, splits.is_image)
 
     def input_description(self) -> dict[str, str]:
-        """What the model was fed, reported with the first epoch (MLflow tags): the example shape and the normalisation."""
-        return {"input_shape": "x".join(map(str, self.x_train.shape[1:])), "normalisation": self.normalisation.describe()}
+        """What the model was fed, reported with the first epoch (MLflow tags): the example shape, the normalisation
+        and, with label noise, the corruption protocol."""
+        described = {"input_shape": "x".join(map(str, self.x_train.shape[1:])), "normalisation": self.normalisation.describe()}
+        return {**described, **self.noise_description()}
+
+    def noise_description(self) -> dict[str, str]:
+        return {"label_noise_protocol": self.config.label_noise_protocol} if self.config.label_noise > 0 else {}
 
     def _seed_generators(self) -> None:
         """Each source of randomness has its own generator, so that changing
@@ -82,8 +109,11 @@ class Trial:
 
     def _corrupt_labels(self, labels: Tensor) -> None:
         """The training labels the trial learns (``label_noise`` of them redrawn), and which were redrawn."""
-        noise_seed = self.config.seed if self.config.noise_seed is None else self.config.noise_seed
-        corrupted = corrupt_labels(labels, self.config.label_noise, self.num_classes, noise_seed)
+        config = self.config
+        if config.label_noise_protocol == "bernoulli":
+            corrupted = corrupt_labels_bernoulli(labels, config.label_noise, self.num_classes, SHARED_NOISE_SEED if config.noise_seed is None else config.noise_seed)
+        else:
+            corrupted = corrupt_labels(labels, config.label_noise, self.num_classes, config.seed if config.noise_seed is None else config.noise_seed)
         self.labels_changed_pct = 100.0 * corrupted.changed_fraction
         self.y_train = corrupted.labels.to(self.device)
         self.selected = corrupted.selected.to(self.device)
@@ -100,7 +130,7 @@ class Trial:
         # Compiled for training only: evaluation's varying batch sizes would recompile it. Same parameters.
         self.train_forward: nn.Module = torch.compile(self.model) if config.compile else self.model  # type: ignore[assignment]
         self.optimizer = _optimizer(config, self.model)
-        self.scheduler = _scheduler(config, self.optimizer)
+        self.scheduler = Schedule(config, self.optimizer, iterations_per_epoch(len(self.y_train), config.batch_size))
         self.epoch = 0
         self.history: list[Metrics] = []
 
@@ -113,7 +143,7 @@ class Trial:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def autocast(self) -> torch.autocast:
-        """Mixed precision for forward passes (a no-op at fp32); losses are taken in fp32 all the same."""
+        """Mixed precision for training's forward passes (a no-op at fp32); losses are taken in fp32 all the same."""
         return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None)
 
     def forward_unit_range(self, x: Tensor) -> Tensor:
@@ -162,6 +192,7 @@ class Trial:
             self.grad_scaler.scale(loss).backward()
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
+            self.scheduler.step_iteration()
             loss_sum += loss.detach() * size  # stays on the device: no sync per step
             if on_step is not None:
                 on_step(loss.detach())
@@ -228,9 +259,9 @@ class Trial:
         partner = torch.cat([idx[perm.to(self.device)] for idx, perm in zip(batches, perms)])
         w = weights.to(self.device)
         mixed = torch.lerp(self.inputs(self.x_train[partner]), self.inputs(self.x_train[own]), w.view(-1, *([1] * (self.x_train.dim() - 1))))
-        targets = torch.zeros(len(own), self.num_classes, device=self.device)
-        targets.scatter_(1, self.y_train[own][:, None], w[:, None])
-        targets.scatter_add_(1, self.y_train[partner][:, None], (1 - w)[:, None])
+        # One-hot sums, not scatter_add_ (no deterministic CUDA kernel); the same values to the bit.
+        one_hot = lambda y: F.one_hot(y, self.num_classes).float()  # noqa: E731
+        targets = w[:, None] * one_hot(self.y_train[own]) + (1 - w)[:, None] * one_hot(self.y_train[partner])
         start = 0
         for size in sizes:
             x, t = mixed[start : start + size], targets[start : start + size]
@@ -239,10 +270,14 @@ class Trial:
 
     @torch.inference_mode()
     def predict(self, x: Tensor, top: int = 1) -> Tensor:
-        """The class indices ranked first (shape (N,)), or the ``top`` first (shape (N, top))."""
+        """The class indices ranked first (shape (N,)), or the ``top`` first (shape (N, top)).
+
+        Always in fp32, whatever the training precision: errors (and the attacks and
+        in-between measures, which go through ``forward_unit_range``) are the paper's
+        numbers, and bf16's rounding of near-tied logits would move them.
+        """
         self.model.eval()
-        with self.autocast():
-            ranked = [self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices for i in range(0, len(x), EVAL_BATCH)]
+        ranked = [self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices for i in range(0, len(x), EVAL_BATCH)]
         return torch.cat(ranked)[:, 0] if top == 1 else torch.cat(ranked)
 
     def evaluate(self) -> Metrics:
@@ -367,25 +402,6 @@ def _optimizer(config: TrainConfig, model: nn.Module, fused: bool | None = None)
     if opt.name == "adam":
         return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=fused)
     return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=opt.nesterov and opt.momentum > 0, fused=fused)
-
-
-def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    """The epoch schedule, after a linear warm-up when asked; milestones count from epoch 0 either way."""
-    schedule = config.schedule
-    lr_scheduler = torch.optim.lr_scheduler
-    if schedule.name == "step":
-        main: lr_scheduler.LRScheduler = lr_scheduler.StepLR(optimizer, schedule.step_size, schedule.gamma)
-    elif schedule.name == "multistep":
-        main = lr_scheduler.MultiStepLR(optimizer, list(schedule.milestones), schedule.gamma)
-    elif schedule.name == "cosine":
-        main = lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    else:
-        main = lr_scheduler.MultiStepLR(optimizer, [], 1.0)  # constant, but with the same state_dict API
-    if schedule.warmup_epochs == 0:
-        return main
-    # Both step every epoch and their factors multiply: the warm-up's reaches 1 and stays, the decays keep their epochs.
-    warmup = lr_scheduler.LinearLR(optimizer, start_factor=schedule.warmup_start, end_factor=1.0, total_iters=schedule.warmup_epochs)
-    return lr_scheduler.ChainedScheduler([warmup, main], optimizer=optimizer)
 
 
 __all__ = ["Metrics", "OnEpoch", "TrainResult", "Trial", "resolve_device", "train"]

@@ -2,9 +2,11 @@
 
 - ``mlp``: fully connected ReLU net; the paper's tabular net is 2 x 128 (Section 3.6).
 - ``cnn``: a small conv net for 8x8 (digits) up to 28x28 (Fashion-MNIST) inputs.
-- ``preact_resnet18``: PreAct ResNet-18 (He et al. 2016) for 32x32 inputs, as in
-  Sections 3.2 and 3.4, with the optional dropout of Section 3.4: one dropout
-  layer in each block, after the ReLU between the two convolutions.
+- ``preact_resnet18_authors``: PreAct ResNet-18 as the mixup authors released it,
+  for 32x32 inputs, the network of Sections 3.2 and 3.4 (the paper sweeps use it);
+  ``preact_resnet18``: He et al.'s (2016) original. Both with the optional dropout
+  of Section 3.4: one dropout layer in each block, after the ReLU between the two
+  convolutions.
 - ``fast_cifar``: an airbench94-style net (2M parameters) for quick CIFAR studies on a GPU.
 """
 
@@ -67,10 +69,18 @@ class SmallCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2) if pool else nn.Identity(),
         )
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes))
+        self.head = nn.Sequential(GlobalAvgPool(), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes))  # Flatten: a no-op that keeps the saved models' keys
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
+
+
+class GlobalAvgPool(nn.Module):
+    """(N, C, H, W) to (N, C), the mean over each map: ``AdaptiveAvgPool2d(1)`` plus ``Flatten``, whose CUDA backward
+    has no deterministic kernel (``use_deterministic_algorithms`` warns on it); a mean's backward is deterministic."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean((2, 3))
 
 
 def _image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
@@ -86,9 +96,13 @@ def _cnn(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[
 
 
 class PreActBlock(nn.Module):
+    """BN-ReLU-conv twice, plus the shortcut. ``shortcut_from_activation``: the shortcut takes the
+    block's pre-activation BN-ReLU(x) even when it is the identity, as the mixup authors' code does;
+    else x itself, as He et al. (2016) do (the projection shortcut takes the pre-activation in both)."""
+
     expansion = 1
 
-    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float, shortcut_from_activation: bool = False) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -100,39 +114,66 @@ class PreActBlock(nn.Module):
         self.shortcut: nn.Module | None = None
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+        self.shortcut_from_activation = shortcut_from_activation
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        if self.shortcut is not None:
+            shortcut = self.shortcut(out)
+        else:
+            shortcut = out if self.shortcut_from_activation else x
         out = self.conv1(out)
         out = self.dropout(F.relu(self.bn2(out)))
         return self.conv2(out) + shortcut
 
 
 class PreActResNet18(nn.Module):
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0) -> None:
+    """Two variants of one network (11.17M parameters with 10 classes):
+
+    - ``authors=False`` (``preact_resnet18``): He et al. (2016): a bare 3x3 stem
+      convolution, identity shortcuts of x, and a final BN-ReLU before pooling;
+      11,172,170 parameters.
+    - ``authors=True`` (``preact_resnet18_authors``): the mixup authors' released
+      code (facebookresearch/mixup-cifar10, ``models/resnet.py``, after Liu 2017),
+      which the paper's CIFAR numbers come from: a conv-BN-ReLU stem, shortcuts
+      of the pre-activation, no final BN-ReLU; 11,171,274 parameters.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0, authors: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        self.stem_bn: nn.Module = nn.BatchNorm2d(64) if authors else nn.Identity()
         layers: list[nn.Module] = []
         in_planes = 64
         for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             for block_stride in (stride, 1):
-                layers.append(PreActBlock(in_planes, planes, block_stride, dropout))
+                layers.append(PreActBlock(in_planes, planes, block_stride, dropout, shortcut_from_activation=authors))
                 in_planes = planes
         self.layers = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(512)
+        self.bn: nn.Module = nn.Identity() if authors else nn.BatchNorm2d(512)
+        self.authors = authors
         self.linear = nn.Linear(512, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.layers(self.conv1(x))
-        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
-        return self.linear(out)
+        out = self.conv1(x)
+        if self.authors:
+            out = F.relu(self.stem_bn(out))
+        out = self.layers(out)
+        if not self.authors:
+            out = F.relu(self.bn(out))
+        return self.linear(out.mean((2, 3)))  # global average pooling (see GlobalAvgPool)
 
 
 @register_model("preact_resnet18")
 def _preact_resnet18(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
     channels, _, _ = _image_shape(input_shape, "preact_resnet18")
     return PreActResNet18(channels, num_classes, dropout)
+
+
+@register_model("preact_resnet18_authors")
+def _preact_resnet18_authors(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    channels, _, _ = _image_shape(input_shape, "preact_resnet18_authors")
+    return PreActResNet18(channels, num_classes, dropout, authors=True)
 
 
 class ConvGroup(nn.Sequential):

@@ -9,7 +9,10 @@ is standardised per clip, the Nyquist bin dropped (160 frequencies) and the
 frames zero-padded to 101 (one second). Clips at another rate are refused,
 not resampled.
 
-Split: each speaker goes wholly to training, validation or test, by a hash of
+Split: the full dataset's own, when its folder has ``validation_list.txt`` and
+``testing_list.txt`` (the clips they list are validation and test, the rest
+training), as the dataset's authors define it. Otherwise (the shipped test-set
+clips) each speaker goes wholly to training, validation or test, by a hash of
 the speaker id (80 / 10 / 10): no voice is both learnt and tested. Clips with
 no speaker (``_silence_``) are assigned by their file name.
 """
@@ -92,12 +95,21 @@ def _read_tree(root: Path) -> Splits:
         waveforms = list(pool.map(read, (clip for clip, _ in clips), chunksize=64))
     x = spectrograms(waveforms).half()[:, None]  # half: 32 KB per clip in the cache
     y = torch.tensor([label for _, label in clips], dtype=torch.int64)
-    split = np.array([split_of(speaker_of(clip)) for clip, _ in clips])
+    split = np.array(_listed_split(root, [clip for clip, _ in clips]) or [split_of(speaker_of(clip)) for clip, _ in clips])
     parts = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "val", "test")}
     if any(len(index) == 0 for index in parts.values()):
         raise DatasetError(f"{root}: too few speakers for a training, validation and test split")
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = ((x[parts[n]], y[parts[n]]) for n in ("train", "val", "test"))
     return Splits(x_train, y_train, x_test, y_test, len(classes), x_val, y_val)
+
+
+def _listed_split(root: Path, clips: list[Path]) -> list[str] | None:
+    """'train', 'val' or 'test' per clip from the dataset's own lists, or None when the folder has none."""
+    lists = {"val": root / "validation_list.txt", "test": root / "testing_list.txt"}
+    if not all(path.is_file() for path in lists.values()):
+        return None
+    listed = {line.strip(): split for split, path in lists.items() for line in path.read_text().splitlines() if line.strip()}
+    return [listed.get(clip.relative_to(root).as_posix(), "train") for clip in clips]
 
 
 @register_dataset("speech_commands")

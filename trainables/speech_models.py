@@ -6,6 +6,12 @@ each with 2x2 max-pooling, a hidden layer of 500); ``vgg11`` is VGG-11's
 configuration-A convolutions (8 layers of 3x3, with batch norm) under a head
 of two fully-connected layers. Both pool adaptively before the head, so any
 input size works and the head stays small.
+
+A deviation to know of: our LeNet max-pools its 50 maps to 10 x 6 before the
+head. On a 160 x 101 spectrogram, Caffe's LeNet would hand the head maps of
+37 x 22, 40,700 inputs, and its first fully-connected layer would hold 20M of
+the net's weights; pooled to 10 x 6 it has 3,000 inputs (1.5M weights). The
+paper does not say what its LeNet did here.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from .config import TrainConfig
 from .data import SPLIT_SEED
 from .errors import DatasetError
-from .loop import EVAL_BATCH, Metrics, Trial, resolve_device
+from .loop import EVAL_BATCH, Metrics, Trial, configure_determinism, resolve_device
 from .mixup import training_loss
 from .normalise import Normalisation
 
@@ -94,6 +94,7 @@ class StreamingTrial(Trial):
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.device = resolve_device(config.device)
+        configure_determinism(config.deterministic, self.device)
         classes, train_files, train_labels, test_files, test_labels = scan(config.data_path or "")
         if config.train_subset is not None and config.train_subset < len(train_files):
             keep = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[: config.train_subset]
@@ -112,7 +113,7 @@ class StreamingTrial(Trial):
 
     def input_description(self) -> dict[str, str]:
         size = self.config.crop_size
-        return {"input_shape": f"3x{size}x{size}", "normalisation": self.normalisation.describe()}
+        return {"input_shape": f"3x{size}x{size}", "normalisation": self.normalisation.describe(), **self.noise_description()}
 
     def _loader(self, images: ImageFiles, batches: list[list[int]]) -> DataLoader:
         workers = self.config.loader_workers
@@ -141,6 +142,7 @@ class StreamingTrial(Trial):
             self.grad_scaler.scale(loss).backward()
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
+            self.scheduler.step_iteration()
             loss_sum += loss.detach() * len(index)
             seen += len(index)
         return float(loss_sum) / max(seen, 1)
@@ -151,9 +153,8 @@ class StreamingTrial(Trial):
         self.model.eval()
         batches = [indices[start : start + EVAL_BATCH] for start in range(0, len(indices), EVAL_BATCH)]
         ranked = []
-        for x, _ in self._device_batches(images, batches):
-            with self.autocast():
-                ranked.append(self.model(x).topk(top, dim=1).indices)
+        for x, _ in self._device_batches(images, batches):  # fp32, as Trial.predict
+            ranked.append(self.model(x).topk(top, dim=1).indices)
         return torch.cat(ranked)
 
     def evaluate(self) -> Metrics:
