@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ray import tune
@@ -21,9 +22,15 @@ def _sampler(value: Distribution) -> Any:
 
 
 def param_space(spec: SweepSpec) -> dict[str, Any]:
-    """Flat config (dotted keys). A grid sweep passes its points to the searcher instead."""
+    """Flat config (dotted keys). A grid sweep passes its points to the searcher instead.
+
+    Ray requires each point's keys in this space, and warns for every point that
+    differs from the space's value ("Pre-set value ... is not equal to ..."):
+    for a grid that is every point, by design, so those warnings are silenced.
+    """
     space: dict[str, Any] = spec.trainable.flat()
     if spec.tune.algorithm == "grid":
+        logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
         return space
     for key, value in spec.search.items():
         if isinstance(value, Distribution):

@@ -50,3 +50,16 @@ def test_orchestration_benchmark(tmp_path: Path) -> None:
     assert all(0 < compute < total for compute, total in zip(row["in_sweep_compute_s"], row["ray_time_total_s"]))
     assert row["sweep_wall_s"] > row["overhead_s"] > 0 and row["overhead_s_per_trial"] == (row["sweep_wall_s"] - sum(row["in_sweep_compute_s"])) / 4
     assert row["compute_ratio_sweep_to_loop"] > 0
+
+
+def test_gpu_check_on_a_cpu(tmp_path: Path) -> None:
+    """benchmarks/gpu_check.py, tiny, on the CPU: both networks, both precisions, a checkpoint and a resume to the bit."""
+    from conftest import write_image_folder
+
+    write_image_folder(tmp_path / "data" / "cifar10-jpg", classes=10, train=4, test=2)
+    results = _run("gpu_check.py", "--device", "cpu", "--data-root", str(tmp_path / "data"), "--epochs", "2", "--seeds", "1", "--no-compile",
+                   "--max-gap", "100", "--chance-bound", "100", out=tmp_path / "g.json")  # fmt: skip
+    assert results["ok"] and results["train_images"] == 40 and [m["model"] for m in results["models"]] == ["fast_cifar", "preact_resnet18_authors"]
+    for model in results["models"]:
+        assert model["resume"]["same_weights"] and model["resume"]["same_metrics"] and model["resume"]["checkpoint_after"] == 1
+        assert model["images_per_s"]["fp32"] > 0 and model["images_per_s"]["bf16"] > 0 and set(model["layouts"]) == {"channels_last"}

