@@ -103,7 +103,7 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert tags["mixup_tune.sweep"] == sweep.name and tags["mixup_tune.study"] == "bias_variance"
         assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
         assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
-        assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith("per-channel mean/std of the training split (1 channels")
+        assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith("per-channel mean/std of the training split (1 channel,")
         assert tags.get("mixup_tune.label_noise_protocol") == ("fraction" if params["label_noise"] != "0.0" else None)
 
 

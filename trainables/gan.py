@@ -134,48 +134,38 @@ class GanTrial:
         weight = torch.from_numpy(drawn.astype(np.float32)).to(self.device)
         return torch.lerp(other, points, weight), torch.lerp(other_labels, labels, weight)
 
-    def released_code_step(self) -> tuple[Tensor, Tensor]:
-        """One generator iteration of the authors' released code (module docstring)."""
-        for _ in range(self.config.gan.discriminator_steps):
+    def discriminator_loss(self) -> Tensor:
+        """One discriminator batch's loss, drawing its points: the paper's formula, or the released code's batches."""
+        if self.config.gan.mixing == "released_code":
             points, labels = self.critic_batch()
-            with self.autocast():
-                d_loss = F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
-            self.d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_optimizer.step()
-        self.discriminator.requires_grad_(False)
-        if self.config.gan.generator_loss == "minimax":
+            return F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
+        real = self.real()
+        with torch.no_grad():
+            fake = self.generator(self.noise(len(real))).float()
+        return self.critic_loss(real, fake)
+
+    def generator_step_loss(self) -> Tensor:
+        """What the generator's step descends, drawing its points (``generator_loss`` for the paper's formula)."""
+        if self.config.gan.mixing != "released_code":
+            real = self.real()
+            return self.generator_loss(real, self.generator(self.noise(len(real))).float())
+        if self.config.gan.generator_loss == "minimax":  # minus the discriminator's loss on an unmixed labelled batch
             points, labels = self.labelled_batch()
-            with self.autocast():
-                g_loss = -F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
-        else:
-            with self.autocast():
-                logits = self.discriminator(self.generator(self.noise(self.config.batch_size)).float()).float()
-                g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_optimizer.step()
-        self.discriminator.requires_grad_(True)
-        self.iteration += 1
-        return d_loss.detach(), g_loss.detach()
+            return -F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
+        logits = self.discriminator(self.generator(self.noise(self.config.batch_size)).float()).float()
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def step(self) -> tuple[Tensor, Tensor]:
         """One generator iteration, after ``discriminator_steps`` discriminator updates; the last losses of each."""
-        if self.config.gan.mixing == "released_code":
-            return self.released_code_step()
         for _ in range(self.config.gan.discriminator_steps):
-            real = self.real()
-            with torch.no_grad(), self.autocast():
-                fake = self.generator(self.noise(len(real))).float()
             with self.autocast():
-                d_loss = self.critic_loss(real, fake)
+                d_loss = self.discriminator_loss()
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
         self.discriminator.requires_grad_(False)  # the generator's step needs gradients through d, not for it
-        real = self.real()
         with self.autocast():
-            g_loss = self.generator_loss(real, self.generator(self.noise(len(real))).float())
+            g_loss = self.generator_step_loss()
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_optimizer.step()

@@ -60,7 +60,8 @@ class Normalisation:
     def describe(self) -> str:
         """What a run logs (``mixup_tune.normalisation``): which statistics, and how many features were only centred."""
         if self.per_channel:
-            text = f"per-channel mean/std of {self.origin} ({self.mean.numel()} channels, uint8 pixels / 255 first)"
+            count = self.mean.numel()
+            text = f"per-channel mean/std of {self.origin} ({count} channel{'s' * (count != 1)}, uint8 pixels / 255 first)"
         else:
             text = f"per-feature mean/std of {self.origin} ({self.mean.numel()} features, population std as StandardScaler)"
         return text + (f"; {self.centred_only} near-constant centred, not scaled" if self.centred_only else "")
