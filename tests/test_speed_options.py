@@ -73,3 +73,15 @@ def test_an_unknown_precision_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="precision"):
         TrainConfig(precision="int8")  # type: ignore[arg-type]
+
+
+def test_evaluation_runs_in_fp32_whatever_the_training_precision() -> None:
+    """A bf16 trial trains its forward passes under autocast, and measures its errors without it."""
+    trial = Trial(TrainConfig(dataset="digits", model="mlp", precision="bf16", device="cpu", epochs=1))
+    seen: list[bool] = []
+    trial.model.register_forward_hook(lambda module, inputs, output: seen.append(torch.is_autocast_enabled("cpu")))
+    trial.train_epoch()
+    assert seen and all(seen), "training's forward passes are autocast"
+    seen.clear()
+    trial.evaluate()
+    assert seen and not any(seen), "evaluation is not"
