@@ -22,7 +22,7 @@ from conftest import CLI, kill_session
 
 pytestmark = pytest.mark.integration
 
-EPOCHS = 150
+EPOCHS = 400  # a few seconds a trial: both still running at the stop, even when one worker started seconds after the other
 SPEC = f"""\
 name: interrupted
 trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 128}}
