@@ -181,9 +181,8 @@ def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -
     parts = [
         "## GAN stabilisation (Section 3.7)",
         f"Each setting ({', '.join(axes) if axes else 'one setting'}; times seeds) trained as an ERM GAN and as a mixup GAN; "
-        + (_MIXING[mixing] if (mixing := _mixing(finished)) in _MIXING else "")
-        + 
-        "final metrics of the last evaluation. High quality: within 3 std of a mode (of the spiral's line; within 0.09 for "
+        + _MIXING.get(_mixing(finished), "")
+        + "final metrics of the last evaluation. High quality: within 3 std of a mode (of the spiral's line; within 0.09 for "
         "the released code's unit ring and grid, whose std is 0.01); a mode is covered "
         "with a fifth of its fair share of those samples; distance: sliced Wasserstein-1 to the target. "
         f"A run succeeds when it covers every mode with >= {SUCCESS_QUALITY:.0f}% high-quality samples. The paper shows Figure 5 "

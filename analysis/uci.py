@@ -43,7 +43,7 @@ def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         mixup = settings[settings["alpha"] > 0]
         best = mixup.loc[mixup[f"{METRIC}_mean"].idxmin()] if len(mixup) else None
         difference, half_width, pairs = _paired_difference(runs, str(dataset), float(best["alpha"])) if best is not None else (float("nan"), float("nan"), 0)
-        reference = paper.TABLE4[(paper.TABLE4["dataset"] == dataset) & with_paper]
+        reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset] if with_paper else paper.TABLE4.iloc[0:0]
         rows.append(
             {
                 "dataset": dataset,

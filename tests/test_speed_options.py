@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from trainables import TrainConfig, Trial, train
-from trainables.loop import autocast_dtype
+from trainables.device import autocast_dtype
 
 
 def test_auto_precision_is_bf16_on_cuda_and_fp32_elsewhere() -> None:

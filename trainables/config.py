@@ -67,9 +67,7 @@ def type_problem(expected: Any, value: Any) -> str | None:
         return f"must be {kind}, not {what}; got {value!r}"
     if expected is str and not isinstance(value, str):
         return f"must be a string; got {value!r}"
-    if is_dataclass(expected) and isinstance(value, dict):
-        check_option_types(expected, value)  # type: ignore[arg-type]
-    return None
+    return None  # Literal names and nested configs are checked elsewhere (__post_init__, check_option_types)
 
 
 @functools.cache

@@ -50,8 +50,8 @@ from torch import Tensor
 
 from .config import TrainConfig
 from .gan_targets import TARGETS, SampleQuality
-from .loop import (Metrics, OnEpoch, TrainResult, _optimizer, autocast_dtype, check_checkpoint, checkpoint, configure_determinism, resolve_device,
-                   restore_rng, rng_state)  # fmt: skip
+from .device import autocast_dtype, configure_determinism, resolve_device
+from .loop import Metrics, OnEpoch, TrainResult, _optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
 from .mixup import MixupSampler
 from .models import MLP
 

@@ -9,7 +9,6 @@ the trial bit for bit when passed back as ``resume_state``.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from .augment import crop_and_flip
 from .config import TrainConfig, flatten
 from .corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from .data import SPLIT_SEED, STREAMED, Splits, load_data
+from .device import autocast_dtype, configure_determinism, resolve_device
 from .mixup import MixupSampler, mix_many, mixed_cross_entropy, training_loss
 from .models import build_model
 from .normalise import Normalisation, as_unit_range
@@ -44,31 +44,6 @@ class TrainResult:
     @property
     def final(self) -> Metrics:
         return self.history[-1] if self.history else {}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def configure_determinism(deterministic: bool, device: torch.device) -> None:
-    """On CUDA, deterministic kernels or the fastest ones; on a CPU, nothing (its kernels already repeat bit for bit, tests/test_resume.py).
-
-    Set for each trial, as a reused Ray worker may have run another. cuBLAS reads
-    CUBLAS_WORKSPACE_CONFIG when it makes its first handle, so this runs before
-    the model reaches the GPU. PyTorch's deterministic mode only warns on an op
-    that has no deterministic CUDA kernel (warn_only): the paper's networks use
-    none that we know of, but torchvision's ImageNet ResNets pool adaptively, and
-    their backward has none. Not tested on a GPU here (benchmarks/gpu_check.py does).
-    """
-    if device.type != "cuda":
-        return
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.backends.cudnn.benchmark = not deterministic
-    torch.backends.cudnn.deterministic = deterministic
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
 
 class Trial:
@@ -387,14 +362,6 @@ def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: di
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision``, or None for plain fp32. ``auto`` is bf16 on CUDA only:
-    on a CPU, bf16 is fast only where it has AMX or AVX-512 BF16, so it is asked for by name there."""
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _optimizer(config: TrainConfig, model: nn.Module, fused: bool | None = None) -> torch.optim.Optimizer:

@@ -35,7 +35,8 @@ from torch.utils.data import DataLoader, Dataset
 from .config import TrainConfig
 from .data import SPLIT_SEED
 from .errors import DatasetError
-from .loop import EVAL_BATCH, Metrics, Trial, configure_determinism, resolve_device
+from .device import configure_determinism, resolve_device
+from .loop import EVAL_BATCH, Metrics, Trial
 from .mixup import training_loss
 from .normalise import Normalisation
 
