@@ -27,9 +27,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import SNAPSHOT_DIR
-from mixup_tune.snapshots import draw_snapshot
 
-from .render import StudyOutput, markdown_table, method_labels, save_figure
+from .render import StudyOutput, draw_snapshot, markdown_table, method_labels, save_figure
 from .runs import varying_options
 
 FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")

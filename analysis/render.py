@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on clusters and CI
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 @dataclass
@@ -65,3 +68,31 @@ def method_labels(alphas: pd.Series) -> list[str]:
 def signed_interval(means: pd.Series, half_widths: pd.Series, digits: int = 1) -> list[str]:
     """'+d ± h' per row (just '+d' without an interval, empty without a difference): paired differences in tables."""
     return ["" if d != d else f"{d:+.{digits}f}" if h != h else f"{d:+.{digits}f} ± {h:.{digits}f}" for d, h in zip(means, half_widths)]
+
+
+TARGET_POINTS = 1000  # blue points drawn per GAN snapshot panel
+
+
+@cache
+def target_points(target: str) -> np.ndarray:
+    """A fixed draw of the target (the same in every figure)."""
+    import torch
+
+    from trainables.gan_targets import TARGETS
+
+    return TARGETS[target].sample(TARGET_POINTS, torch.Generator().manual_seed(0)).numpy()
+
+
+def draw_snapshot(axis: Any, points: np.ndarray, target: str, title: str = "") -> None:
+    """One panel: the target (blue) under the generated points (orange), on the target's square."""
+    reference = target_points(target)
+    axis.scatter(reference[:, 0], reference[:, 1], s=2, c="C0", alpha=0.5, linewidths=0)
+    axis.scatter(points[:, 0], points[:, 1], s=2, c="C1", alpha=0.6, linewidths=0)
+    limit = float(np.abs(reference).max()) * 1.35
+    axis.set_xlim(-limit, limit)
+    axis.set_ylim(-limit, limit)
+    axis.set_aspect("equal")
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title:
+        axis.set_title(title, fontsize=9)

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from . import adversarial, bias_variance, cifar, gan, imagenet, label_noise, speech, uci, variants
 from .render import StudyOutput, markdown_table
-from mixup_tune import tags
+from mixup_tune.records import tags
 from mixup_tune.records import find_parent
 
 from .runs import load_history, load_runs, varying_options

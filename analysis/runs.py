@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from mixup_tune import tags
+from mixup_tune.records import tags
 from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param
 from trainables.config import option_names  # plain dataclasses: no torch import
 

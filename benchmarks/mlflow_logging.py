@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from mixup_tune import tags  # noqa: E402
+from mixup_tune.records import tags  # noqa: E402
 from mixup_tune.records import EPOCH_METRICS  # noqa: E402
 from mixup_tune.tracking import MlflowSweepCallback, get_or_create_experiment, get_or_create_parent  # noqa: E402
 from trainables import TrainConfig  # noqa: E402

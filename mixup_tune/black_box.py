@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from trainables.adversarial import attack_errors, craft
 
-from . import tags
+from .records import tags
 from .records import find_runs, load_trained
 from .spec import SweepSpec, surrogate_point
 from .tracking import trial_key

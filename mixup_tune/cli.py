@@ -115,7 +115,7 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
 
 def _recorded_storage(parent_tags: dict[str, str]) -> str:
     """The Ray storage root a sweep ran with: its parent run records the experiment directory under it."""
-    from . import tags
+    from .records import tags
 
     return str(Path(parent_tags.get(tags.STORAGE, "mixup_tune_results")).parent)
 

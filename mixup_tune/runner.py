@@ -24,8 +24,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from trainables import DatasetError
+from trainables.errors import first_line
 
-from . import tags
+from .records import tags
 from .errors import UserError
 from .records import check_tracking, configure_mlflow_client, find_parent
 from .search import param_space, scheduler, searcher
@@ -143,7 +144,7 @@ def connect_ray(address: str | None) -> None:
             local = {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
             ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, **local)
     except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
-        reason = str(error).splitlines()[0][:200]
+        reason = first_line(error)
         if address is not None and "RAY_AUTH_MODE" not in os.environ:
             reason += " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token, in RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
@@ -299,7 +300,7 @@ def run_sweep(
             )
         with _environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
             results = tuner.fit()
-        outcome.errors = [str(r.error).splitlines()[0][:200] for r in results if r.error is not None]
+        outcome.errors = [first_line(r.error) for r in results if r.error is not None]
         _count_trials(outcome, experiment_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
@@ -453,13 +454,13 @@ def _finish(client: MlflowClient, callback: MlflowSweepCallback, outcome: SweepO
             try:
                 outcome.black_box_targets = evaluate_black_box(client, outcome.experiment_id, spec)
             except Exception as error:  # the trials' records stand; report, do not lose them
-                outcome.errors.append(f"black-box evaluation failed: {str(error).splitlines()[0][:200]}")
+                outcome.errors.append(f"black-box evaluation failed: {first_line(error)}")
                 outcome.failed += 1
         status = "KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED"
         close_open_runs(client, outcome.experiment_id, outcome.name, "KILLED")
         client.set_terminated(outcome.parent_run_id, status)
     except Exception as error:  # MLflow is down: nothing is lost, Ray's storage holds it
-        outcome.tracking_error = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        outcome.tracking_error = first_line(error)
     outcome.wall_seconds = time.monotonic() - started
     return outcome
 

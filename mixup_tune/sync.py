@@ -19,8 +19,9 @@ from typing import Any
 from mlflow.tracking import MlflowClient
 
 from trainables import ConfigError
+from trainables.errors import first_line
 
-from . import tags
+from .records import tags
 from .records import find_runs
 from .tracking import MlflowSweepCallback, close_open_runs, trial_key
 
@@ -53,7 +54,7 @@ def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_d
     try:
         trials = ExperimentAnalysis(experiment_dir).trials
     except Exception as error:  # whatever Ray raises on a state it cannot load
-        raise UnreadableStorage(f"Ray's storage at {experiment_dir} cannot be read ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})") from None
+        raise UnreadableStorage(f"Ray's storage at {experiment_dir} cannot be read ({first_line(error, 160)})") from None
     for trial in trials:
         try:
             key = trial_key(trial.config)

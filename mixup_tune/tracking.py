@@ -32,8 +32,9 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from trainables import TrainConfig
+from trainables.errors import first_line
 
-from . import tags
+from .records import tags
 from .records import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, find_runs
 from .snapshots import log_snapshots
 
@@ -274,7 +275,7 @@ class MlflowSweepCallback(Callback):
         try:
             write()
         except Exception as error:  # whatever the store raised: the trials' results are safe in Ray's storage
-            self.offline_reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            self.offline_reason = f"{type(error).__name__}: {first_line(error)}"
             print(f"mixup-tune: MLflow stopped answering ({self.offline_reason}); trials go on and their results stay in Ray's storage; "
                   f"they are copied to MLflow at the end of the sweep, by `mixup-tune resume {self.sweep}` or by `mixup-tune sync {self.sweep}`", file=sys.stderr)  # fmt: skip
 

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from analysis.label_noise import with_methods
 from analysis.runs import load_history
-from mixup_tune import tags
+from mixup_tune.records import tags
 
 
 def _sweep_with_history(uri: str, runs: int = 3, epochs: int = 4) -> list[str]:

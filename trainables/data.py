@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .data_checks import check_splits, standard_layout
-from .errors import DatasetError
+from .errors import DatasetError, first_line
 from .registry import Registry
 
 # Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output is read.
@@ -140,7 +140,7 @@ _UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zl
 
 
 def _unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
-    reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    reason = first_line(error, 160)
     return DatasetError(f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch them again")
 
 

@@ -19,3 +19,13 @@ class ConfigError(ValueError):
 
 class DatasetError(RuntimeError):
     """A dataset is unknown, missing or unreadable."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An error as one line of at most ``limit`` characters, for a log line, a tag or a status table.
+
+    Tracebacks and multi-line messages (pydantic's, Ray's) would break the one-line
+    reports; an empty message falls back to the exception's type name.
+    """
+    text = str(error)
+    return text.splitlines()[0][:limit] if text else type(error).__name__

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .config import TrainConfig
 from .data import SPLIT_SEED
-from .errors import DatasetError
+from .errors import DatasetError, first_line
 from .device import configure_determinism, resolve_device
 from .loop import EVAL_BATCH, Metrics, Trial
 from .mixup import training_loss
@@ -55,7 +55,7 @@ def scan(data_path: str | Path) -> tuple[list[str], list[str], Tensor, list[str]
     try:
         train, test = ImageFolder(str(root / "train")), ImageFolder(str(test_dir))
     except (FileNotFoundError, OSError) as error:
-        raise DatasetError(f"dataset 'imagefolder_stream': {str(error).splitlines()[0]}") from None
+        raise DatasetError(f"dataset 'imagefolder_stream': {first_line(error, 1000)}") from None
     if train.classes != test.classes:
         raise DatasetError(f"dataset 'imagefolder_stream': {root}/train and {test_dir} have different class folders")
     return (train.classes, [f for f, _ in train.samples], torch.tensor(train.targets), [f for f, _ in test.samples], torch.tensor(test.targets))

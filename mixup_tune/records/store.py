@@ -1,4 +1,4 @@
-"""Finding a sweep's MLflow runs by their tags. Needs MLflow only (no Ray), for analysis too."""
+"""Reaching the tracking store and finding a sweep's runs in it by their tags. Needs MLflow only (no Ray), for analysis too."""
 
 from __future__ import annotations
 
@@ -9,17 +9,10 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+from trainables.errors import first_line
+
+from ..errors import UserError
 from . import tags
-from .errors import UserError
-
-# Per-epoch metrics, logged with step = epoch; errors in %. A GAN trial's epoch is gan.iterations_per_epoch generator iterations.
-CLASSIFIER_METRICS = ("test_error", "test_error_top5", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
-GAN_METRICS = ("iteration", "d_loss", "g_loss", "modes_covered", "high_quality", "sample_distance")
-EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
-PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}  # logged every epoch by every trial of the task
-SNAPSHOT_DIR = "snapshots"  # a GAN trial's generated points at gan.snapshots iterations (Figure 5)
-MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
-
 
 def default_tracking_uri() -> str:
     """``--tracking-uri`` wins, then $MLFLOW_TRACKING_URI, then ./mlflow.db (MLflow 3's default store)."""
@@ -64,10 +57,10 @@ def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
         client = MlflowClient(tracking_uri)
         client.search_experiments(max_results=1)
     except Exception as error:  # any failure here means no run could be recorded
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        text = first_line(error, 200)
         if "401" in text or "403" in text:  # a server behind basic auth
             raise UserError(f"MLflow tracking server {tracking_uri} refused the credentials (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)") from None
-        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text[:200]}") from None
+        raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text}") from None
     return client
 
 
@@ -99,19 +92,3 @@ def parse_param(text: str) -> Any:
     except json.JSONDecodeError:
         return text
     return tuple(value) if isinstance(value, list) else value
-
-
-def load_trained(client: MlflowClient, run_id: str) -> Any:
-    """A ``trainables.Trial`` rebuilt from a run's logged model: its data, normalisation, config and final weights."""
-    import tempfile
-
-    import torch
-
-    from trainables import TrainConfig, Trial
-
-    with tempfile.TemporaryDirectory() as directory:
-        path = client.download_artifacts(run_id, f"{MODEL_DIR}/{MODEL_FILE}", directory)
-        saved = torch.load(Path(path), map_location="cpu", weights_only=False)
-    trial = Trial(TrainConfig(**saved["config"]))
-    trial.model.load_state_dict(saved["model"])
-    return trial
