@@ -42,7 +42,7 @@ def datasets_dir() -> Path:
     """
     path = shared_datasets()
     if not path.is_dir() or not any(path.iterdir()):
-        message = f"real-data tier: no offline datasets at {path}; set MIXUP_TUNE_DATA to them, or fetch them as the README's 'Getting the datasets' says"
+        message = f"real-data tier: no offline datasets at {path}; set MIXUP_TUNE_DATA to them, or fetch them as docs/sweep-files.md's 'Getting the datasets' says"
         if os.environ.get(REQUIRE_DATA):
             pytest.fail(f"{message} ({REQUIRE_DATA} is set)", pytrace=False)
         pytest.skip(message)
