@@ -32,7 +32,7 @@ from .render import StudyOutput, draw_snapshot, markdown_table, method_labels, s
 from .runs import varying_options
 
 FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")
-MODES = {"ring": 8, "grid": 25, "ring_unit": 8, "grid_unit": 25}  # trainables.gan_targets (not imported: it needs torch); the spiral has none
+MODES = {"ring": 8, "grid": 25, "ring_unit": 8, "grid_unit": 25}  # trainables.tasks.gan_targets (not imported: it needs torch); the spiral has none
 SUCCESS_QUALITY = 50.0  # % of samples of high quality for a setting to count as a success
 PAPER_SETTING = {"gan.generator_widths": (512, 512, 512), "gan.discriminator_widths": (512, 512, 512), "optimizer.lr": 0.001}
 
@@ -197,7 +197,7 @@ def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -
     return StudyOutput(files, "\n\n".join(parts))
 
 
-# How the discriminator mixed, as the report says it (trainables.gan); a sweep of one recipe.
+# How the discriminator mixed, as the report says it (trainables.tasks.gan); a sweep of one recipe.
 _MIXING = {
     "paper": "mixup as the paper's formula has it (lambda ~ Beta(alpha, alpha) between real and generated points, target lambda); ",
     "released_code": "mixup as the authors' released code does it (two shuffled real-and-generated batches mixed point by point with "

@@ -78,7 +78,7 @@ def target_points(target: str) -> np.ndarray:
     """A fixed draw of the target (the same in every figure)."""
     import torch
 
-    from trainables.gan_targets import TARGETS
+    from trainables.tasks.gan_targets import TARGETS
 
     return TARGETS[target].sample(TARGET_POINTS, torch.Generator().manual_seed(0)).numpy()
 

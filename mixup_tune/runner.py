@@ -118,7 +118,7 @@ def _check_data(spec: SweepSpec) -> None:
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
-                from trainables.streaming import scan
+                from trainables.data.streaming import scan
 
                 scan(setting["data_path"] or "")
                 continue
@@ -283,7 +283,7 @@ def run_sweep(
                     num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
                     max_concurrent_trials=spec.tune.max_concurrent_trials if spec.tune.algorithm == "optuna" else None,
                     # A new worker per trial costs seconds of imports; reuse is safe because
-                    # each trial reseeds every generator it uses (trainables.loop.Trial).
+                    # each trial reseeds every generator it uses (trainables.tasks.classify.Trial).
                     reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(

@@ -33,7 +33,7 @@ from trainables.config import check_option_types, flatten, unflatten
 
 STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "gan", "generic")  # analyses that `analyze` knows
 CLASSIFIER_METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
-GAN_METRICS = ("sample_distance", "high_quality", "modes_covered")  # the same, for task: gan (trainables.gan_targets)
+GAN_METRICS = ("sample_distance", "high_quality", "modes_covered")  # the same, for task: gan (trainables.tasks.gan_targets)
 METRICS = CLASSIFIER_METRICS + GAN_METRICS
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 # Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a float).

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from trainables import DatasetError, load_data
-from trainables.cifar_models import DenseNetBC, WideResNet
+from trainables.models.cifar import DenseNetBC, WideResNet
 from trainables.models import build_model
 
 

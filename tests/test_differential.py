@@ -26,10 +26,11 @@ import numpy as np
 import pytest
 import torch
 
-import trainables.loop
+import trainables.tasks.classify
 from reference_mixup import train_reference
-from trainables import TrainConfig, train
-from trainables.loop import Trial
+from trainables import MixupSampler, TrainConfig, train
+from trainables.mixup import Criterion
+from trainables.tasks.classify import Trial
 
 LAYOUTS = ("uint8_hw", "uint8_chw", "float_chw", "float_features")
 
@@ -84,6 +85,9 @@ class RecordingSampler:
     def __getattr__(self, name: str) -> object:
         return getattr(self.sampler, name)
 
+    def mix_batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Criterion]:
+        return MixupSampler.mix_batch(self, x, y)  # type: ignore[arg-type]  (its draws through this recorder)
+
     def sample_one(self, size: int) -> tuple[float, torch.Tensor]:
         lam, perm = self.sampler.sample_one(size)
         self.steps.append((lam, perm))
@@ -126,7 +130,7 @@ CASES = [(0.0, 0.0, "per_batch"), (0.0, 0.4, "per_batch"), (1.0, 0.0, "premixed"
 @pytest.mark.parametrize(("alpha", "noise", "path"), CASES)
 def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, path: str, alpha: float, noise: float) -> None:
     if path == "per_batch":
-        monkeypatch.setattr(trainables.loop, "PREMIX_MAX_ELEMENTS", 0)  # an epoch too big to premix: mixed batch by batch
+        monkeypatch.setattr(trainables.tasks.classify, "PREMIX_MAX_ELEMENTS", 0)  # an epoch too big to premix: mixed batch by batch
     arrays = write_layout(digits(), layout, tmp_path / "data.npz")
     config = TrainConfig(dataset="npz", data_path=str(tmp_path / "data.npz"), model="mlp", hidden_sizes=(64,), epochs=2, batch_size=64, alpha=alpha, label_noise=noise, seed=3)
     ours, init, draws, labels = project_with_draws(config, epochs=2)

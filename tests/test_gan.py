@@ -15,8 +15,8 @@ from analysis import load_runs
 from conftest import run_and_analyze
 from mixup_tune.spec import SpecError, validate_spec
 from trainables import ConfigError, TrainConfig, train
-from trainables.gan import GanTrial
-from trainables.gan_targets import TARGETS, SampleQuality
+from trainables.tasks.gan import GanTrial
+from trainables.tasks.gan_targets import TARGETS, SampleQuality
 
 
 def tiny(gan: dict[str, Any] | None = None, **options: Any) -> TrainConfig:

@@ -10,7 +10,7 @@ import torch
 
 from real_format import write_cifar_pickles, write_idx_gz, write_speech_archive, write_uci
 from trainables import load_data
-from trainables.speech import FRAMES, speaker_of, split_of
+from trainables.data.speech import FRAMES, speaker_of, split_of
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])

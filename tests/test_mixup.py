@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from trainables import MixupSampler, TrainConfig, Trial, mix_inputs, mixup_cross_entropy, train, training_loss
-from trainables.mixup import mix_many, mixed_cross_entropy
+from trainables.mixup import mix_many, one_lambda_cross_entropy, soft_target_cross_entropy
 from trainables.models import MLP
 
 
@@ -84,9 +84,39 @@ def test_mixed_inputs_and_loss_follow_the_paper() -> None:
     assert torch.allclose(mix_inputs(x, lam, perm), 0.3 * x + 0.7 * x[perm])
     logits = torch.randn(6, 3)
     expected = 0.3 * F.cross_entropy(logits, y) + 0.7 * F.cross_entropy(logits, y[perm])
-    assert torch.allclose(mixup_cross_entropy(logits, y, lam, perm), expected)
+    weights = torch.stack([lam, 1 - lam], dim=1)
+    assert torch.allclose(mixup_cross_entropy(logits, [y, y[perm]], weights), expected)
     soft = 0.3 * F.one_hot(y, 3) + 0.7 * F.one_hot(y[perm], 3)
-    assert torch.allclose(mixup_cross_entropy(logits, y, lam, perm), F.cross_entropy(logits, soft.float()))
+    assert torch.allclose(mixup_cross_entropy(logits, [y, y[perm]], weights), F.cross_entropy(logits, soft.float()))
+
+
+@pytest.mark.parametrize("classes", [2, 10, 1000])
+def test_the_fast_forms_of_the_loss_equal_its_definition(classes: int) -> None:
+    """One lambda per batch as a number, and soft targets built once per epoch: each is mixup_cross_entropy's value and gradient."""
+    generator = torch.Generator().manual_seed(classes)
+    logits = torch.randn(64, classes, generator=generator, requires_grad=True)
+    y, partner = (torch.randint(0, classes, (64,), generator=generator) for _ in range(2))
+    for weight in (0.0, 0.17, 0.5, 0.93, 1.0):
+        weights = torch.tensor([weight, 1 - weight]).expand(64, 2)
+        definition = mixup_cross_entropy(logits, [y, partner], weights)
+        soft = weights[:, :1] * F.one_hot(y, classes) + weights[:, 1:] * F.one_hot(partner, classes)
+        for fast in (one_lambda_cross_entropy(logits, y, partner, weight), soft_target_cross_entropy(logits, soft)):
+            assert torch.allclose(fast, definition, rtol=1e-6, atol=1e-6)
+            (grad_fast,), (grad_definition,) = torch.autograd.grad(fast, logits), torch.autograd.grad(definition, logits, retain_graph=True)
+            assert torch.allclose(grad_fast, grad_definition, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("lambda_per", ["batch", "sample"])
+def test_a_mixed_batch_is_scored_by_the_definition(lambda_per: str) -> None:
+    """MixupSampler.mix_batch: its inputs are the paper's x~, and its loss (a fast form per batch) the definition's."""
+    model, x, y = _model_and_batch(5)
+    inputs, criterion = MixupSampler(0.4, lambda_per, seed=3).mix_batch(x, y)
+    lam, perm = MixupSampler(0.4, lambda_per, seed=3).sample(len(x))
+    assert torch.allclose(inputs, mix_inputs(x, lam, perm))
+    logits = model(inputs)
+    assert torch.allclose(criterion(logits), mixup_cross_entropy(logits, [y, y[perm]], torch.stack([lam, 1 - lam], dim=1)), rtol=1e-6, atol=1e-7)
+    erm_inputs, erm_loss = MixupSampler(0.0, lambda_per, seed=3).mix_batch(x, y)
+    assert erm_inputs is x and torch.equal(erm_loss(logits), F.cross_entropy(logits, y))
 
 
 def test_per_sample_lambda_weights_each_pair() -> None:
@@ -107,20 +137,21 @@ def test_the_per_batch_fast_path_draws_and_computes_what_the_general_one_does() 
     torch.manual_seed(0)
     model = torch.nn.Linear(6, 4)
     x, y = torch.randn(32, 6), torch.randint(0, 4, (32,))
-    expected = mixup_cross_entropy(model(mix_inputs(x, *MixupSampler(0.4, "batch", seed=3).sample(32))), y, *MixupSampler(0.4, "batch", seed=3).sample(32))
+    lam, perm = MixupSampler(0.4, "batch", seed=3).sample(32)
+    expected = mixup_cross_entropy(model(mix_inputs(x, lam, perm)), [y, y[perm]], torch.stack([lam, 1 - lam], dim=1))
     assert torch.allclose(training_loss(model, x, y, MixupSampler(0.4, "batch", seed=3)), expected, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("lambda_per", ["batch", "sample"])
 def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Mixing the whole epoch at once (no augmentation) uses the same draws and gives the same training, to rounding."""
-    from trainables import loop
+    from trainables.tasks import classify
 
     config = TrainConfig(dataset="digits", model="mlp", alpha=0.7, lambda_per=lambda_per, batch_size=50, epochs=2, seed=5, device="cpu")
     premixed = Trial(config)
     assert premixed._premixes()
     premixed_losses = [premixed.train_epoch() for _ in range(2)]
-    monkeypatch.setattr(loop, "PREMIX_MAX_ELEMENTS", 0)  # too big to premix: batch by batch
+    monkeypatch.setattr(classify, "PREMIX_MAX_ELEMENTS", 0)  # too big to premix: batch by batch
     by_batch = Trial(config)
     assert not by_batch._premixes()
     batch_losses = [by_batch.train_epoch() for _ in range(2)]
@@ -163,12 +194,14 @@ def test_same_label_partners_are_a_permutation_within_each_label() -> None:
 
 
 def test_the_general_k_way_path_at_k_2_equals_the_papers_path() -> None:
-    """mix_many and mixed_cross_entropy, given the paper's draws, compute the paper's loss and gradients."""
+    """mix_many and mixup_cross_entropy, given the paper's draws, compute the paper's loss and gradients."""
     model, x, y = _model_and_batch(3)
     lam, perm = MixupSampler(0.7, "sample", seed=4).sample(32)
-    expected = _grads(model, mixup_cross_entropy(model(mix_inputs(x, lam, perm)), y, lam, perm))
+    logits = model(mix_inputs(x, lam, perm))
+    papers = lam * F.cross_entropy(logits, y, reduction="none") + (1 - lam) * F.cross_entropy(logits, y[perm], reduction="none")
+    expected = _grads(model, papers.mean())
     weights = torch.stack([lam, 1 - lam], dim=1)
-    general = _grads(model, mixed_cross_entropy(model(mix_many([x, x[perm]], weights)), [y, y[perm]], weights))
+    general = _grads(model, mixup_cross_entropy(model(mix_many([x, x[perm]], weights)), [y, y[perm]], weights))
     for a, b in zip(expected, general, strict=True):
         assert torch.allclose(a, b, atol=1e-6)
 
@@ -189,6 +222,6 @@ def test_same_label_mixing_keeps_every_target_one_hot() -> None:
     seen = []
     original = trial.mixup.same_label_permutation
     trial.mixup.same_label_permutation = lambda y: seen.append((y, original(y))) or seen[-1][1]  # type: ignore[method-assign]
-    for loss_of, _ in trial._variant_steps([order[:64], order[64:128]]):
-        loss_of(trial.model)
+    for inputs, criterion in trial._variant_batches([order[:64], order[64:128]]):
+        criterion(trial.model(inputs))
     assert len(seen) == 2 and all(torch.equal(y[perm], y) for y, perm in seen)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from trainables import build_model, model_names
-from trainables.models import PreActBlock
+from trainables.models.cifar import PreActBlock
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import torch
 
 from trainables import DatasetError, TrainConfig, load_data, train
 from trainables.models import build_model
-from trainables.speech import FRAMES, SAMPLE_RATE, speaker_of, split_of
+from trainables.data.speech import FRAMES, SAMPLE_RATE, speaker_of, split_of
 
 
 def test_the_shipped_test_set_becomes_normalised_spectrograms_split_by_speaker(datasets_dir: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 
 from conftest import CLI, write_image_folder
 from trainables import ConfigError, DatasetError, TrainConfig, train
-from trainables.streaming import StreamingTrial
+from trainables.tasks.stream import StreamingTrial
 
 
 def streamed(root: Path, **options: Any) -> TrainConfig:

@@ -17,21 +17,48 @@ _EXPORTS = {
     "corruption": ["CorruptedLabels", "corrupt_labels"],
     "data": ["Splits", "dataset_names", "default_data_root", "load_data", "register_dataset"],
     "errors": ["ConfigError", "DatasetError"],
-    "loop": ["Metrics", "OnEpoch", "TrainResult", "Trial", "train"],
+    "tasks": ["Metrics", "OnEpoch", "TrainResult", "Trial", "train"],
     "mixup": ["MixupSampler", "mix_inputs", "mixup_cross_entropy", "training_loss"],
     "models": ["build_model", "model_names", "register_model"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_MODULE_OF)
+__all__ = [
+    "ConfigError",
+    "CorruptedLabels",
+    "DatasetError",
+    "Metrics",
+    "MixupSampler",
+    "OnEpoch",
+    "OptimizerConfig",
+    "ScheduleConfig",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "Trial",
+    "build_model",
+    "corrupt_labels",
+    "dataset_names",
+    "default_data_root",
+    "load_data",
+    "mix_inputs",
+    "mixup_cross_entropy",
+    "model_names",
+    "option_names",
+    "register_dataset",
+    "register_model",
+    "train",
+    "training_loss",
+]
+assert sorted(_MODULE_OF) == __all__  # one list to keep: the lazy table above
 
 if TYPE_CHECKING:
     from .config import OptimizerConfig, ScheduleConfig, TrainConfig, option_names
     from .corruption import CorruptedLabels, corrupt_labels
     from .data import Splits, dataset_names, default_data_root, load_data, register_dataset
     from .errors import ConfigError, DatasetError
-    from .loop import Metrics, OnEpoch, TrainResult, Trial, train
     from .mixup import MixupSampler, mix_inputs, mixup_cross_entropy, training_loss
     from .models import build_model, model_names, register_model
+    from .tasks import Metrics, OnEpoch, TrainResult, Trial, train
 
 
 def __getattr__(name: str) -> Any:

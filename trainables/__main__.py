@@ -13,7 +13,7 @@ import sys
 
 from .config import TrainConfig
 from .errors import ConfigError, DatasetError
-from .loop import train
+from .tasks import train
 
 
 def parse_options(args: list[str]) -> dict[str, object]:

@@ -168,8 +168,8 @@ class GanConfig:
 
     __pydantic_config__ = _FORBID_EXTRA
 
-    target: Literal["ring", "grid", "spiral", "ring_unit", "grid_unit"] = "ring"  # 8 Gaussians on a circle, 25 on a 5x5 grid, a noisy spiral; the released code's ring and grid (trainables.gan_targets)
-    mixing: Literal["paper", "released_code"] = "paper"  # the paper's formula (lambda ~ Beta(alpha, alpha)), or the authors' released code (per-point weights ~ Uniform(0, alpha) between two shuffled real-and-fake batches; trainables.gan)
+    target: Literal["ring", "grid", "spiral", "ring_unit", "grid_unit"] = "ring"  # 8 Gaussians on a circle, 25 on a 5x5 grid, a noisy spiral; the released code's ring and grid (trainables.tasks.gan_targets)
+    mixing: Literal["paper", "released_code"] = "paper"  # the paper's formula (lambda ~ Beta(alpha, alpha)), or the authors' released code (per-point weights ~ Uniform(0, alpha) between two shuffled real-and-fake batches; trainables.tasks.gan)
     iterations_per_epoch: int = 500  # generator iterations per report; the paper's 20,000 iterations are epochs=40
     discriminator_steps: int = 5  # discriminator updates before every generator update (the paper: 5)
     generator_loss: Literal["minimax", "non_saturating"] = "minimax"  # ascend d's loss (the paper's formula), or descend it with the targets set to "real"

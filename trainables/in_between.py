@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .loop import Trial
+from .tasks.classify import Trial
 from .normalise import as_unit_range
 
 PAIR_SEED = 0  # the same pairs for every model trained on the same data

@@ -7,17 +7,24 @@ cross-entropy against the mixed one-hot target.
 Section 2 also names three alternatives, here as options: k-way mixing with
 Dirichlet(alpha, ..., alpha) weights, partners from a second data loader, and
 mixing only examples of equal label (the paper's ablation). They go through
-``mix_many`` and ``mixed_cross_entropy``, the general form of the two above.
+``mix_many`` and ``mixup_cross_entropy``, the general form of the two above.
+
+The loss has one definition, ``mixup_cross_entropy``; the training loop takes
+faster forms of it where the draws allow (``one_lambda_cross_entropy``,
+``soft_target_cross_entropy``), held equal to it by tests/test_mixup.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+Criterion = Callable[[Tensor], Tensor]  # the model's logits on a minibatch -> its mean loss
 
 
 class MixupSampler:
@@ -94,6 +101,23 @@ class MixupSampler:
         permutation[own] = partner
         return permutation
 
+    def mix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
+        """A minibatch mixed with a permutation of itself (Section 2): the mixed inputs, and the loss of the logits on them.
+
+        With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM.
+        """
+        if not self.mixes:
+            return x, lambda logits: F.cross_entropy(logits, y)
+        if self.per_sample:
+            lam, perm = self.sample(len(x))
+            perm = perm.to(x.device, non_blocking=True)
+            weights = torch.stack([lam, 1 - lam], dim=1)
+            return mix_inputs(x, lam, perm), lambda logits: mixup_cross_entropy(logits, [y, y[perm]], weights)
+        weight, perm = self.sample_one(len(x))  # one lambda for the batch: the paper's default
+        perm = perm.to(x.device, non_blocking=True)
+        partner = y[perm]
+        return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(logits, y, partner, weight)
+
     def state_dict(self) -> dict[str, Any]:
         return {"lambda_rng": self.lambda_rng.bit_generator.state, "perm_gen": self.perm_gen.get_state()}
 
@@ -115,35 +139,40 @@ def mix_many(xs: list[Tensor], weights: Tensor) -> Tensor:
     return sum((weights[:, j].view(shape) * x for j, x in enumerate(xs)), torch.zeros_like(xs[0]))
 
 
-def mixed_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Tensor:
-    """Mean over the batch of sum_j weights[:, j] * CE(ys[j]): the k-way form of ``mixup_cross_entropy``."""
+def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Tensor:
+    """mixup's loss, the definition: the mean over the batch of sum_j weights[:, j] * CE(logits, ys[j]).
+
+    Two-way (the paper's), ``ys = [y, y[perm]]`` and ``weights = [lam, 1 - lam]``:
+    lam * CE(y_i) + (1 - lam) * CE(y_perm(i)), the cross-entropy against the mixed one-hot target.
+    """
     log_probs = F.log_softmax(logits.float(), dim=1)
     weights = weights.to(device=logits.device, dtype=torch.float32)
     nll = torch.stack([-log_probs.gather(1, y[:, None]).squeeze(1) for y in ys], dim=1)
     return (weights * nll).sum(1).mean()
 
 
-def mixup_cross_entropy(logits: Tensor, y: Tensor, lam: Tensor, perm: Tensor) -> Tensor:
-    """Mean over the batch of lam * CE(y_i) + (1 - lam) * CE(y_perm(i))."""
-    lam = lam.to(device=logits.device, dtype=torch.float32)
+# Faster forms of the same loss, for the draws that allow them (tests/test_mixup.py holds each equal to the definition).
+
+
+def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight: float) -> Tensor:
+    """One lambda for the whole batch, as a Python number: weight * CE(y) + (1 - weight) * CE(partner), two fused NLL means.
+
+    Half the small operations of the definition; on a tiny model those operations
+    are what mixup costs (benchmarks/mixup_overhead.py).
+    """
     log_probs = F.log_softmax(logits.float(), dim=1)
-    nll_own = -log_probs.gather(1, y[:, None]).squeeze(1)
-    nll_partner = -log_probs.gather(1, y[perm][:, None]).squeeze(1)
-    return (lam * nll_own + (1 - lam) * nll_partner).mean()
+    return weight * F.nll_loss(log_probs, y) + (1 - weight) * F.nll_loss(log_probs, partner)
+
+
+def soft_target_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Against mixed one-hot targets t = w * onehot(y) + (1 - w) * onehot(y_partner): -sum(t * log p), the definition's value.
+
+    For an epoch mixed at once, whose targets are built once with the inputs.
+    """
+    return F.cross_entropy(logits.float(), targets)
 
 
 def training_loss(model: nn.Module, x: Tensor, y: Tensor, sampler: MixupSampler) -> Tensor:
-    """The loss of one minibatch. With alpha = 0 this is plain cross-entropy: exact ERM."""
-    if not sampler.mixes:
-        return F.cross_entropy(model(x), y)
-    if sampler.per_sample:
-        lam, perm = sampler.sample(x.shape[0])
-        perm = perm.to(x.device, non_blocking=True)
-        return mixup_cross_entropy(model(mix_inputs(x, lam, perm)), y, lam, perm)
-    # One lambda for the batch (the paper's default): the same loss, with lambda as a Python
-    # number and two fused NLL means, in half the small operations; on a tiny model those
-    # operations are what mixup costs (benchmarks/mixup_overhead.py).
-    weight, perm = sampler.sample_one(x.shape[0])
-    perm = perm.to(x.device, non_blocking=True)
-    log_probs = F.log_softmax(model(torch.lerp(x[perm], x, weight)).float(), dim=1)
-    return weight * F.nll_loss(log_probs, y) + (1 - weight) * F.nll_loss(log_probs, y[perm])
+    """The loss of one minibatch mixed by ``sampler`` (``MixupSampler.mix_batch``). With alpha = 0, exact ERM."""
+    inputs, criterion = sampler.mix_batch(x, y)
+    return criterion(model(inputs))

@@ -24,7 +24,7 @@ loss with every target "real": min_g l(d(g(z)), 1), or l(d(lam x + (1 - lam) g(z
 - the generator descends minus the discriminator's loss on an unmixed labelled
   batch (its real half adds a constant); ``non_saturating`` descends l(d(g(z)), 1).
 
-Its targets are ``ring_unit`` and ``grid_unit`` (``trainables.gan_targets``).
+Its targets are ``ring_unit`` and ``grid_unit`` (``trainables.tasks.gan_targets``).
 
 Both networks are ReLU MLPs (the paper: 3 x 512), trained with the trial's
 optimiser (the paper: Adam's defaults), ``gan.discriminator_steps`` updates of
@@ -48,12 +48,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import TrainConfig
+from ..config import TrainConfig
+from ..device import autocast_dtype, configure_determinism, resolve_device
+from ..mixup import MixupSampler
+from ..models import MLP
+from ._common import Metrics, OnEpoch, TrainResult, build_optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
 from .gan_targets import TARGETS, SampleQuality
-from .device import autocast_dtype, configure_determinism, resolve_device
-from .loop import Metrics, OnEpoch, TrainResult, _optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
-from .mixup import MixupSampler
-from .models import MLP
 
 # The generator of the evaluation noise is reseeded at every evaluation from the trial seed and the iteration,
 # so that measuring never moves the training streams, and a resumed trial measures what the original did.
@@ -78,8 +78,8 @@ class GanTrial:
         self.generator = MLP(gan.noise_dim, gan.generator_widths, 2).to(self.device)
         self.discriminator = MLP(2, gan.discriminator_widths, 1).to(self.device)
         # Fused updates: a toy GAN's steps are many and small, and the fused update makes an iteration a quarter faster on a CPU.
-        self.g_optimizer = _optimizer(config, self.generator, fused=True)
-        self.d_optimizer = _optimizer(config, self.discriminator, fused=True)
+        self.g_optimizer = build_optimizer(config, self.generator, fused=True)
+        self.d_optimizer = build_optimizer(config, self.discriminator, fused=True)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.iteration = 0  # generator updates so far
         self.epoch = 0

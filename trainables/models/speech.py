@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from .models import _image_shape, register_model
+from ._registry import image_shape, register_model
 
 _VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")  # configuration A of Simonyan & Zisserman
 
@@ -59,13 +59,13 @@ class VGG11(nn.Module):
 
 @register_model("lenet")
 def _lenet(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, _, _ = _image_shape(input_shape, "lenet")
+    channels, _, _ = image_shape(input_shape, "lenet")
     return LeNet(channels, num_classes, dropout)
 
 
 @register_model("vgg11")
 def _vgg11(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, height, width = _image_shape(input_shape, "vgg11")
+    channels, height, width = image_shape(input_shape, "vgg11")
     if min(height, width) < 32:
         raise ValueError(f"model 'vgg11' pools five times and needs inputs of at least 32 x 32; this dataset gives {height} x {width}")
     return VGG11(channels, num_classes, dropout)

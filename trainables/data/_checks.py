@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 if TYPE_CHECKING:
-    from .data import Splits
+    from ._splits import Splits
 
 _CHUNK = 8192  # examples per finiteness check: no bool copy of a whole float split
 

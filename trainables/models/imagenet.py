@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .models import _image_shape, register_model
+from ._registry import image_shape, register_model
 
 
 def _torchvision(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     from torchvision.models import resnet
 
-    channels, height, width = _image_shape(input_shape, name)
+    channels, height, width = image_shape(input_shape, name)
     if channels != 3 or min(height, width) < 32:
         raise ValueError(f"model {name!r} needs colour images of at least 32 x 32; this dataset gives {channels} x {height} x {width}")
     if name == "resnext101_32x4d":

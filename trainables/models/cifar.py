@@ -1,98 +1,115 @@
-"""The models of the paper's smaller studies, by name.
+"""The CIFAR networks (32 x 32 inputs) of Sections 3.2 and 3.4.
 
-- ``mlp``: fully connected ReLU net; the paper's tabular net is 2 x 128 (Section 3.6).
-- ``cnn``: a small conv net for 8x8 (digits) up to 28x28 (Fashion-MNIST) inputs.
 - ``preact_resnet18_authors``: PreAct ResNet-18 as the mixup authors released it,
-  for 32x32 inputs, the network of Sections 3.2 and 3.4 (the paper sweeps use it);
+  the network of Sections 3.2 and 3.4 (the paper sweeps use it);
   ``preact_resnet18``: He et al.'s (2016) original. Both with the optional dropout
   of Section 3.4: one dropout layer in each block, after the ReLU between the two
   convolutions.
 - ``fast_cifar``: an airbench94-style net (2M parameters) for quick CIFAR studies on a GPU.
+- Section 3.2's two larger networks: WideResNet-28-10 and DenseNet-BC-190 with growth rate 40.
+
+``WideResNet`` follows Zagoruyko & Komodakis (2016): pre-activation basic
+blocks, three groups of (depth - 4) / 6 blocks at widths 16k, 32k and 64k,
+dropout between the two convolutions of a block (the paper uses none).
+``DenseNetBC`` follows Huang et al. (2017): three dense blocks of
+(depth - 4) / 6 bottleneck layers (1x1 to 4 x growth, then 3x3 to growth),
+transitions halving the channels, an initial convolution of 2 x growth.
+Both are built at any depth and width, so tests can train small ones; the
+registered names are the paper's sizes (36.5M and 25.8M parameters).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .registry import Registry
-
-ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
-MODELS: Registry[ModelBuilder] = Registry("model")
-register_model = MODELS.register
-model_names = MODELS.names
+from ._layers import GlobalAvgPool
+from ._registry import image_shape, register_model
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int] = (128, 128), dropout: float = 0.0) -> nn.Module:
-    """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
-    return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
-
-
-class MLP(nn.Sequential):
-    def __init__(self, in_features: int, hidden_sizes: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = in_features
-        for hidden in hidden_sizes:
-            layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            width = hidden
-        layers.append(nn.Linear(width, num_classes))
-        super().__init__(*layers)
-
-
-@register_model("mlp")
-def _mlp(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    return MLP(math.prod(input_shape), hidden_sizes, num_classes, dropout)
-
-
-class SmallCNN(nn.Module):
-    """Two conv-BN-ReLU stages (32, 64 channels) and a pooled linear head.
-
-    Pooling only when the map is at least 8 pixels wide keeps 8x8 digits and
-    28x28 Fashion-MNIST on one architecture.
-    """
-
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, dropout: float = 0.0) -> None:
+class _WideBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
         super().__init__()
-        pool = image_size >= 16
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
-            nn.BatchNorm2d(32),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2) if pool else nn.Identity(),
-            nn.Conv2d(32, 64, 3, padding=1, bias=False),
-            nn.BatchNorm2d(64),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2) if pool else nn.Identity(),
-        )
-        self.head = nn.Sequential(GlobalAvgPool(), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes))  # Flatten: a no-op that keeps the saved models' keys
+        self.bn1, self.conv1 = nn.BatchNorm2d(in_planes), nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(planes), nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if stride != 1 or in_planes != planes else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(x))
+        shortcut = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv1(out)
+        out = self.conv2(self.dropout(F.relu(self.bn2(out))))
+        return out + shortcut
+
+
+class WideResNet(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, depth: int = 28, widen: int = 10, dropout: float = 0.0) -> None:
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"WideResNet depth must be 6n + 4; got {depth}")
+        blocks = (depth - 4) // 6
+        widths = [16, 16 * widen, 32 * widen, 64 * widen]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)]
+        for group, (planes, stride) in enumerate(zip(widths[1:], (1, 2, 2))):
+            for block in range(blocks):
+                layers.append(_WideBlock(widths[group] if block == 0 else planes, planes, stride if block == 0 else 1, dropout))
+        self.features = nn.Sequential(*layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), GlobalAvgPool())
+        self.head = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
 
 
-class GlobalAvgPool(nn.Module):
-    """(N, C, H, W) to (N, C), the mean over each map: ``AdaptiveAvgPool2d(1)`` plus ``Flatten``, whose CUDA backward
-    has no deterministic kernel (``use_deterministic_algorithms`` warns on it); a mean's backward is deterministic."""
+class _DenseLayer(nn.Module):
+    def __init__(self, in_planes: int, growth: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(in_planes), nn.Conv2d(in_planes, 4 * growth, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.mean((2, 3))
+        out = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+        return torch.cat([x, out], 1)
 
 
-def _image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
-    if len(input_shape) != 3:
-        raise ValueError(f"model {model!r} needs image input (channels, height, width); this dataset gives shape {input_shape}")
-    return input_shape  # type: ignore[return-value]
+class DenseNetBC(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, depth: int = 190, growth: int = 40, compression: float = 0.5) -> None:
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"DenseNet-BC depth must be 6n + 4; got {depth}")
+        per_block = (depth - 4) // 6
+        planes = 2 * growth
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, planes, 3, padding=1, bias=False)]
+        for block in range(3):
+            for _ in range(per_block):
+                layers.append(_DenseLayer(planes, growth))
+                planes += growth
+            if block < 2:  # transition: halve the channels and the resolution
+                out = int(planes * compression)
+                layers += [nn.BatchNorm2d(planes), nn.ReLU(inplace=True), nn.Conv2d(planes, out, 1, bias=False), nn.AvgPool2d(2)]
+                planes = out
+        self.features = nn.Sequential(*layers, nn.BatchNorm2d(planes), nn.ReLU(inplace=True), GlobalAvgPool())
+        self.head = nn.Linear(planes, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
 
 
-@register_model("cnn")
-def _cnn(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, height, _ = _image_shape(input_shape, "cnn")
-    return SmallCNN(channels, height, num_classes, dropout)
+@register_model("wrn28_10")
+def _wrn28_10(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    channels, _, _ = image_shape(input_shape, "wrn28_10")
+    return WideResNet(channels, num_classes, depth=28, widen=10, dropout=dropout)
+
+
+@register_model("densenet_bc190")
+def _densenet_bc190(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+    channels, _, _ = image_shape(input_shape, "densenet_bc190")
+    if dropout > 0:
+        raise ValueError("model 'densenet_bc190' has no dropout option (the paper trains it without)")
+    return DenseNetBC(channels, num_classes, depth=190, growth=40)
 
 
 class PreActBlock(nn.Module):
@@ -166,13 +183,13 @@ class PreActResNet18(nn.Module):
 
 @register_model("preact_resnet18")
 def _preact_resnet18(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, _, _ = _image_shape(input_shape, "preact_resnet18")
+    channels, _, _ = image_shape(input_shape, "preact_resnet18")
     return PreActResNet18(channels, num_classes, dropout)
 
 
 @register_model("preact_resnet18_authors")
 def _preact_resnet18_authors(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, _, _ = _image_shape(input_shape, "preact_resnet18_authors")
+    channels, _, _ = image_shape(input_shape, "preact_resnet18_authors")
     return PreActResNet18(channels, num_classes, dropout, authors=True)
 
 
@@ -223,10 +240,7 @@ class FastCifarNet(nn.Sequential):
 
 @register_model("fast_cifar")
 def _fast_cifar(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
-    channels, height, width = _image_shape(input_shape, "fast_cifar")
+    channels, height, width = image_shape(input_shape, "fast_cifar")
     if min(height, width) < 17:
         raise ValueError(f"model 'fast_cifar' needs images of at least 17x17 (it halves the resolution three times after a 2x2 stem); this dataset gives {height}x{width}")
     return FastCifarNet(channels, num_classes, dropout=dropout)
-from . import speech_models  # noqa: E402, F401  (registers lenet and vgg11, Section 3.3)
-from . import cifar_models  # noqa: E402, F401  (registers wrn28_10 and densenet_bc190, Section 3.2)
-from . import imagenet_models  # noqa: E402, F401  (registers resnet50, resnet101 and resnext101_32x4d, Section 3.1)

@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Source, Splits, _cached, _missing, register_dataset
-from .errors import DatasetError
+from ..errors import DatasetError
+from ._common import cached, missing
+from ._registry import register_dataset
+from ._splits import Source, Splits
 
 SAMPLE_RATE = 16_000  # Hz
 WINDOW = 320  # samples: 20 ms
@@ -117,9 +119,9 @@ def _speech_commands(source: Source) -> Splits:
     """Google Speech Commands: a folder of label folders, or the v0.02 test-set archive."""
     tree, archive = source.data_root / FOLDER, source.data_root / ARCHIVE
     if tree.is_dir():
-        return _cached(source, "speech_commands", tree, lambda: _read_tree(tree))
+        return cached(source, "speech_commands", tree, lambda: _read_tree(tree))
     if not archive.exists():
-        raise _missing("speech_commands", f"{tree}/<label>/<clip>.wav or {archive}")
+        raise missing("speech_commands", f"{tree}/<label>/<clip>.wav or {archive}")
 
     def build() -> Splits:
         with tempfile.TemporaryDirectory() as directory:
@@ -128,4 +130,4 @@ def _speech_commands(source: Source) -> Splits:
             tops = [p for p in Path(directory).iterdir() if p.is_dir()]
             return _read_tree(tops[0] if len(tops) == 1 else Path(directory))
 
-    return _cached(source, "speech_commands", archive, build)
+    return cached(source, "speech_commands", archive, build)

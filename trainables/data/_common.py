@@ -1,0 +1,57 @@
+"""What the loaders share: the tensor cache, and the one-line errors for missing and unreadable files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..errors import DatasetError, first_line
+from ._splits import Source, Splits
+
+# Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output is read.
+# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never trained on);
+#    CIFAR-10's pickles are read without torchvision (same tensors).
+# 3: Speech Commands folders with validation_list.txt and testing_list.txt are split by those lists.
+CACHE_VERSION = 3
+
+
+# What decoding a truncated or corrupt file raises (gzip, tar, PIL, numpy, torch): reported as a DatasetError.
+UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zlib.error, zipfile.BadZipFile, pickle.UnpicklingError)
+
+
+def unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
+    reason = first_line(error, 160)
+    return DatasetError(f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch them again")
+
+
+def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:
+    """Build once, then reuse the tensors; the write is atomic, so concurrent trials are safe."""
+    key = hashlib.sha1(f"{CACHE_VERSION}:{origin.resolve()}".encode()).hexdigest()[:10]
+    path = source.cache / f"{name}-{key}.pt"
+    if path.exists():
+        # Memory-mapped: the trials of one node share the decoded tensors through the page cache.
+        return Splits(**torch.load(path, weights_only=True, mmap=True))
+    try:
+        splits = build()
+    except DatasetError:  # already says what is wrong (it is a RuntimeError too)
+        raise
+    except UNREADABLE as error:
+        raise unreadable(name, origin, error) from error
+    source.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=source.cache, suffix=".tmp", delete=False) as tmp:
+        torch.save(vars(splits), tmp.name)
+    os.replace(tmp.name, path)
+    return splits
+
+
+def missing(dataset: str, expected: str) -> DatasetError:
+    return DatasetError(f"dataset {dataset!r}: files not found; expected {expected} (set data_root, $MIXUP_TUNE_DATA, or download: true)")

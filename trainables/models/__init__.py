@@ -1,0 +1,12 @@
+"""Models by name: ``build_model(name, input_shape, num_classes, hidden_sizes, dropout)``.
+
+Each family module registers its builders on import (``register_model``); the
+registry sits below them (``_registry``), so no family imports this package.
+"""
+
+from . import cifar, imagenet, small, speech  # noqa: F401  (each registers its models)
+from ._layers import GlobalAvgPool
+from ._registry import MODELS, build_model, image_shape, model_names, register_model
+from .small import MLP
+
+__all__ = ["MLP", "MODELS", "GlobalAvgPool", "build_model", "image_shape", "model_names", "register_model"]

@@ -1,0 +1,26 @@
+"""The model registry: names to builders, below the model families that fill it (as timm's ``models/_registry.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from torch import nn
+
+from ..registry import Registry
+
+ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
+MODELS: Registry[ModelBuilder] = Registry("model")
+register_model = MODELS.register
+model_names = MODELS.names
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int] = (128, 128), dropout: float = 0.0) -> nn.Module:
+    """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
+    return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
+
+
+def image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
+    """(channels, height, width), or a ValueError naming the model that needs an image."""
+    if len(input_shape) != 3:
+        raise ValueError(f"model {model!r} needs image input (channels, height, width); this dataset gives shape {input_shape}")
+    return input_shape  # type: ignore[return-value]

@@ -1,0 +1,188 @@
+"""What in-memory and streamed classifier trials share: their RNGs, labels, model and optimiser, the training step and
+the epoch loop.
+
+A subclass supplies its data: ``minibatches()``, the epoch's (inputs, loss of the logits) pairs, and ``evaluate()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import TrainConfig
+from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
+from ..device import autocast_dtype, configure_determinism, resolve_device
+from ..mixup import Criterion, MixupSampler
+from ..models import build_model
+from ..normalise import Normalisation, as_unit_range
+from ..schedule import Schedule, iterations_per_epoch
+from ._common import Metrics, OnEpoch, TrainResult, build_optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
+
+
+class ClassifierTrial:
+    """Everything one classifier trial holds but its data: model, optimiser, schedule, labels and every RNG."""
+
+    normalisation: Normalisation  # set by the subclass, from its data
+
+    def __init__(self, config: TrainConfig, labels: Tensor, num_classes: int, input_shape: tuple[int, ...], is_image: bool) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        configure_determinism(config.deterministic, self.device)
+        self.num_classes = num_classes
+        self._seed_generators()
+        self._corrupt_labels(labels)
+        self.y_train_true = labels.to(self.device)
+        self._build_model(input_shape, is_image)
+
+    def _seed_generators(self) -> None:
+        """Each source of randomness has its own generator, so that changing
+        alpha does not change the shuffling, and so that each can be checkpointed."""
+        torch.manual_seed(self.config.seed)  # initialisation and dropout use the global generator
+        shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(self.config.seed).generate_state(3)
+        self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
+        self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
+        self.mixup = MixupSampler(self.config.alpha, self.config.lambda_per, int(mixup_seed), k=self.config.mix_k)
+
+    def _corrupt_labels(self, labels: Tensor) -> None:
+        """The training labels the trial learns (``label_noise`` of them redrawn), and which were redrawn."""
+        config = self.config
+        if config.label_noise_protocol == "bernoulli":
+            seed = SHARED_NOISE_SEED if config.noise_seed is None else config.noise_seed
+            corrupted = corrupt_labels_bernoulli(labels, config.label_noise, self.num_classes, seed)
+        else:
+            seed = config.seed if config.noise_seed is None else config.noise_seed
+            corrupted = corrupt_labels(labels, config.label_noise, self.num_classes, seed)
+        self.labels_changed_pct = 100.0 * corrupted.changed_fraction
+        self.y_train = corrupted.labels.to(self.device)
+        self.selected = corrupted.selected.to(self.device)
+
+    def _build_model(self, input_shape: tuple[int, ...], is_image: bool) -> None:
+        config = self.config
+        self.model = build_model(config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout).to(self.device)
+        self.autocast_dtype = autocast_dtype(config.precision, self.device)
+        self.channels_last = config.channels_last and is_image
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # fp16 needs its gradients scaled (bf16 has fp32's range and does not); a no-op otherwise.
+        self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
+        # Compiled for training only: evaluation's varying batch sizes would recompile it. Same parameters.
+        self.train_forward: nn.Module = torch.compile(self.model) if config.compile else self.model  # type: ignore[assignment]
+        self.optimizer = build_optimizer(config, self.model)
+        self.scheduler = Schedule(config, self.optimizer, iterations_per_epoch(len(self.y_train), config.batch_size))
+        self.epoch = 0
+        self.history: list[Metrics] = []
+
+    def noise_description(self) -> dict[str, str]:
+        return {"label_noise_protocol": self.config.label_noise_protocol} if self.config.label_noise > 0 else {}
+
+    def input_description(self) -> dict[str, str]:
+        """What the model was fed, reported with the first epoch (MLflow tags): the example shape, the normalisation
+        and, with label noise, the corruption protocol."""
+        raise NotImplementedError
+
+    def inputs(self, x: Tensor) -> Tensor:
+        """Raw stored examples (uint8 images or float features) to normalised float inputs."""
+        return self.normalised(as_unit_range(x))
+
+    def normalised(self, x: Tensor) -> Tensor:
+        x = self.normalisation(x)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision for training's forward passes (a no-op at fp32); losses are taken in fp32 all the same."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None)
+
+    def shuffled_batches(self, device: torch.device | None = None) -> list[Tensor]:
+        """The epoch's minibatches of example indices (on ``device``), from the shuffling generator. A trailing single
+        example is skipped: BatchNorm and pairing need two."""
+        n, batch = len(self.y_train), self.config.batch_size
+        order = torch.randperm(n, generator=self.shuffle_gen).to(device or "cpu")
+        return [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
+
+    def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
+        """The epoch's training minibatches: the (mixed) inputs, and the loss of the model's logits on them."""
+        raise NotImplementedError
+
+    def train_epoch(self, on_step: Callable[[Tensor], None] | None = None) -> float:
+        """One pass over the shuffled training set; returns the mean (mixed) training loss.
+
+        ``on_step(loss)``, if given, sees each minibatch's loss after its step
+        (tests/test_differential.py compares them with a textbook loop's).
+        """
+        self.model.train()
+        loss_sum, seen = torch.zeros((), device=self.device), 0
+        for x, criterion in self.minibatches():
+            with self.autocast():
+                loss = criterion(self.train_forward(x))
+            self.optimizer.zero_grad(set_to_none=True)
+            self.grad_scaler.scale(loss).backward()
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+            self.scheduler.step_iteration()
+            loss_sum += loss.detach() * len(x)  # stays on the device: no sync per step
+            seen += len(x)
+            if on_step is not None:
+                on_step(loss.detach())
+        return float(loss_sum) / max(seen, 1)
+
+    def evaluate(self) -> Metrics:
+        """Errors on unmixed data, in percent (mixed "training accuracy" would mean nothing)."""
+        raise NotImplementedError
+
+    def white_box(self) -> Metrics:
+        """Each model attacks itself (in-memory data only; ``TrainConfig`` refuses the others)."""
+        raise NotImplementedError("adversarial attacks need an in-memory dataset")
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"shuffle": self.shuffle_gen, "augment": self.augment_gen}
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = rng_state(self.device, self.generators(), self.mixup)
+        parts = {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler, "grad_scaler": self.grad_scaler}
+        return checkpoint(self.config, self.epoch, self.history, rng, **parts)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_checkpoint(state, self.config)
+        self.epoch, self.history = state["epoch"], list(state["history"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(state["grad_scaler"])
+        restore_rng(state["rng"], self.device, self.generators(), self.mixup)
+
+
+def run_epochs(trial: ClassifierTrial, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None) -> TrainResult:
+    """Train ``trial`` for ``config.epochs`` epochs, or on from ``resume_state``, reporting each epoch to ``on_epoch``.
+
+    Stops early, with ``diverged`` set, when the training loss is NaN or
+    infinite: a diverged config would only diverge again.
+    """
+    config = trial.config
+    if resume_state is not None:
+        trial.load_state_dict(resume_state)
+    best = min((m["test_error"] for m in trial.history), default=math.inf)
+    while trial.epoch < config.epochs:
+        lr = trial.optimizer.param_groups[0]["lr"]
+        train_loss = trial.train_epoch()
+        trial.scheduler.step()
+        trial.epoch += 1
+        diverged = not math.isfinite(train_loss)
+        metrics: Metrics = {"epoch": trial.epoch, "train_loss": train_loss, "lr": lr, **trial.evaluate()}
+        best = min(best, metrics["test_error"])
+        metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
+        if trial.epoch == 1:
+            metrics.update(trial.input_description())  # type: ignore[arg-type]  (two strings, once)
+        if config.adversarial and trial.epoch == config.epochs and not diverged:
+            metrics.update(trial.white_box())
+        trial.history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics, trial.state_dict)
+        if diverged:
+            return TrainResult(trial.history, diverged=True)
+    return TrainResult(trial.history)

@@ -1,0 +1,162 @@
+"""The in-memory classifier trial: whole splits on the device, mixed batch by batch or an epoch at once.
+
+``Trial(config)`` loads its dataset (``trainables.data``), keeps it on the
+device as stored (uint8 images, float features) and normalises per batch.
+The training step and the epoch loop are ``ClassifierTrial``'s; this module
+says what an epoch's minibatches are:
+
+- ERM (alpha = 0, or a ``mixup_warmup_epochs`` epoch): the batches as stored, augmented;
+- mixup: each batch mixed with a permutation of itself (``MixupSampler.mix_batch``);
+- without augmentation, when it fits: the whole epoch mixed at once, from the same draws;
+- Section 2's variants: k-way mixing, a second loader, same-label partners.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..adversarial import attack_errors, craft
+from ..augment import crop_and_flip
+from ..config import TrainConfig
+from ..data import SPLIT_SEED, Splits, load_data
+from ..mixup import Criterion, mix_many, mixup_cross_entropy, soft_target_cross_entropy
+from ..normalise import Normalisation, as_unit_range
+from ._classifier import ClassifierTrial
+from ._common import EVAL_BATCH, Metrics, percent_wrong
+
+PREMIX_MAX_ELEMENTS = 2**26  # floats (256 MB): above this an epoch is mixed batch by batch
+
+
+class Trial(ClassifierTrial):
+    """A classifier trial on an in-memory dataset: data on the device, model, optimiser, schedule and every RNG."""
+
+    def __init__(self, config: TrainConfig, splits: Splits | None = None) -> None:
+        splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
+        super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
+        self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
+        to_device = lambda t: None if t is None else t.to(self.device)  # noqa: E731
+        self.x_train, self.x_test, self.x_val = to_device(splits.x_train), to_device(splits.x_test), to_device(splits.x_val)
+        self.y_test, self.y_val = to_device(splits.y_test), to_device(splits.y_val)
+        self.normalisation = Normalisation.fit(self.x_train)
+
+    def input_description(self) -> dict[str, str]:
+        described = {"input_shape": "x".join(map(str, self.x_train.shape[1:])), "normalisation": self.normalisation.describe()}
+        return {**described, **self.noise_description()}
+
+    def _batch_inputs(self, idx: Tensor) -> Tensor:
+        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised inputs."""
+        x = self.x_train[idx]
+        return self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
+
+    def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
+        batches = self.shuffled_batches(self.device)
+        if self.epoch < self.config.mixup_warmup_epochs:  # ERM epochs first: no mixup draws are taken
+            for idx in batches:
+                y = self.y_train[idx]
+                yield self._batch_inputs(idx), lambda logits, y=y: F.cross_entropy(logits, y)  # as alpha = 0 trains
+        elif self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
+            yield from self._variant_batches(batches)
+        elif batches and self._premixes():
+            yield from self._premixed_batches(batches)
+        else:
+            for idx in batches:
+                yield self.mixup.mix_batch(self._batch_inputs(idx), self.y_train[idx])
+
+    def _variant_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
+        """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or the same label.
+
+        With a second loader, each partner batch is a slice of its own shuffled
+        pass over the training set, augmented on its own; otherwise partners are
+        the augmented batch itself, permuted (within each label for ``same_label``).
+        """
+        k, pairing = self.config.mix_k, self.config.mix_pairing
+        orders = [self.mixup.permutation(len(self.y_train)).to(self.device) for _ in range(k - 1)] if pairing == "two_loaders" else []
+        start = 0
+        for idx in batches:
+            size = len(idx)
+            if pairing == "two_loaders":
+                sources = [idx] + [order[start : start + size] for order in orders]
+                xs, ys = [self._batch_inputs(s) for s in sources], [self.y_train[s] for s in sources]
+            else:
+                x, y = self._batch_inputs(idx), self.y_train[idx]
+                draw = (lambda: self.mixup.same_label_permutation(y)) if pairing == "same_label" else (lambda: self.mixup.permutation(size).to(self.device))
+                perms = [torch.arange(size, device=self.device)] + [draw() for _ in range(k - 1)]
+                xs, ys = [x[p] for p in perms], [y[p] for p in perms]
+            weights = self.mixup.weights(size)
+            start += size
+            yield mix_many(xs, weights), lambda logits, ys=ys, w=weights: mixup_cross_entropy(logits, ys, w)
+
+    def _premixes(self) -> bool:
+        """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
+
+        On small models, mixup's dozen small operations per batch were a fifth
+        of the epoch (benchmarks/mixup_overhead.py); mixed once per epoch, what
+        is left per batch is what ERM does: one slice and one cross-entropy.
+        """
+        size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
+        return self.mixup.mixes and not self.augment and size <= PREMIX_MAX_ELEMENTS
+
+    def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
+        """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per batch."""
+        sizes = [len(idx) for idx in batches]
+        weights, perms = self.mixup.plan(sizes)
+        own = torch.cat(batches)
+        partner = torch.cat([idx[perm.to(self.device)] for idx, perm in zip(batches, perms)])
+        w = weights.to(self.device)
+        mixed = torch.lerp(self.inputs(self.x_train[partner]), self.inputs(self.x_train[own]), w.view(-1, *([1] * (self.x_train.dim() - 1))))
+        # One-hot sums, not scatter_add_ (no deterministic CUDA kernel); the same values to the bit.
+        one_hot = lambda y: F.one_hot(y, self.num_classes).float()  # noqa: E731
+        targets = w[:, None] * one_hot(self.y_train[own]) + (1 - w)[:, None] * one_hot(self.y_train[partner])
+        start = 0
+        for size in sizes:
+            t = targets[start : start + size]
+            yield mixed[start : start + size], lambda logits, t=t: soft_target_cross_entropy(logits, t)
+            start += size
+
+    @torch.inference_mode()
+    def predict(self, x: Tensor, top: int = 1) -> Tensor:
+        """The class indices ranked first (shape (N,)), or the ``top`` first (shape (N, top)).
+
+        Always in fp32, whatever the training precision: errors (and the attacks and
+        in-between measures, which go through ``forward_unit_range``) are the paper's
+        numbers, and bf16's rounding of near-tied logits would move them.
+        """
+        self.model.eval()
+        ranked = [self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices for i in range(0, len(x), EVAL_BATCH)]
+        return torch.cat(ranked)[:, 0] if top == 1 else torch.cat(ranked)
+
+    def evaluate(self) -> Metrics:
+        if self.num_classes > 5:  # top-5 as well (the paper's ImageNet tables), from the same forward pass
+            ranked = self.predict(self.x_test, top=5)
+            metrics = {"test_error": percent_wrong(ranked[:, 0] != self.y_test), "test_error_top5": percent_wrong((ranked != self.y_test[:, None]).all(1))}
+        else:
+            metrics = {"test_error": percent_wrong(self.predict(self.x_test) != self.y_test)}
+        train_wrong = self.predict(self.x_train) != self.y_train
+        metrics["train_error_real"] = percent_wrong(train_wrong[~self.selected])
+        if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does
+            metrics["train_error_corrupted"] = percent_wrong(train_wrong[self.selected])
+        if self.x_val is not None:
+            metrics["val_error"] = percent_wrong(self.predict(self.x_val) != self.y_val)
+        return metrics
+
+    def forward_unit_range(self, x: Tensor) -> Tensor:
+        """The model in eval mode on inputs in [0, 1]: what the attacks differentiate."""
+        self.model.eval()
+        return self.model(self.normalised(x))
+
+    def attack_subset(self) -> tuple[Tensor, Tensor]:
+        """A fixed test subset (the same for every trial of a dataset), in [0, 1], with its true labels."""
+        count = min(self.config.adversarial_examples, len(self.y_test))
+        chosen = torch.randperm(len(self.y_test), generator=torch.Generator().manual_seed(SPLIT_SEED))[:count].to(self.device)
+        return as_unit_range(self.x_test[chosen]), self.y_test[chosen]
+
+    def white_box(self) -> Metrics:
+        """Each model attacks itself: FGSM and I-FGSM error, top-1 (and top-5 with more than 5 classes)."""
+        x, y = self.attack_subset()
+        examples = craft(self.forward_unit_range, x, y, self.config.adversarial_epsilon)
+        return attack_errors(self.forward_unit_range, examples, y, self.num_classes, prefix="white_box")
