@@ -272,7 +272,7 @@ class TrainConfig:
             if self.gan.mixing == "released_code":  # alpha bounds each point's weight: above 1, mixing would extrapolate
                 _require(_finite(self.alpha) and 0 <= self.alpha <= 1, "alpha", f"is the upper bound of Uniform(0, alpha) with gan.mixing released_code: in [0, 1]; got {self.alpha}")
             for f in fields(self):
-                default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+                default = f.default_factory() if callable(f.default_factory) else f.default
                 _require(f.name in GAN_OPTIONS or getattr(self, f.name) == default, f.name, f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})")
         if self.dataset not in BUILTIN_DATASETS or self.model not in BUILTIN_MODELS:
             # Here, not at the top: the registries import torch, and reading options (analysis) must not.
@@ -367,7 +367,7 @@ def option_names() -> list[str]:
     """Every sweepable option, dotted."""
     names: list[str] = []
     for f in fields(TrainConfig):
-        default = f.default_factory() if callable(f.default_factory) else None  # type: ignore[misc]
+        default = f.default_factory() if callable(f.default_factory) else None
         if is_dataclass(default):
             names += [f"{f.name}.{sub.name}" for sub in fields(default)]
         else:

@@ -78,6 +78,7 @@ class MixupSampler:
         whose two-way case is that Beta.
         """
         count = batch_size if self.per_sample else 1
+        drawn: np.ndarray
         if self.k == 2:
             lam = self.lambda_rng.beta(self.alpha, self.alpha, size=count).astype(np.float32)
             drawn = np.stack([lam, 1 - lam], axis=1)  # 1 - lam in float32, as the two-way loss takes it
@@ -107,7 +108,7 @@ class MixupSampler:
         With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM.
         """
         if not self.mixes:
-            return x, lambda logits: F.cross_entropy(logits, y)
+            return x, erm_loss(y)
         if self.per_sample:
             lam, perm = self.sample(len(x))
             perm = perm.to(x.device, non_blocking=True)
@@ -137,6 +138,11 @@ def mix_many(xs: list[Tensor], weights: Tensor) -> Tensor:
     weights = weights.to(device=xs[0].device, dtype=xs[0].dtype)
     shape = (-1, *([1] * (xs[0].dim() - 1)))
     return sum((weights[:, j].view(shape) * x for j, x in enumerate(xs)), torch.zeros_like(xs[0]))
+
+
+def erm_loss(y: Tensor) -> Criterion:
+    """Plain cross-entropy against ``y``: the loss of an unmixed minibatch."""
+    return lambda logits: F.cross_entropy(logits, y)
 
 
 def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Tensor:

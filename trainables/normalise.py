@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import cast
+
 import torch
 from torch import Tensor
 
@@ -74,8 +76,10 @@ def _uint8_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         counts = torch.stack([torch.bincount(x[:, c].flatten(), minlength=256) for c in range(x.shape[1])])
     else:
         offsets = 256 * torch.arange(x.shape[1], device=x.device)
-        counts = sum(torch.bincount((part.long() + offsets).flatten(), minlength=256 * x.shape[1]) for part in x.split(_CHUNK))
-        counts = counts.view(x.shape[1], 256)  # type: ignore[union-attr]
+        counts = torch.zeros(256 * x.shape[1], dtype=torch.int64, device=x.device)
+        for part in x.split(_CHUNK):
+            counts += torch.bincount((part.long() + offsets).flatten(), minlength=256 * x.shape[1])
+        counts = counts.view(x.shape[1], 256)
     counts = counts.double()
     values = torch.arange(256, dtype=torch.float64, device=x.device) / 255
     total = counts.sum(1)
@@ -97,11 +101,11 @@ def _float_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     count = x.numel() // x.shape[1] if per_channel else len(x)  # values per channel or feature
     parts = [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None  # small: convert once
     chunks = lambda: parts if parts is not None else (as_unit_range(part) for part in x.split(_CHUNK))  # noqa: E731
-    mean = sum(part.sum(dims, dtype=torch.float64) for part in chunks()) / count
+    mean = cast(Tensor, sum(part.sum(dims, dtype=torch.float64) for part in chunks())) / count
     centre = mean.float().view(shape)
-    variance = sum((part - centre).square().sum(dims, dtype=torch.float64) for part in chunks()) / count
+    variance = cast(Tensor, sum((part - centre).square().sum(dims, dtype=torch.float64) for part in chunks())) / count
     largest = torch.stack([part.abs().amax(dims) for part in chunks()]).amax(0).double()
-    return mean, variance.sqrt(), largest  # type: ignore[union-attr]
+    return mean, variance.sqrt(), largest
 
 
 __all__ = ["NEAR_CONSTANT", "Normalisation", "as_unit_range"]

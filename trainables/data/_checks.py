@@ -34,14 +34,15 @@ def standard_layout(splits: Splits) -> Splits:
     """(N, H, W) inputs become (N, 1, H, W) one-channel images, in every split; other layouts are kept."""
     if splits.x_train.dim() != 3:
         return splits
-    as_image = lambda x: None if x is None or x.dim() != 3 else x.unsqueeze(1)  # noqa: E731
-    return replace(splits, x_train=as_image(splits.x_train), x_test=as_image(splits.x_test), x_val=as_image(splits.x_val) if splits.x_val is not None else None)
+    as_image = lambda x: x.unsqueeze(1) if x.dim() == 3 else x  # noqa: E731
+    x_val = None if splits.x_val is None else as_image(splits.x_val)
+    return replace(splits, x_train=as_image(splits.x_train), x_test=as_image(splits.x_test), x_val=x_val)
 
 
 def check_splits(splits: Splits, dataset: str, where: object) -> None:
     """Raise DatasetError, one line, for the first thing that makes these splits unusable."""
     name = f"dataset {dataset!r} ({where})"
-    parts = [("train", splits.x_train, splits.y_train), ("test", splits.x_test, splits.y_test)]
+    parts: list[tuple[str, Tensor | None, Tensor | None]] = [("train", splits.x_train, splits.y_train), ("test", splits.x_test, splits.y_test)]
     if splits.x_val is not None or splits.y_val is not None:
         parts.append(("val", splits.x_val, splits.y_val))
     if splits.num_classes < 2:

@@ -23,4 +23,5 @@ def image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int
     """(channels, height, width), or a ValueError naming the model that needs an image."""
     if len(input_shape) != 3:
         raise ValueError(f"model {model!r} needs image input (channels, height, width); this dataset gives shape {input_shape}")
-    return input_shape  # type: ignore[return-value]
+    channels, height, width = input_shape
+    return channels, height, width

@@ -177,7 +177,7 @@ def run_epochs(trial: ClassifierTrial, on_epoch: OnEpoch | None = None, resume_s
         best = min(best, metrics["test_error"])
         metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
         if trial.epoch == 1:
-            metrics.update(trial.input_description())  # type: ignore[arg-type]  (two strings, once)
+            metrics.update(trial.input_description())  # type: ignore[arg-type]  # two strings, once
         if config.adversarial and trial.epoch == config.epochs and not diverged:
             metrics.update(trial.white_box())
         trial.history.append(metrics)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from ..adversarial import attack_errors, craft
 from ..augment import crop_and_flip
 from ..config import TrainConfig
 from ..data import SPLIT_SEED, Splits, load_data
-from ..mixup import Criterion, mix_many, mixup_cross_entropy, soft_target_cross_entropy
+from ..mixup import Criterion, erm_loss, mix_many, mixup_cross_entropy, soft_target_cross_entropy
 from ..normalise import Normalisation, as_unit_range
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -39,9 +40,9 @@ class Trial(ClassifierTrial):
         splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
         super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
         self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
-        to_device = lambda t: None if t is None else t.to(self.device)  # noqa: E731
-        self.x_train, self.x_test, self.x_val = to_device(splits.x_train), to_device(splits.x_test), to_device(splits.x_val)
-        self.y_test, self.y_val = to_device(splits.y_test), to_device(splits.y_val)
+        self.x_train, self.x_test, self.y_test = splits.x_train.to(self.device), splits.x_test.to(self.device), splits.y_test.to(self.device)
+        self.x_val = None if splits.x_val is None else splits.x_val.to(self.device)
+        self.y_val = None if splits.y_val is None else splits.y_val.to(self.device)
         self.normalisation = Normalisation.fit(self.x_train)
 
     def input_description(self) -> dict[str, str]:
@@ -57,8 +58,7 @@ class Trial(ClassifierTrial):
         batches = self.shuffled_batches(self.device)
         if self.epoch < self.config.mixup_warmup_epochs:  # ERM epochs first: no mixup draws are taken
             for idx in batches:
-                y = self.y_train[idx]
-                yield self._batch_inputs(idx), lambda logits, y=y: F.cross_entropy(logits, y)  # as alpha = 0 trains
+                yield self._batch_inputs(idx), erm_loss(self.y_train[idx])  # as alpha = 0 trains
         elif self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
             yield from self._variant_batches(batches)
         elif batches and self._premixes():
@@ -89,7 +89,7 @@ class Trial(ClassifierTrial):
                 xs, ys = [x[p] for p in perms], [y[p] for p in perms]
             weights = self.mixup.weights(size)
             start += size
-            yield mix_many(xs, weights), lambda logits, ys=ys, w=weights: mixup_cross_entropy(logits, ys, w)
+            yield mix_many(xs, weights), partial(mixup_cross_entropy, ys=ys, weights=weights)
 
     def _premixes(self) -> bool:
         """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
@@ -114,8 +114,7 @@ class Trial(ClassifierTrial):
         targets = w[:, None] * one_hot(self.y_train[own]) + (1 - w)[:, None] * one_hot(self.y_train[partner])
         start = 0
         for size in sizes:
-            t = targets[start : start + size]
-            yield mixed[start : start + size], lambda logits, t=t: soft_target_cross_entropy(logits, t)
+            yield mixed[start : start + size], partial(soft_target_cross_entropy, targets=targets[start : start + size])
             start += size
 
     @torch.inference_mode()
@@ -140,7 +139,7 @@ class Trial(ClassifierTrial):
         metrics["train_error_real"] = percent_wrong(train_wrong[~self.selected])
         if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does
             metrics["train_error_corrupted"] = percent_wrong(train_wrong[self.selected])
-        if self.x_val is not None:
+        if self.x_val is not None and self.y_val is not None:
             metrics["val_error"] = percent_wrong(self.predict(self.x_val) != self.y_val)
         return metrics
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..config import TrainConfig
 from ..data import SPLIT_SEED
 from ..data.streaming import IMAGENET_MEAN, IMAGENET_STD, TRAIN_EVAL_IMAGES, ImageFiles, scan
-from ..mixup import Criterion
+from ..mixup import Criterion, erm_loss
 from ..normalise import Normalisation
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -66,7 +65,7 @@ class StreamingTrial(ClassifierTrial):
         warm_up = self.epoch < self.config.mixup_warmup_epochs
         for x, index in self._device_batches(self.train_images, batches):
             y = self.y_train[index]
-            yield (x, lambda logits, y=y: F.cross_entropy(logits, y)) if warm_up else self.mixup.mix_batch(x, y)
+            yield (x, erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y)
 
     @torch.inference_mode()
     def _ranked(self, images: ImageFiles, indices: list[int], top: int) -> Tensor:
