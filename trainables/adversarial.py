@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 Model = Callable[[Tensor], Tensor]  # inputs in [0, 1] -> logits
-DEFAULT_EPSILON = 4 / 255  # the paper's 4 of 255 per pixel
 IFGSM_STEPS = 10  # the paper: 10 iterations of equal size
 
 
