@@ -12,7 +12,7 @@ from mlflow.entities import Metric
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
-from analysis.label_noise import with_methods
+from analysis.studies.label_noise import with_methods
 from analysis.runs import load_history
 from mixup_tune.records import tags
 

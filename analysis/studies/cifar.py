@@ -9,16 +9,15 @@ there are none to print beside ours.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
+from ..stats import paired_by_seed, seed_stats
+from ._registry import HistoryLoader, StudyContext, register_study
 
-HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
 KEYS = ["dataset", "model", "alpha"]
 
 
@@ -52,7 +51,9 @@ def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> l
     return save_figure(figure, out, "cifar_curves")
 
 
-def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyOutput:
+@register_study("cifar")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = cifar_table(runs)
     csv = out / "cifar.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
@@ -70,4 +71,4 @@ def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyO
             "![test error over epochs](cifar_curves.png)",
         ]
     )
-    return StudyOutput([csv, *plot_curves(load_history, runs, out)], markdown)
+    return StudyOutput([csv, *plot_curves(context.history, runs, out)], markdown)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 METRICS = ("val_error", "last_test_error", "train_error_real")  # val_error: the last epoch's, as MLflow keeps it
 
@@ -29,7 +30,9 @@ def speech_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.merge(reference, on=["model", "alpha"], how="left")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("speech")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = speech_table(runs)
     csv = out / "speech.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -15,9 +15,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..stats import paired_by_seed, seed_stats
+from ._registry import StudyContext, register_study
 
 METRIC = "last_test_error"
 
@@ -109,7 +110,9 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
     return save_figure(figure, out, "uci")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("uci")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = uci_table(runs)
     replica = table4(runs, table)
     files = []

@@ -17,8 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..stats import paired_by_seed, seed_stats
+from ._registry import StudyContext, register_study
 
 PAPER_SAYS = {
     "ERM": "",
@@ -99,7 +100,9 @@ def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
     return save_figure(figure, out, "variants")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("variants")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = variants_table(runs)
     csv = out / "variants.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -14,9 +14,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 ATTACKS = (
     ("white_box_fgsm_error", "white box FGSM"),
@@ -71,7 +72,9 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
     return save_figure(figure, out, "adversarial")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("adversarial")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = adversarial_table(runs)
     csv = out / "adversarial.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 KEYS = ["model", "epochs", "alpha"]
 
@@ -23,7 +24,9 @@ def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.merge(reference, on=KEYS, how="left")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("imagenet")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = imagenet_table(runs)
     csv = out / "imagenet.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
