@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import paper
 from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
@@ -28,7 +29,8 @@ ATTACKS = (
 
 
 def adversarial_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"] & ~runs["surrogate"]]
+    usable = finished(runs)
+    usable = usable[~usable["surrogate"]]  # the ERM model the black-box examples came from
     metrics = ["last_test_error"] + [m for name, _ in ATTACKS for m in (name, f"{name}_top5") if m in usable.columns]
     return seed_stats(usable, ["alpha"], metrics).sort_values("alpha").reset_index(drop=True)
 

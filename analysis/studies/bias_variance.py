@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
@@ -25,7 +26,7 @@ PANELS = (
 
 def bias_variance_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics per (label_noise, alpha) of each panel's metric; diverged and failed trials left out."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     usable["generalisation_gap"] = usable["last_test_error"] - usable["train_error_real"]
     metrics = [metric for metric, _ in PANELS] + ["best_test_error"]
     table = seed_stats(usable, ["label_noise", "alpha"], metrics)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
+from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import HistoryLoader, StudyContext, register_study
 
@@ -22,7 +23,7 @@ KEYS = ["dataset", "model", "alpha"]
 
 
 def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     table = seed_stats(usable, KEYS, ["best_test_error", "last_test_error"]).sort_values(KEYS).reset_index(drop=True)
     differences = []
     for row in table.itertuples():
@@ -34,7 +35,7 @@ def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> list[Path]:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     history = load_history(list(usable["run_id"]), ("test_error",)).merge(usable[["run_id", *KEYS]], on="run_id")
     panels = sorted(usable[["dataset", "model"]].drop_duplicates().itertuples(index=False))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), constrained_layout=True, squeeze=False)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import paper
 from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
@@ -15,7 +16,7 @@ KEYS = ["model", "epochs", "alpha"]
 
 
 def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     metrics = [m for m in ("last_test_error", "test_error_top5") if m in usable.columns]
     table = seed_stats(usable, KEYS, metrics).sort_values(KEYS).reset_index(drop=True)
     reference = paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"})

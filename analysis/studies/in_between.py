@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import load_trained
 
 from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
@@ -32,7 +33,7 @@ def measure(runs: pd.DataFrame, tracking_uri: str) -> pd.DataFrame:
     from trainables.in_between import in_between
 
     client = MlflowClient(tracking_uri)
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     rows = []
     for run in usable.itertuples():
         trial = load_trained(client, run.run_id)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import paper
 from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import HistoryLoader, StudyContext, register_study
 
@@ -32,7 +33,7 @@ STRONG_ALPHA = 8  # the paper: "mixup with a large alpha (e.g. 8 or 32)"
 
 def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished, non-diverged trials, labelled with their method and setting."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     mixup, dropout = usable["alpha"] > 0, usable["dropout"] > 0
     usable["method"] = "ERM"
     usable.loc[dropout, "method"] = "dropout"

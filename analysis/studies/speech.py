@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import paper
 from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
@@ -21,7 +22,7 @@ METRICS = ("val_error", "last_test_error", "train_error_real")  # val_error: the
 
 
 def speech_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     metrics = [m for m in METRICS if m in usable.columns]
     table = seed_stats(usable, ["model", "alpha"], metrics).sort_values(["model", "alpha"]).reset_index(drop=True)
     reference = paper.FIGURE4.rename(columns={"val_error": "paper_val_error", "test_error": "paper_test_error"})

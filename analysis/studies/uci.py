@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import paper
 from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import StudyContext, register_study
 
@@ -25,13 +26,14 @@ METRIC = "last_test_error"
 
 def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics of the test error per (dataset, alpha); failed and diverged trials left out."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     return seed_stats(usable, ["dataset", "alpha"], [METRIC]).sort_values(["dataset", "alpha"]).reset_index(drop=True)
 
 
 def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[float, float, int]:
     """Mean over seeds of (mixup - ERM) test error, its 95% half-width, and the number of seeds with both."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"] & (runs["dataset"] == dataset)]
+    usable = finished(runs)
+    usable = usable[usable["dataset"] == dataset]
     return paired_by_seed(usable, "alpha", alpha, 0.0, METRIC)
 
 

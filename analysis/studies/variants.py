@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import StudyContext, register_study
 
@@ -52,7 +53,7 @@ def _kind(method: str) -> str:
 
 def variants_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics per (label_noise, alpha, method), with the paired difference to the paper's mixup at that alpha."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     if "label_noise" not in usable:
         usable["label_noise"] = 0.0
     usable["method"] = usable.apply(method_of, axis=1)
