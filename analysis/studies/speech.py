@@ -8,8 +8,6 @@ classes, split by speaker) is a smaller problem, and the report says which.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from .. import paper
