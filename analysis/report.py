@@ -7,14 +7,14 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from . import adversarial, bias_variance, cifar, gan, imagenet, label_noise, speech, uci, variants
-from .render import StudyOutput, markdown_table
-from mixup_tune.records import tags
-from mixup_tune.records import find_parent
+from mixup_tune.records import find_parent, tags
 
-from .runs import load_history, load_runs, varying_options
+from .render import StudyOutput, markdown_table
+from .runs import load_runs, varying_options
+from .studies import Render, StudyContext, get_study
 
 ARTIFACT_DIR = "analysis"
+GENERIC = "generic"  # the study of a sweep without a study tag (or without a parent run)
 
 
 def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
@@ -29,30 +29,9 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
     runs.drop(columns=["run_id"]).to_csv(runs_csv, index=False, float_format="%.4f")
     client = MlflowClient(tracking_uri)
     parent = find_parent(client, sweep)  # one lookup: the study tag, and where the outputs are logged
-    study = parent.data.tags.get(tags.STUDY, "generic") if parent else "generic"
-    sections: list[StudyOutput] = []
-    if study == "label_noise":
-        sections.append(label_noise.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), out))
-    if study == "adversarial":
-        sections.append(adversarial.render(runs, out))
-    if study == "uci":
-        sections.append(uci.render(runs, out))
-    if study == "variants":
-        sections.append(variants.render(runs, out))
-    if study == "speech":
-        sections.append(speech.render(runs, out))
-    if study == "imagenet":
-        sections.append(imagenet.render(runs, out))
-    if study == "cifar":
-        sections.append(cifar.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), out))
-    if study == "gan":
-        sections.append(gan.render(runs, lambda run_ids, metrics: load_history(sweep, tracking_uri, metrics, run_ids), tracking_uri, out))
-    if study == "in_between":
-        from . import in_between  # evaluates logged models: torch, only for this study
-
-        sections.append(in_between.render(runs, tracking_uri, out))
-    if study == "bias_variance" or (study == "generic" and "alpha" in varying_options(runs)):
-        sections.append(bias_variance.render(runs, out, title=sweep))
+    study = parent.data.tags.get(tags.STUDY, GENERIC) if parent else GENERIC
+    render = _renderer(study, runs)
+    sections = [render(StudyContext.of(sweep, runs, out, tracking_uri))] if render else []
     report = out / "report.md"
     report.write_text(_report(sweep, study, runs, sections))
     files = [runs_csv, *(path for section in sections for path in section.files), report]
@@ -60,6 +39,13 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
         for path in files:
             client.log_artifact(parent.info.run_id, str(path), ARTIFACT_DIR)
     return files
+
+
+def _renderer(study: str, runs: pd.DataFrame) -> Render | None:
+    """The registered study of that name; for a generic sweep over alpha, the bias-variance view; else none."""
+    if study == GENERIC:
+        return get_study("bias_variance") if "alpha" in varying_options(runs) else None
+    return get_study(study)
 
 
 def _report(sweep: str, study: str, runs: pd.DataFrame, sections: list[StudyOutput]) -> str:

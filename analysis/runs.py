@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from mixup_tune.records import tags
-from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param
+from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param, tags
 from trainables.config import option_names  # plain dataclasses: no torch import
 
 _HISTORY_THREADS = 8  # concurrent get_metric_history calls to a tracking server
@@ -82,6 +81,15 @@ def _histories(client: MlflowClient, run_ids: list[str], metrics: tuple[str, ...
     with ThreadPoolExecutor(max_workers=_HISTORY_THREADS) as pool:
         for (run_id, metric), points in zip(pairs, pool.map(lambda pair: client.get_metric_history(*pair), pairs)):
             yield from ((run_id, metric, point) for point in points)
+
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The trials the tables and figures read: finished and not diverged (failed and diverged trials are only counted).
+
+    A selection of ``runs``: copy it before adding columns. (The GAN study keeps
+    diverged trials, as failures: it filters the runs itself.)
+    """
+    return runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
 
 
 def varying_options(runs: pd.DataFrame) -> list[str]:

@@ -12,8 +12,9 @@ from mlflow.entities import Metric
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
-from analysis.label_noise import with_methods
-from analysis.runs import load_history
+from analysis.runs import finished, load_history
+from analysis.studies import get_study, list_studies, register_study
+from analysis.studies.label_noise import with_methods
 from mixup_tune.records import tags
 
 
@@ -45,6 +46,21 @@ def test_bulk_and_per_run_history_reads_agree(tmp_path: Path, monkeypatch: pytes
 def test_label_noise_settings_without_any_dropout_run() -> None:
     runs = pd.DataFrame({"status": ["FINISHED"] * 3, "diverged": [False] * 3, "alpha": [0.0, 1.0, 8.0], "dropout": [0.0] * 3})
     assert list(with_methods(runs)["setting"]) == ["", "alpha=1", "alpha=8"]
+
+
+def test_the_tables_read_finished_trials_only() -> None:
+    runs = pd.DataFrame({"status": ["FINISHED", "FAILED", "FINISHED", "RUNNING"], "diverged": [False, False, True, False]})
+    assert list(finished(runs).index) == [0]
+
+
+def test_every_study_a_sweep_may_name_is_registered_once() -> None:
+    from mixup_tune.spec import STUDIES
+
+    assert list_studies() == sorted(set(STUDIES) - {"generic"}), "generic is report.py's fallback, not a registered study"
+    uci = get_study("uci")
+    assert uci is not None and get_study("no such study") is None
+    with pytest.raises(ValueError, match="registered twice"):
+        register_study("uci")(uci)
 
 
 def test_reading_and_analysing_import_neither_torch_nor_ray() -> None:

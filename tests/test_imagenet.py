@@ -43,7 +43,7 @@ def test_the_imagenet_sweep_runs_end_to_end_on_a_tiny_image_folder(tmp_path: Pat
 
 
 def test_table1_is_matched_by_network_epochs_and_alpha() -> None:
-    from analysis.imagenet import imagenet_table
+    from analysis.studies.imagenet import imagenet_table
 
     runs = pd.DataFrame({"model": ["resnet50"] * 2 + ["resnext101_32x4d"], "epochs": [90, 90, 200], "alpha": [0.2, 0.2, 0.4], "seed": [0, 1, 0],
                          "status": "FINISHED", "diverged": False, "last_test_error": [24.0, 25.0, 21.0], "test_error_top5": [7.0, 8.0, 6.0]})  # fmt: skip

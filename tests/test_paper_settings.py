@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.label_noise import best_settings, settings_table, table2
+from analysis.studies.label_noise import best_settings, settings_table, table2
 from analysis.paper import TABLE2_SETTING, TABLE3_SETTING, comparable, differences, not_comparable
 
 

@@ -88,7 +88,7 @@ def test_a_tiny_uci_sweep_regenerates_table4_beside_the_papers_numbers(tmp_path:
 
 
 def test_the_table4_finding_counts_datasets_as_printed_and_calls_clear_only_differences_beyond_the_interval() -> None:
-    from analysis.uci import finding
+    from analysis.studies.uci import finding
 
     replica = pd.DataFrame({"difference_mean": [-2.0, 1.0, -0.5, 0.04, float("nan")], "difference_ci95": [1.0, 0.5, 1.0, 0.01, float("nan")]})
     expected = "lower on 2 of 4, equal to 0.1 point on 1, higher on 1; beyond the 95% interval of the paired differences, lower on 1 and higher on 1"
@@ -109,7 +109,7 @@ def test_arcenes_constant_training_features_are_centred_not_blown_up(datasets_di
 def test_table4s_numbers_go_beside_ours_only_on_its_setting() -> None:
     """Same datasets, network family and epochs: the paper's column; other epochs: none, and a sentence naming them."""
     from analysis.paper import TABLE4_SETTING, comparable, not_comparable
-    from analysis.uci import table4, uci_table
+    from analysis.studies.uci import table4, uci_table
 
     runs = pd.DataFrame({"dataset": ["iris"] * 4, "model": "mlp", "epochs": 10, "alpha": [0.0, 0.0, 1.0, 1.0], "seed": [0, 1, 0, 1],
                          "status": "FINISHED", "diverged": False, "last_test_error": [5.0, 6.0, 4.0, 5.0]})  # fmt: skip

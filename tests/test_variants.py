@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import load_runs
-from analysis.variants import method_of
+from analysis.studies.variants import method_of
 from conftest import run_and_analyze
 
 pytestmark = pytest.mark.integration

@@ -15,22 +15,25 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..runs import finished
+from ..stats import paired_by_seed, seed_stats
+from ._registry import StudyContext, register_study
 
 METRIC = "last_test_error"
 
 
 def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics of the test error per (dataset, alpha); failed and diverged trials left out."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     return seed_stats(usable, ["dataset", "alpha"], [METRIC]).sort_values(["dataset", "alpha"]).reset_index(drop=True)
 
 
 def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[float, float, int]:
     """Mean over seeds of (mixup - ERM) test error, its 95% half-width, and the number of seeds with both."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"] & (runs["dataset"] == dataset)]
+    usable = finished(runs)
+    usable = usable[usable["dataset"] == dataset]
     return paired_by_seed(usable, "alpha", alpha, 0.0, METRIC)
 
 
@@ -109,7 +112,9 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
     return save_figure(figure, out, "uci")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("uci")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = uci_table(runs)
     replica = table4(runs, table)
     files = []

@@ -12,8 +12,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure
-from .stats import seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 PANELS = (
     ("last_test_error", "test error (%)"),
@@ -24,7 +26,7 @@ PANELS = (
 
 def bias_variance_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics per (label_noise, alpha) of each panel's metric; diverged and failed trials left out."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     usable["generalisation_gap"] = usable["last_test_error"] - usable["train_error_real"]
     metrics = [metric for metric, _ in PANELS] + ["best_test_error"]
     table = seed_stats(usable, ["label_noise", "alpha"], metrics)
@@ -57,7 +59,9 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
     return save_figure(figure, out, "bias_variance")
 
 
-def render(runs: pd.DataFrame, out: Path, title: str) -> StudyOutput:
+@register_study("bias_variance")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = bias_variance_table(runs)
     csv = out / "bias_variance.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
@@ -74,4 +78,4 @@ def render(runs: pd.DataFrame, out: Path, title: str) -> StudyOutput:
             "![bias-variance](bias_variance.png)",
         ]
     )
-    return StudyOutput([csv, *plot_bias_variance(table, title, out)], markdown)
+    return StudyOutput([csv, *plot_bias_variance(table, context.sweep, out)], markdown)

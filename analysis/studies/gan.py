@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -28,15 +27,14 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import SNAPSHOT_DIR
 
-from .render import StudyOutput, draw_snapshot, markdown_table, method_labels, save_figure
-from .runs import varying_options
+from ..render import StudyOutput, draw_snapshot, markdown_table, method_labels, save_figure
+from ..runs import varying_options
+from ._registry import StudyContext, register_study
 
 FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")
 MODES = {"ring": 8, "grid": 25, "ring_unit": 8, "grid_unit": 25}  # trainables.tasks.gan_targets (not imported: it needs torch); the spiral has none
 SUCCESS_QUALITY = 50.0  # % of samples of high quality for a setting to count as a success
 PAPER_SETTING = {"gan.generator_widths": (512, 512, 512), "gan.discriminator_widths": (512, 512, 512), "optimizer.lr": 0.001}
-
-History = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
 
 
 def setting_columns(runs: pd.DataFrame) -> list[str]:
@@ -157,16 +155,18 @@ def mixup_lower(usable: pd.DataFrame) -> tuple[int, int]:
     return int((mixup[both] < paired.loc[both, 0]).sum()), int(both.sum())
 
 
-def render(runs: pd.DataFrame, history: History, tracking_uri: str, out: Path) -> StudyOutput:
+@register_study("gan")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     finished = finished_runs(runs)
     stability = stability_table(finished)
     settings = settings_table(finished)
     files = [out / "gan_stability.csv", out / "gan_settings.csv"]
     stability.to_csv(files[0], index=False, float_format="%.4f")
     settings.to_csv(files[1], index=False, float_format="%.4f")
-    curves = history(list(finished["run_id"]), ("iteration", "sample_distance"))
+    curves = context.history(list(finished["run_id"]), ("iteration", "sample_distance"))
     files += plot_stability(finished, curves, out)
-    figure5 = plot_figure5(snapshot_runs(finished), MlflowClient(tracking_uri), out)
+    figure5 = plot_figure5(snapshot_runs(finished), MlflowClient(context.tracking_uri), out)
     files += figure5
 
     shown = pd.DataFrame({"target": stability["target"], "method": stability["method"]})

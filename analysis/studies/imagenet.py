@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 KEYS = ["model", "epochs", "alpha"]
 
 
 def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     metrics = [m for m in ("last_test_error", "test_error_top5") if m in usable.columns]
     table = seed_stats(usable, KEYS, metrics).sort_values(KEYS).reset_index(drop=True)
     reference = paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"})
@@ -23,7 +23,9 @@ def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.merge(reference, on=KEYS, how="left")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("imagenet")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = imagenet_table(runs)
     csv = out / "imagenet.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -14,9 +14,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 ATTACKS = (
     ("white_box_fgsm_error", "white box FGSM"),
@@ -27,7 +29,8 @@ ATTACKS = (
 
 
 def adversarial_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"] & ~runs["surrogate"]]
+    usable = finished(runs)
+    usable = usable[~usable["surrogate"]]  # the ERM model the black-box examples came from
     metrics = ["last_test_error"] + [m for name, _ in ATTACKS for m in (name, f"{name}_top5") if m in usable.columns]
     return seed_stats(usable, ["alpha"], metrics).sort_values("alpha").reset_index(drop=True)
 
@@ -71,7 +74,9 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
     return save_figure(figure, out, "adversarial")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("adversarial")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = adversarial_table(runs)
     csv = out / "adversarial.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -9,21 +9,21 @@ there are none to print beside ours.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
+from ..runs import finished
+from ..stats import paired_by_seed, seed_stats
+from ._registry import HistoryLoader, StudyContext, register_study
 
-HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
 KEYS = ["dataset", "model", "alpha"]
 
 
 def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     table = seed_stats(usable, KEYS, ["best_test_error", "last_test_error"]).sort_values(KEYS).reset_index(drop=True)
     differences = []
     for row in table.itertuples():
@@ -35,7 +35,7 @@ def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> list[Path]:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     history = load_history(list(usable["run_id"]), ("test_error",)).merge(usable[["run_id", *KEYS]], on="run_id")
     panels = sorted(usable[["dataset", "model"]].drop_duplicates().itertuples(index=False))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), constrained_layout=True, squeeze=False)
@@ -52,7 +52,9 @@ def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> l
     return save_figure(figure, out, "cifar_curves")
 
 
-def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyOutput:
+@register_study("cifar")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = cifar_table(runs)
     csv = out / "cifar.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
@@ -70,4 +72,4 @@ def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyO
             "![test error over epochs](cifar_curves.png)",
         ]
     )
-    return StudyOutput([csv, *plot_curves(load_history, runs, out)], markdown)
+    return StudyOutput([csv, *plot_curves(context.history, runs, out)], markdown)

@@ -17,8 +17,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
-from .stats import paired_by_seed, seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..runs import finished
+from ..stats import paired_by_seed, seed_stats
+from ._registry import StudyContext, register_study
 
 PAPER_SAYS = {
     "ERM": "",
@@ -51,7 +53,7 @@ def _kind(method: str) -> str:
 
 def variants_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics per (label_noise, alpha, method), with the paired difference to the paper's mixup at that alpha."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     if "label_noise" not in usable:
         usable["label_noise"] = 0.0
     usable["method"] = usable.apply(method_of, axis=1)
@@ -99,7 +101,9 @@ def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
     return save_figure(figure, out, "variants")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("variants")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = variants_table(runs)
     csv = out / "variants.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -7,7 +7,9 @@ the curves are averaged over seeds per alpha.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,10 +17,11 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import load_trained
-from trainables.in_between import in_between
 
-from .render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
-from .stats import seed_stats
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 LAMBDAS = np.round(np.linspace(0, 1, 11), 2)
 PAIRS = 1000
@@ -26,12 +29,15 @@ PAIRS = 1000
 
 def measure(runs: pd.DataFrame, tracking_uri: str) -> pd.DataFrame:
     """One row per trial and lambda, for finished trials with a logged model."""
+    # Here, not at the top: it imports torch, which no other study (and no reading of runs) needs.
+    from trainables.in_between import in_between
+
     client = MlflowClient(tracking_uri)
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     rows = []
     for run in usable.itertuples():
         trial = load_trained(client, run.run_id)
-        for row in in_between(trial, LAMBDAS, PAIRS):
+        for row in in_between(trial, cast(Sequence[float], LAMBDAS), PAIRS):  # an array of floats, read as a sequence
             rows.append({"alpha": run.alpha, "seed": run.seed, **row})
     return pd.DataFrame(rows)
 
@@ -52,8 +58,10 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
     return save_figure(figure, out, "in_between")
 
 
-def render(runs: pd.DataFrame, tracking_uri: str, out: Path) -> StudyOutput:
-    measured = measure(runs, tracking_uri)
+@register_study("in_between")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
+    measured = measure(runs, context.tracking_uri)
     table = seed_stats(measured, ["alpha", "lambda"], ["miss_rate", "gradient_norm"]).sort_values(["alpha", "lambda"])
     csv = out / "in_between.csv"
     table.to_csv(csv, index=False, float_format="%.4f")

@@ -8,15 +8,16 @@ lowest best test error, averaged over seeds. Errors are in %.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, save_figure
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import HistoryLoader, StudyContext, register_study
 
 METRICS = ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted")
 LABELS = {
@@ -32,7 +33,7 @@ STRONG_ALPHA = 8  # the paper: "mixup with a large alpha (e.g. 8 or 32)"
 
 def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished, non-diverged trials, labelled with their method and setting."""
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]].copy()
+    usable = finished(runs).copy()
     mixup, dropout = usable["alpha"] > 0, usable["dropout"] > 0
     usable["method"] = "ERM"
     usable.loc[dropout, "method"] = "dropout"
@@ -101,7 +102,6 @@ def finding(settings: pd.DataFrame) -> pd.DataFrame:
 
 
 CURVE_METRICS = ("train_error_corrupted", "test_error")
-HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]  # (run ids, metrics) -> one row per run and epoch
 
 
 def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.DataFrame, out: Path) -> list[Path]:
@@ -142,7 +142,9 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
     return save_figure(figure, out, "label_noise_memorisation")
 
 
-def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyOutput:
+@register_study("label_noise")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     settings = settings_table(runs)
     best = best_settings(settings)
     with_paper = paper.comparable(runs, paper.TABLE2_SETTING)
@@ -152,7 +154,7 @@ def render(runs: pd.DataFrame, load_history: HistoryLoader, out: Path) -> StudyO
         path = out / f"{name}.csv"
         frame.to_csv(path, index=False, float_format="%.4f")
         files.append(path)
-    files += plot_memorisation(load_history, runs, best, out)
+    files += plot_memorisation(context.history, runs, best, out)
     markdown = "\n\n".join(
         [
             "## Memorisation of corrupted labels (Section 3.4, Table 2)",

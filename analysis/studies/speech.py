@@ -8,19 +8,19 @@ classes, split by speaker) is a smaller problem, and the report says which.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from . import paper
-from .render import StudyOutput, markdown_table, mean_std, method_labels
-from .stats import seed_stats
+from .. import paper
+from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..runs import finished
+from ..stats import seed_stats
+from ._registry import StudyContext, register_study
 
 METRICS = ("val_error", "last_test_error", "train_error_real")  # val_error: the last epoch's, as MLflow keeps it
 
 
 def speech_table(runs: pd.DataFrame) -> pd.DataFrame:
-    usable = runs[(runs["status"] == "FINISHED") & ~runs["diverged"]]
+    usable = finished(runs)
     metrics = [m for m in METRICS if m in usable.columns]
     table = seed_stats(usable, ["model", "alpha"], metrics).sort_values(["model", "alpha"]).reset_index(drop=True)
     reference = paper.FIGURE4.rename(columns={"val_error": "paper_val_error", "test_error": "paper_test_error"})
@@ -29,7 +29,9 @@ def speech_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.merge(reference, on=["model", "alpha"], how="left")
 
 
-def render(runs: pd.DataFrame, out: Path) -> StudyOutput:
+@register_study("speech")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = context.runs, context.out
     table = speech_table(runs)
     csv = out / "speech.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
