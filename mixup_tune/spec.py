@@ -29,7 +29,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import check_option_types, flatten, unflatten
+from trainables.config import flatten, unflatten
+from trainables.option_types import check_option_types
 
 STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "gan", "generic")  # analyses that `analyze` knows
 CLASSIFIER_METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise

@@ -8,14 +8,12 @@ ranges and names, both there and here.
 
 from __future__ import annotations
 
-import functools
 import math
-import types
-import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .option_types import check_own_types, normalise_types
 
 _FORBID_EXTRA = {"extra": "forbid"}
 
@@ -23,84 +21,6 @@ _FORBID_EXTRA = {"extra": "forbid"}
 def _require(ok: bool, field_name: str, message: str) -> None:
     if not ok:
         raise ConfigError(field_name, message)
-
-
-def _normalise_types(config: Any) -> None:
-    """Give each field its declared type's canonical form (1 -> 1.0, [a, b] -> (a, b)).
-
-    The same trial must compare and hash equal however its values were written:
-    in YAML, as Ray restores them, or as a checkpoint stores them.
-    """
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if f.type in ("float", "float | None") and isinstance(value, int) and not isinstance(value, bool):
-            setattr(config, f.name, float(value))
-        elif isinstance(value, list):
-            setattr(config, f.name, tuple(value))
-
-
-def type_problem(expected: Any, value: Any) -> str | None:
-    """What is wrong with ``value``'s type for a field declared ``expected``, strictly; None if nothing.
-
-    Stricter than pydantic's lax mode, which takes ``true`` for 1 and ``"5"``
-    for 5: a boolean is not a number, a number is not a boolean, and a
-    numeric string is neither. An int is accepted for a float.
-    """
-    origin, args = typing.get_origin(expected), typing.get_args(expected)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        problems = [type_problem(arg, value) for arg in args if arg is not type(None)]
-        return None if any(p is None for p in problems) else problems[0]
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            return f"must be a list; got {value!r}"
-        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
-        if len(items) != len(value):
-            return f"must be a list of {len(items)} values; got {len(value)}"
-        return next((f"[{i}] {problem}" for i, (t, v) in enumerate(zip(items, value)) if (problem := type_problem(t, v)) is not None), None)
-    if expected is bool and not isinstance(value, bool):
-        return f"must be true or false; got {value!r}"
-    if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float) if expected is float else int)):
-        kind = "an integer" if expected is int else "a number"
-        what = "a boolean" if isinstance(value, bool) else "a string" if isinstance(value, str) else f"a {type(value).__name__}"
-        return f"must be {kind}, not {what}; got {value!r}"
-    if expected is str and not isinstance(value, str):
-        return f"must be a string; got {value!r}"
-    return None  # Literal names and nested configs are checked elsewhere (__post_init__, check_option_types)
-
-
-@functools.cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def check_option_types(cls: type, values: dict[str, Any], prefix: str = "") -> None:
-    """Raise ConfigError for the first value whose type is wrong, in a nested or dotted dict of ``cls``'s options.
-
-    Unknown names are left to the validation that knows what to suggest.
-    """
-    types_of = _field_types(cls)
-    for key, value in values.items():
-        name, _, rest = str(key).partition(".")
-        if name not in types_of:
-            continue
-        expected = types_of[name]
-        if rest:
-            if is_dataclass(expected):
-                check_option_types(expected, {rest: value}, f"{prefix}{name}.")  # type: ignore[arg-type]
-            continue
-        if is_dataclass(expected) and isinstance(value, dict):
-            check_option_types(expected, value, f"{prefix}{name}.")  # type: ignore[arg-type]
-            continue
-        problem = type_problem(expected, value)
-        if problem is not None:
-            raise ConfigError(f"{prefix}{name}", problem)
-
-
-def _check_own_types(config: Any) -> None:
-    """The same check on a constructed config: catches ``TrainConfig(epochs=True)`` built in Python."""
-    check_option_types(type(config), {f.name: getattr(config, f.name) for f in fields(config) if not is_dataclass(getattr(config, f.name))})
 
 
 def _finite(value: float) -> bool:
@@ -129,8 +49,8 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # Adam only
 
     def __post_init__(self) -> None:
-        _check_own_types(self)
-        _normalise_types(self)
+        check_own_types(self)
+        normalise_types(self)
         _require(self.name in ("sgd", "adam"), "optimizer.name", f"must be one of sgd, adam; got {self.name!r}")
         _require(_finite(self.lr) and self.lr > 0, "optimizer.lr", f"must be a finite number > 0; got {self.lr}")
         _require(_finite(self.momentum) and 0 <= self.momentum < 1, "optimizer.momentum", f"must be in [0, 1); got {self.momentum}")
@@ -150,8 +70,8 @@ class ScheduleConfig:
     warmup_start: float = 0.25  # the first warm-up epoch's lr, as a fraction of optimizer.lr (0.1 of 0.4)
 
     def __post_init__(self) -> None:
-        _check_own_types(self)
-        _normalise_types(self)
+        check_own_types(self)
+        normalise_types(self)
         allowed = ("constant", "step", "multistep", "cosine")
         _require(self.name in allowed, "schedule.name", f"must be one of {', '.join(allowed)}; got {self.name!r}")
         _require(self.step_size >= 1, "schedule.step_size", f"must be >= 1 epoch; got {self.step_size}")
@@ -181,8 +101,8 @@ class GanConfig:
     eval_samples: int = 2500  # generated points per evaluation (modes covered, high quality, distance)
 
     def __post_init__(self) -> None:
-        _check_own_types(self)
-        _normalise_types(self)
+        check_own_types(self)
+        normalise_types(self)
         targets = ("ring", "grid", "spiral", "ring_unit", "grid_unit")
         _require(self.target in targets, "gan.target", f"must be one of {', '.join(targets)}; got {self.target!r}")
         _require(self.mixing in ("paper", "released_code"), "gan.mixing", f"must be paper or released_code; got {self.mixing!r}")
@@ -265,8 +185,8 @@ class TrainConfig:
             self.schedule = ScheduleConfig(**self.schedule)
         if isinstance(self.gan, dict):
             self.gan = GanConfig(**self.gan)
-        _check_own_types(self)
-        _normalise_types(self)
+        check_own_types(self)
+        normalise_types(self)
         _require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
         if self.task == "gan":
             if self.gan.mixing == "released_code":  # alpha bounds each point's weight: above 1, mixing would extrapolate
