@@ -3,21 +3,21 @@
     python benchmarks/mlflow_logging.py                    # sqlite store in a temporary folder
     python benchmarks/mlflow_logging.py --runs 1000 --epochs 30 --keep /tmp/mlflow-1000
 
-1. Per metric point, side by side on one store: the sweep callback's way (one
+1. Per metric point, side by side on one store: the sweep's way (one
    ``log_batch`` per epoch result, as during a sweep), ``sync``'s way (a trial's
    whole history in batches of up to 1,000 points), and the naive way of a
    hand-written loop (one ``log_metric`` call per point). Each epoch carries the
    six per-epoch metrics of a label-noise trial.
-2. 1,000 trial runs of one sweep are written through the sweep's own callback
-   (``MlflowSweepCallback.record_results`` and ``record_complete``, the code
-   ``sync`` uses), with the params, tags, per-epoch history and final metrics of
+2. 1,000 trial runs of one sweep are written through the sweep's own record
+   (``SweepRecord.log_results`` and ``complete``, which the Tune callback and
+   ``sync`` call), with the params, tags, per-epoch history and final metrics of
    real trials, under a parent run. Then ``mixup-tune analyze`` is timed on them,
    as a user runs it (a new process, imports included), for the generic study
    (runs and final metrics only) and for the label-noise study (which also reads
    every run's per-epoch history).
 
 The trials' values are drawn at random: the benchmark times MLflow, not training.
-Needs MLflow and Ray installed (the callback is a Ray Tune callback), not a Ray cluster.
+Needs MLflow, not Ray (the record is Ray-free).
 """
 
 from __future__ import annotations
@@ -39,17 +39,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from mixup_tune.records import tags  # noqa: E402
-from mixup_tune.records import EPOCH_METRICS  # noqa: E402
-from mixup_tune.tracking import MlflowSweepCallback, get_or_create_experiment, get_or_create_parent  # noqa: E402
+from mixup_tune.records import EPOCH_METRICS, SweepRecord  # noqa: E402
 from trainables import TrainConfig  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "mixup-tune")
 
 
 def fake_trial(index: int, config: dict[str, Any]) -> SimpleNamespace:
-    """What the callback reads of a Ray Tune trial: its id, config, failures, last result and checkpoint."""
-    return SimpleNamespace(trial_id=f"bench_{index:05d}", config=config, num_failures=0, last_result={}, checkpoint=None)
+    """What the record reads of a Ray Tune trial: its id, config and failures."""
+    return SimpleNamespace(trial_id=f"bench_{index:05d}", config=config, num_failures=0)
 
 
 def epoch_results(rng: np.random.Generator, epochs: int) -> list[dict[str, float]]:
@@ -62,16 +60,14 @@ def epoch_results(rng: np.random.Generator, epochs: int) -> list[dict[str, float
     ]
 
 
-def sweep_callback(client: MlflowClient, uri: str, sweep: str, study: str) -> MlflowSweepCallback:
-    experiment_id = get_or_create_experiment(client, f"bench-{sweep}", uri)
-    parent = get_or_create_parent(client, experiment_id, sweep, {tags.STUDY: study})
-    return MlflowSweepCallback(uri, experiment_id, parent, sweep, {tags.STUDY: study})
+def sweep_record(client: MlflowClient, sweep: str, study: str) -> SweepRecord:
+    return SweepRecord.start(client, sweep, f"bench-{sweep}", study=study, storage="", algorithm="grid", log_model=False)
 
 
-def per_point_costs(client: MlflowClient, uri: str, trials: int, epochs: int) -> dict[str, float]:
+def per_point_costs(client: MlflowClient, trials: int, epochs: int) -> dict[str, float]:
     """Seconds per metric point for the three ways of logging, interleaved trial by trial."""
     rng = np.random.default_rng(0)
-    callback = sweep_callback(client, uri, "per-point", "generic")
+    record = sweep_record(client, "per-point", "generic")
     seconds: dict[str, list[float]] = {"sweep (log_batch per epoch)": [], "sync (whole history, log_batch)": [], "naive (log_metric per point)": []}
     points = 0
     for index in range(trials):
@@ -79,14 +75,14 @@ def per_point_costs(client: MlflowClient, uri: str, trials: int, epochs: int) ->
         points = sum(1 for r in results for name in EPOCH_METRICS if name in r)
         for number, way in enumerate(seconds):
             # A config of its own for each way: runs are found by the hash of the config.
-            trial = fake_trial(len(callback._runs), {"alpha": 1.0, "seed": index * len(seconds) + number, "label_noise": 0.2})
-            run_id = callback.run_id(trial)  # run creation is not what is measured here
+            trial = fake_trial(index * len(seconds) + number, {"alpha": 1.0, "seed": index * len(seconds) + number, "label_noise": 0.2})
+            run_id = record.run_id(trial)  # run creation is not what is measured here
             start = time.perf_counter()
             if way.startswith("sweep"):
                 for result in results:
-                    callback.record_results(trial, [result])
+                    record.log_results(trial, [result])
             elif way.startswith("sync"):
-                callback.record_results(trial, results)
+                record.log_results(trial, results)
             else:
                 for result in results:
                     for name in EPOCH_METRICS:
@@ -96,10 +92,10 @@ def per_point_costs(client: MlflowClient, uri: str, trials: int, epochs: int) ->
     return {way: statistics.median(values) for way, values in seconds.items()} | {"points_per_trial": points}
 
 
-def write_sweep(client: MlflowClient, uri: str, sweep: str, study: str, runs: int, epochs: int) -> float:
-    """``runs`` finished trial runs of one sweep, through the callback; returns the seconds it took."""
+def write_sweep(client: MlflowClient, sweep: str, study: str, runs: int, epochs: int) -> float:
+    """``runs`` finished trial runs of one sweep, through the record; returns the seconds it took."""
     rng = np.random.default_rng(1)
-    callback = sweep_callback(client, uri, sweep, study)
+    record = sweep_record(client, sweep, study)
     alphas, noises = [0.0, 0.2, 1.0, 2.0, 8.0, 32.0], [0.0, 0.2, 0.5, 0.8]
     start = time.perf_counter()
     for index in range(runs):
@@ -107,12 +103,11 @@ def write_sweep(client: MlflowClient, uri: str, sweep: str, study: str, runs: in
                              seed=index // 24, dropout=0.0).to_dict()  # fmt: skip
         trial = fake_trial(index, config)
         results = epoch_results(rng, epochs)
-        callback.record_results(trial, results)
-        trial.last_result = results[-1]
-        callback.record_complete(trial)
+        record.log_results(trial, results)
+        record.complete(trial, results[-1])
         if (index + 1) % 200 == 0:
             print(f"  {sweep}: {index + 1} runs written, {time.perf_counter() - start:.0f} s", flush=True)
-    client.set_terminated(callback.parent_run_id, "FINISHED")
+    client.set_terminated(record.parent_run_id, "FINISHED")
     return time.perf_counter() - start
 
 
@@ -142,7 +137,7 @@ def main() -> None:
     client = MlflowClient(uri)
     print(f"store: {uri}", flush=True)
 
-    costs = per_point_costs(client, uri, args.point_trials, args.epochs)
+    costs = per_point_costs(client, args.point_trials, args.epochs)
     print(f"seconds per metric point ({costs['points_per_trial']:.0f} points per trial, medians over {args.point_trials} trials):")
     for way, value in costs.items():
         if way != "points_per_trial":
@@ -151,7 +146,7 @@ def main() -> None:
     results: dict[str, Any] = {"uri": uri, "per_point_s": costs, "analyze": {}}
     for study in ("generic", "label_noise"):
         sweep = f"bench-{study}-{args.runs}"
-        written = write_sweep(client, uri, sweep, study, args.runs, args.epochs)
+        written = write_sweep(client, sweep, study, args.runs, args.epochs)
         seconds = time_analyze(uri, sweep, folder / f"analysis-{study}", args.repeats)
         results["analyze"][study] = {"write_s": written, "analyze_s": seconds}
         print(f"{study}: {args.runs} runs x {args.epochs} epochs written in {written:.1f} s; "

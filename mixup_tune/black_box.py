@@ -14,21 +14,20 @@ from __future__ import annotations
 import time
 
 from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
 
 from trainables.adversarial import attack_errors, craft
 
-from .records import tags
-from .records import find_runs, load_trained
-from .spec import SweepSpec, surrogate_point
-from .tracking import trial_key
+from .records import SweepRecord, load_trained, tags, trial_key
+from .search import surrogate_point
+from .spec import SweepSpec
 
 
-def evaluate_black_box(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> int:
+def evaluate_black_box(record: SweepRecord, spec: SweepSpec) -> int:
     """Attack every finished target with the surrogate's examples; return how many targets were evaluated."""
     assert spec.black_box is not None
+    client = record.client
     surrogate_key = trial_key(surrogate_point(spec) or {})
-    runs = [run for run in find_runs(client, spec.name, "trial", experiment_ids=[experiment_id]) if run.info.status == "FINISHED"]
+    runs = record.finished_runs()
     surrogates = [run for run in runs if run.data.tags.get(tags.TRIAL_ID) == surrogate_key]
     if not surrogates:
         return 0

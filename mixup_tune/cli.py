@@ -107,17 +107,9 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
     from .records import check_tracking
     from .runner import load_sweep_spec, run_sweep
 
-    spec, parent_tags = load_sweep_spec(check_tracking(tracking_uri), args.name)
-    storage = args.storage or _recorded_storage(parent_tags)
-    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=storage, verbose=0 if args.quiet else 1, restore=True)
+    spec, recorded_storage = load_sweep_spec(check_tracking(tracking_uri), args.name)
+    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=args.storage or recorded_storage, verbose=0 if args.quiet else 1, restore=True)
     return _summarise(outcome)
-
-
-def _recorded_storage(parent_tags: dict[str, str]) -> str:
-    """The Ray storage root a sweep ran with: its parent run records the experiment directory under it."""
-    from .records import tags
-
-    return str(Path(parent_tags.get(tags.STORAGE, "mixup_tune_results")).parent)
 
 
 def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
@@ -234,7 +226,7 @@ def console_main() -> None:
     """
     code = main()
     if "ray" in sys.modules:
-        from .runner import stop_ray
+        from .ray_session import stop_ray
 
         stop_ray()
     logging.shutdown()

@@ -1,16 +1,50 @@
-"""A sweep spec, turned into Ray Tune's search space, search algorithm and scheduler."""
+"""A sweep spec, turned into its trials' configs and into Ray Tune's search space, search algorithm, scheduler and progress table."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ray import tune
+from ray.tune import CLIReporter
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from .spec import Distribution, SweepSpec, grid_points
+from .spec import Distribution, SweepSpec
+
+_DATA_OPTIONS = ("dataset", "data_root", "data_path", "train_subset", "val_fraction", "download")  # what trainables.load_data is given
+
+
+def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The grid's trials as flat configs: every variant crossed with the search axes, the last axis varying fastest."""
+    base = spec.trainable.flat()
+    axes = list(spec.search.items())
+    points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+    grid = [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
+    surrogate = surrogate_point(spec)
+    return grid + [surrogate] if surrogate is not None and surrogate not in grid else grid
+
+
+def surrogate_point(spec: SweepSpec) -> dict[str, Any] | None:
+    """The black-box surrogate's flat config: the base trainable with the surrogate's options."""
+    return None if spec.black_box is None else {**spec.trainable.flat(), **spec.black_box.surrogate}
+
+
+def data_settings(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Each distinct set of data options (``_DATA_OPTIONS``) that the sweep's trials can have: the grid's,
+    or for random search and Optuna those of the data axes given as lists or choices."""
+    if spec.tune.algorithm == "grid":
+        points = grid_points(spec)
+    else:
+        base = spec.trainable.flat()
+        axes = {key: value if isinstance(value, list) else value.choice for key, value in spec.search.items()
+                if key in _DATA_OPTIONS and (isinstance(value, list) or value.choice is not None)}  # fmt: skip
+        points = [{**base, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())]
+    settings = {tuple(point.get(key) for key in _DATA_OPTIONS): None for point in points}
+    return [dict(zip(_DATA_OPTIONS, setting)) for setting in settings]
 
 
 def _sampler(value: Distribution) -> Any:
@@ -42,7 +76,7 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     return space
 
 
-def searcher(spec: SweepSpec, skip: set[str] | None = None, key: Any = None) -> tuple[Searcher | BasicVariantGenerator, int]:
+def searcher(spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], str]) -> tuple[Searcher | BasicVariantGenerator, int]:
     """The search algorithm and the number of trials it will propose.
 
     A grid is expanded here rather than with ``tune.grid_search`` so that trials
@@ -74,3 +108,13 @@ def scheduler(spec: SweepSpec) -> TrialScheduler:
         max_t = max(epochs) if isinstance(epochs, list) else spec.trainable.epochs
         return ASHAScheduler(time_attr="epoch", max_t=max_t, grace_period=settings.grace_period, reduction_factor=settings.reduction_factor)
     return FIFOScheduler()
+
+
+def progress_reporter(spec: SweepSpec) -> CLIReporter:
+    """Tune's progress table: the sweep's axes, and the metrics that show how its trials are doing."""
+    metrics = {"epoch": "epoch", "test_error": "test err %", "train_error_real": "train err (real) %"}
+    if spec.trainable.task == "gan":
+        metrics = {"iteration": "iteration", "modes_covered": "modes", "high_quality": "high quality %", "sample_distance": "distance"}
+    elif spec.trainable.label_noise > 0 or "label_noise" in spec.search:
+        metrics["train_error_corrupted"] = "train err (corrupt) %"
+    return CLIReporter(parameter_columns=list(spec.search) or ["alpha"], metric_columns=metrics, max_report_frequency=10, max_progress_rows=30)

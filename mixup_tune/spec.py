@@ -19,7 +19,6 @@ Every error becomes one ``SpecError`` line: ``FILE: KEY: what is allowed``.
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -346,19 +345,4 @@ def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
     return f"{key}: {message}" if with_key and key else message
 
 
-def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The grid's trials as flat configs: every variant crossed with the search axes, the last axis varying fastest."""
-    base = spec.trainable.flat()
-    axes = list(spec.search.items())
-    points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
-    grid = [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
-    surrogate = surrogate_point(spec)
-    return grid + [surrogate] if surrogate is not None and surrogate not in grid else grid
-
-
-def surrogate_point(spec: SweepSpec) -> dict[str, Any] | None:
-    """The black-box surrogate's flat config: the base trainable with the surrogate's options."""
-    return None if spec.black_box is None else {**spec.trainable.flat(), **spec.black_box.surrogate}
-
-
-__all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "grid_points", "load_spec", "validate_spec"]
+__all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "load_spec", "validate_spec"]

@@ -1,29 +1,30 @@
-"""Copy a sweep's results from Ray's storage into MLflow.
+"""Copy a sweep's results from Ray's storage into its MLflow record.
 
 Ray's storage holds each trial's config, every result it reported
 (``result.json``), its checkpoints and how it ended. MLflow holds what the
 driver managed to log. The two differ when the tracking store went down
 mid-sweep, or when the driver was killed. ``sync_sweep`` replays the first
-into the second through the sweep's own callback, so it adds only what is
+into the second through the sweep's ``SweepRecord``, so it adds only what is
 missing: runs are found by their trial hash and logged epochs are skipped.
-It is safe to run any number of times; the sweep's end, ``resume`` and
-``mixup-tune sync`` all run it.
+It is safe to run any number of times; the sweep's start and end, ``resume``
+and ``mixup-tune sync`` all run it, and close the record themselves.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mlflow.tracking import MlflowClient
+from ray.tune.experiment import Trial
 
 from trainables import ConfigError
 from trainables.errors import first_line
 
-from .records import tags
-from .records import find_runs
-from .tracking import MlflowSweepCallback, close_open_runs, trial_key
+from .records import SweepRecord, trial_key
+from .trainable import load_state
 
 _TERMINAL = ("FINISHED", "FAILED")
 
@@ -43,13 +44,13 @@ class SyncReport:
     failed: int = 0  # trials that ended in error
 
 
-def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_dir: str) -> SyncReport:
-    """Bring MLflow up to date with Ray's stored results for one sweep."""
+def sync_sweep(record: SweepRecord, experiment_dir: str) -> SyncReport:
+    """Bring the sweep's MLflow record up to date with Ray's stored results. Runs left RUNNING stay so: the caller closes the record."""
     from ray.tune import ExperimentAnalysis
 
     report = SyncReport()
-    callback = callback.fresh()
-    runs = {run.data.tags[tags.TRIAL_ID]: run for run in find_runs(client, callback.sweep, "trial", experiment_ids=[callback.experiment_id])}
+    record = record.fresh()  # MLflow is the truth here, not what the sweep's callback believes it wrote
+    runs = record.trial_runs()
     report.reconciled = sum(run.info.status == "RUNNING" for run in runs.values())
     try:
         trials = ExperimentAnalysis(experiment_dir).trials
@@ -71,15 +72,14 @@ def sync_sweep(client: MlflowClient, callback: MlflowSweepCallback, experiment_d
             report.unfinished += 1
             continue
         report.runs_created += run is None
-        report.epochs_logged += callback.record_results(trial, results)
+        report.epochs_logged += record.log_results(trial, results)
         if trial.status == "TERMINATED":
-            callback.record_complete(trial)
+            record.complete(trial, trial.last_result or {}, final_state(trial))
         elif trial.status == "ERROR":
-            callback.record_error(trial)
+            record.fail(trial, error_text(trial))
         else:
             report.unfinished += 1
         report.runs_ended += ended
-    close_open_runs(client, callback.experiment_id, callback.sweep, "KILLED")
     return report
 
 
@@ -98,3 +98,27 @@ def stored_results(trial: Any) -> list[dict[str, Any]]:
         except json.JSONDecodeError:  # the last line, cut short by a killed driver
             continue
     return results
+
+
+def final_state(trial: Trial) -> Callable[[], Any] | None:
+    """Reads the trial's last checkpoint (its final weights), for a record that logs models; None without one."""
+    checkpoint = trial.checkpoint
+    return None if checkpoint is None else lambda: load_state(checkpoint, map_location="cpu")
+
+
+def error_text(trial: Trial, limit: int = 4000) -> str:
+    """The end of the trial's traceback (MLflow tags hold at most 8,000 characters).
+
+    From the driver's staging directory during the sweep, else from Ray's
+    storage, where it also is after the driver is gone (``sync``).
+    """
+    name = trial.run_metadata.error_filename
+    directories = [trial.path] if trial.path and "://" not in trial.path else []
+    try:
+        directories.insert(0, trial.local_path)
+    except AssertionError:  # Ray is not running here (sync): no staging directory
+        pass
+    for directory in directories:
+        if name and directory and Path(directory, name).exists():
+            return Path(directory, name).read_text(errors="replace")[-limit:]
+    return "trial failed (no error file found)"

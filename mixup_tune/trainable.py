@@ -34,11 +34,8 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     from trainables import train
 
     train_config = TrainConfig.from_dict(config)
-    resume_state = None
     checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            resume_state = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
+    resume_state = None if checkpoint is None else load_state(checkpoint)
 
     node_id = ray.get_runtime_context().get_node_id()  # logged as a tag: which node ran (or resumed) the trial
     started = last_checkpoint = time.perf_counter()
@@ -59,3 +56,11 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
         reporting_s += time.perf_counter() - reached
 
     train(train_config, on_epoch=report, resume_state=resume_state)
+
+
+def load_state(checkpoint: tune.Checkpoint, map_location: str | None = None) -> Any:
+    """A trial's full state from one of its checkpoints: what ``train`` resumes from, and what holds its final weights."""
+    import torch
+
+    with checkpoint.as_directory() as directory:
+        return torch.load(Path(directory) / CHECKPOINT_FILE, map_location=map_location, weights_only=False)

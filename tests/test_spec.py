@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mixup_tune.spec import SpecError, grid_points, load_spec
+from mixup_tune.search import grid_points
+from mixup_tune.spec import SpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,20 +2,22 @@
 
 Driven through Ray Tune's hooks directly, against a real sqlite store: the
 trial objects carry what Tune's ``Trial`` gives the callback (id, config,
-failures, last result). The sweeps in test_sweep_integration.py and the
+failures, last result). The batching itself is the callback's SweepRecord's
+(``mixup_tune.records.sweep``). The sweeps in test_sweep_integration.py and the
 stop/outage tests cover the same callback under a real Ray.
 """
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 from mlflow.tracking import MlflowClient
 
-from mixup_tune import tracking
-from mixup_tune.tracking import MlflowSweepCallback, get_or_create_experiment, get_or_create_parent
+from mixup_tune.records import SweepRecord, sweep
+from mixup_tune.tracking import MlflowSweepCallback
 
 
 def _result(epoch: int) -> dict[str, float]:
@@ -28,11 +30,9 @@ def _trial(trial_id: str, alpha: float) -> SimpleNamespace:
 
 
 def _callback(tmp_path: Path) -> tuple[MlflowSweepCallback, MlflowClient]:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    experiment = get_or_create_experiment(client, "batches", uri)
-    parent = get_or_create_parent(client, experiment, "batches", {})
-    return MlflowSweepCallback(uri, experiment, parent, "batches", {}), client
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    record = SweepRecord.start(client, "batches", "batches", study="generic", storage="", algorithm="grid", log_model=False)
+    return MlflowSweepCallback(record), client
 
 
 def _logged_epochs(client: MlflowClient, run_id: str) -> list[int]:
@@ -43,7 +43,7 @@ def test_epochs_are_held_back_then_written_once_each_at_the_trials_end(tmp_path:
     callback, client = _callback(tmp_path)
     trial = _trial("t1", 1.0)
     callback.on_trial_start(0, [], trial)
-    run_id = callback.run_id(trial)
+    run_id = callback.record.run_id(trial)
     callback.on_trial_result(0, [], trial, _result(1))
     assert _logged_epochs(client, run_id) == [1], "the first epoch is written at once: the run shows progress"
     for epoch in range(2, 11):
@@ -56,23 +56,23 @@ def test_epochs_are_held_back_then_written_once_each_at_the_trials_end(tmp_path:
     run = client.get_run(run_id)
     assert _logged_epochs(client, run_id) == list(range(1, 11)), "every epoch once, in order"
     assert run.info.status == "FINISHED" and run.data.metrics["last_test_error"] == 40.0
-    assert callback.offline_reason is None
+    assert callback.record.offline_reason is None
 
 
 def test_a_slow_trials_epochs_are_written_as_they_come_and_the_sweeps_end_flushes_the_rest(tmp_path: Path, monkeypatch) -> None:
     callback, client = _callback(tmp_path)
-    monkeypatch.setattr(tracking, "FLUSH_INTERVAL_S", 0.2)  # stands for epochs longer than the interval
+    monkeypatch.setattr(sweep, "FLUSH_INTERVAL_S", 0.2)  # stands for epochs longer than the interval
     slow, fast = _trial("slow", 0.0), _trial("fast", 1.0)
     for epoch in (1, 2, 3):
         callback.on_trial_result(0, [], slow, _result(epoch))
         time.sleep(0.25)
-        assert _logged_epochs(client, callback.run_id(slow)) == list(range(1, epoch + 1))
-    monkeypatch.setattr(tracking, "FLUSH_INTERVAL_S", 60.0)
+        assert _logged_epochs(client, callback.record.run_id(slow)) == list(range(1, epoch + 1))
+    monkeypatch.setattr(sweep, "FLUSH_INTERVAL_S", 60.0)
     for epoch in (1, 2, 3):
         callback.on_trial_result(0, [], fast, _result(epoch))
-    assert _logged_epochs(client, callback.run_id(fast)) == [1]
+    assert _logged_epochs(client, callback.record.run_id(fast)) == [1]
     callback.on_experiment_end([])  # a sweep stopped with trials unfinished still writes what it received
-    assert _logged_epochs(client, callback.run_id(fast)) == [1, 2, 3]
+    assert _logged_epochs(client, callback.record.run_id(fast)) == [1, 2, 3]
 
 
 def test_a_reopened_run_continues_after_its_last_written_epoch(tmp_path: Path) -> None:
@@ -82,9 +82,9 @@ def test_a_reopened_run_continues_after_its_last_written_epoch(tmp_path: Path) -
     for epoch in (1, 2, 3):
         callback.on_trial_result(0, [], trial, _result(epoch))
     callback.on_experiment_end([])
-    restored = callback.fresh()
+    restored = pickle.loads(pickle.dumps(callback))  # as Ray saves and restores it
     for epoch in (2, 3, 4, 5):  # resumed from the checkpoint at epoch 1
         restored.on_trial_result(0, [], trial, _result(epoch))
     restored.on_experiment_end([])
-    [run_id] = {callback.run_id(trial), restored.run_id(trial)}
+    [run_id] = {callback.record.run_id(trial), restored.record.run_id(trial)}
     assert _logged_epochs(client, run_id) == [1, 2, 3, 4, 5]

@@ -1,4 +1,4 @@
-"""A sweep's MLflow record: tag names, metric names, finding runs, logged models.
+"""A sweep's MLflow record: tag names, metric names, finding runs, logged models, and ``SweepRecord``, its one writer.
 
 Needs MLflow only, never Ray, so ``analysis`` reads runs back through this
 package alone (an import-linter contract holds it so).
@@ -8,6 +8,7 @@ from . import tags
 from .models import load_trained
 from .names import CLASSIFIER_METRICS, EPOCH_METRICS, GAN_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, SNAPSHOT_DIR, snapshot_name
 from .store import check_tracking, configure_mlflow_client, default_tracking_uri, find_parent, find_runs, parse_param
+from .sweep import SweepRecord, trial_key
 
 __all__ = [
     "CLASSIFIER_METRICS",
@@ -17,6 +18,7 @@ __all__ = [
     "MODEL_FILE",
     "PROGRESS_METRIC",
     "SNAPSHOT_DIR",
+    "SweepRecord",
     "check_tracking",
     "configure_mlflow_client",
     "default_tracking_uri",
@@ -26,4 +28,5 @@ __all__ = [
     "parse_param",
     "snapshot_name",
     "tags",
+    "trial_key",
 ]

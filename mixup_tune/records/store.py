@@ -14,6 +14,7 @@ from trainables.errors import first_line
 from ..errors import UserError
 from . import tags
 
+
 def default_tracking_uri() -> str:
     """``--tracking-uri`` wins, then $MLFLOW_TRACKING_URI, then ./mlflow.db (MLflow 3's default store)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
@@ -64,6 +65,18 @@ def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
     return client
 
 
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def _sweep_filter(sweep: str, role: str, trial_id: str | None = None) -> str:
+    """MLflow's search syntax for a sweep's runs of one role (and one trial)."""
+    parts = [f"tags.`{tags.SWEEP}` = {_quote(sweep)}", f"tags.`{tags.ROLE}` = {_quote(role)}"]
+    if trial_id is not None:
+        parts.append(f"tags.`{tags.TRIAL_ID}` = {_quote(trial_id)}")
+    return " and ".join(parts)
+
+
 def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None = None, experiment_ids: list[str] | None = None) -> list[Any]:
     """Runs of a sweep by tags, across all experiments unless given."""
     if experiment_ids is None:
@@ -71,7 +84,7 @@ def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None 
     runs: list[Any] = []
     token = None
     while True:
-        page = client.search_runs(experiment_ids, tags.sweep_filter(sweep, role, trial_id), max_results=1000, page_token=token)
+        page = client.search_runs(experiment_ids, _sweep_filter(sweep, role, trial_id), max_results=1000, page_token=token)
         runs += list(page)
         token = page.token
         if not token:

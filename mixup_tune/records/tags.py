@@ -1,7 +1,8 @@
-"""MLflow tag names and the filters that find a sweep's runs by them.
+"""MLflow tag names: what the driver tags a sweep's runs with, and what the analysis reads back.
 
 Runs are found by tags, never by an in-memory map, so that a restarted or
-resumed driver reopens the runs it made before instead of duplicating them.
+resumed driver reopens the runs it made before instead of duplicating them
+(``store.find_runs``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ TRIAL_ID = "mixup_tune.trial_id"  # a hash of the trial's config: stable across 
 RAY_TRIAL_ID = "mixup_tune.ray_trial_id"  # Ray's id, for finding the trial in Ray's storage
 CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the package version
 STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
+ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random or optuna), on the parent
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite
@@ -24,14 +26,3 @@ LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoull
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run
 GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI
 PARENT_RUN = "mlflow.parentRunId"  # MLflow's own nesting tag
-
-
-def quote(value: str) -> str:
-    return "'" + value.replace("'", "\\'") + "'"
-
-
-def sweep_filter(sweep: str, role: str, trial_id: str | None = None) -> str:
-    parts = [f"tags.`{SWEEP}` = {quote(sweep)}", f"tags.`{ROLE}` = {quote(role)}"]
-    if trial_id is not None:
-        parts.append(f"tags.`{TRIAL_ID}` = {quote(trial_id)}")
-    return " and ".join(parts)

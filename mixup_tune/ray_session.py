@@ -1,0 +1,174 @@
+"""The driver's Ray session: starting or joining Ray, what Ray prints meanwhile, stopping it, and where it stores a sweep.
+
+Much here leans on how Ray behaves rather than on its documented API (its C++
+client's logging on fd 2, the handlers of its Python loggers, a private handle
+on the processes a local Ray started), so a Ray upgrade is checked here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import ray
+from ray.exceptions import AuthenticationError
+
+from trainables.errors import first_line
+
+from .errors import UserError
+
+DEFAULT_STORAGE = "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
+T = TypeVar("T")
+
+
+def connect_ray(address: str | None) -> None:
+    """Join the cluster at ``address``, or start a local Ray; once per process."""
+    if ray.is_initialized():
+        return
+    # The classic reporter: one compact table of the sweep's axes and errors, not a box per result.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    try:
+        # Trial stdout stays in Ray's session logs; the driver shows the progress table.
+        with _stderr_kept_unless_failing(enabled=address is not None):
+            # A local Ray would start a Python worker per CPU as the driver connects; Tune starts
+            # its trial actors in workers of their own, so those would only compete for the CPUs
+            # while Ray starts (0.7 s of a tiny sweep's 12 s on 2 cores, BENCHMARKS.md).
+            local: dict[str, Any] = {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, **local)
+    except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
+        reason = first_line(error)
+        if address is not None and "RAY_AUTH_MODE" not in os.environ:
+            reason += " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token, in RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
+
+
+def start_local_ray_while(work: Callable[[], T]) -> T:
+    """Start a local Ray on this thread while ``work`` runs on another; return what ``work`` returns.
+
+    Ray starts here because ``ray.init`` from another thread hangs its tasks.
+    What Ray logs while it starts is held back until ``work`` has succeeded,
+    and dropped if it raises, so that bad input still gets one line.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool, _ray_logs_held() as release:
+        done = pool.submit(work)
+        connect_ray(None)
+        result = done.result()
+        release()
+    return result
+
+
+def stop_ray() -> None:
+    """``ray.shutdown()``, less the second it spends on a local Ray's autoscaler monitor.
+
+    ``ray.shutdown`` stops Ray's processes one after another, the GCS before the
+    monitor. The monitor's SIGTERM handler then tries to write its exit reason
+    to the GCS that is gone, until Ray gives up on it after 1 s and kills it:
+    a second at the end of every command that started a sweep. A local Ray's
+    monitor is killed first, through Ray's own handle on the processes it
+    started; nothing is done to a cluster's.
+    """
+    if not ray.is_initialized():
+        return
+    # The driver's node. It holds Ray's processes only when ray.init started them here; connected
+    # to a cluster it holds none, and kill_monitor does nothing.
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is not None and hasattr(node, "kill_monitor"):
+        node.kill_monitor(check_alive=False)
+    ray.shutdown()
+
+
+@contextmanager
+def environment(**variables: str) -> Iterator[None]:
+    """Set Ray Tune's environment switches for one call, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def storage_root(storage: str | None) -> str:
+    """Ray's storage root: a cloud URI as given, a local path made absolute (trials run in other directories)."""
+    if storage is not None and "://" in storage:
+        return storage
+    return str(Path(storage or DEFAULT_STORAGE).expanduser().resolve())
+
+
+def experiment_dir(storage: str | None, name: str) -> str:
+    """Where Ray keeps the sweep ``name``: its trials' checkpoints and results, and its experiment state."""
+    return f"{storage_root(storage).rstrip('/')}/{name}"
+
+
+def gpus_per_trial(requested: float | str) -> float:
+    """The spec's ``resources.gpu``; ``auto`` is one GPU per trial when the cluster has GPUs."""
+    if requested == "auto":
+        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    return float(requested)
+
+
+@contextmanager
+def _stderr_kept_unless_failing(enabled: bool) -> Iterator[None]:
+    """Hold back what is written to stderr (by C++ too) until the block ends; drop it if the block raises.
+
+    Joining a cluster that refuses the client, Ray's C++ GCS client logs a
+    warning for every retry, for ~20 s; the one-line error says it once. Not
+    for a local start: the processes it spawns would inherit the held fd.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        sys.stderr.buffer.write(held.read())
+        sys.stderr.flush()
+
+
+@contextmanager
+def _ray_logs_held() -> Iterator[Callable[[], None]]:
+    """Hold the records Ray's Python loggers write; ``release()`` writes them. Unreleased, they are dropped.
+
+    Ray (imported with this module) logs through the handlers of its "ray" logger.
+    """
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    handlers = logging.getLogger("ray").handlers
+    for handler in handlers:
+        handler.addFilter(hold)
+
+    def release() -> None:
+        for handler in handlers:
+            handler.removeFilter(hold)
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+        held.clear()
+
+    try:
+        yield release
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
