@@ -9,7 +9,7 @@ import pytest
 
 from analysis import load_runs
 from mlflow.tracking import MlflowClient
-from conftest import CLI
+from helpers import CLI
 
 pytestmark = pytest.mark.integration
 

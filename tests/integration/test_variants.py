@@ -9,7 +9,7 @@ import pytest
 
 from analysis import load_runs
 from analysis.studies.variants import method_of
-from conftest import run_and_analyze
+from helpers import run_and_analyze
 
 pytestmark = pytest.mark.integration
 

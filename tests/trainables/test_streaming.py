@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import CLI, write_image_folder
+from helpers import CLI, write_image_folder
 from trainables import ConfigError, DatasetError, TrainConfig, train
 from trainables.tasks.stream import StreamingTrial
 

@@ -1,4 +1,4 @@
-"""The project's ``train`` against a textbook mixup loop (tests/reference_mixup.py), over every input layout.
+"""The project's ``train`` against a textbook mixup loop (tests/trainables/reference_mixup.py), over every input layout.
 
 Two comparisons:
 
@@ -140,7 +140,7 @@ def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(tmp_path: Pa
 
 
 # Independent draws: the recipe of each dataset, and the seed spread measured for it (std over 12 seeds of one
-# trainer, in points of %, the larger of the two trainers'; tests/measure_differential_spread.py). A difference
+# trainer, in points of %, the larger of the two trainers'; tests/trainables/measure_differential_spread.py). A difference
 # of means over SEEDS seeds each passes within TOLERANCE_SIGMAS standard errors of that difference.
 SEEDS = 4
 TOLERANCE_SIGMAS = 4.0

@@ -67,7 +67,7 @@ def test_small_versions_train() -> None:
 
 @pytest.mark.integration
 def test_a_tiny_cifar100_sweep_gives_figure3s_table_and_curves(tmp_path: Path) -> None:
-    from conftest import run_and_analyze
+    from helpers import run_and_analyze
 
     _fake_cifar100(tmp_path / "data")
     uri = run_and_analyze(

@@ -1,4 +1,4 @@
-"""A textbook mixup trainer, from the paper's Section 2 alone: the oracle of tests/test_differential.py.
+"""A textbook mixup trainer, from the paper's Section 2 alone: the oracle of tests/trainables/test_differential.py.
 
 It imports nothing from the project. Raw arrays in (uint8 or float; (N, D),
 (N, H, W) or (N, C, H, W)); standardised with training statistics (per

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import CLI
+from helpers import CLI
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CLI, kill_session, start_mlflow_server
+from helpers import CLI, kill_session, start_mlflow_server
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
-from conftest import CLI, kill_session
+from helpers import CLI, kill_session
 
 pytestmark = pytest.mark.integration
 

@@ -67,7 +67,7 @@ def test_a_tiny_uci_sweep_regenerates_table4_beside_the_papers_numbers(tmp_path:
     """All six datasets through `mixup-tune run` and `analyze`: the table's numbers are the logged runs' own."""
     from analysis import load_runs
     from analysis.paper import TABLE4
-    from conftest import run_and_analyze
+    from helpers import run_and_analyze
 
     uri = run_and_analyze(tmp_path, TINY_UCI_SWEEP.format(root=datasets_dir))
     runs = load_runs("uci-tiny", uri)

@@ -94,7 +94,7 @@ def test_mixup_starts_after_the_erm_warm_up() -> None:
 
 @pytest.mark.integration
 def test_a_tiny_speech_sweep_reports_validation_and_test_error_beside_figure4(tmp_path: Path, datasets_dir: Path) -> None:
-    from conftest import run_and_analyze
+    from helpers import run_and_analyze
 
     run_and_analyze(
         tmp_path,

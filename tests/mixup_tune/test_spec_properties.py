@@ -87,7 +87,7 @@ def test_the_cli_exits_2_with_one_line_on_any_invalid_spec(document: dict, tmp_p
     assert not (directory / "mlflow.db").exists(), "no MLflow store is touched"
 
 
-QUICKSTART = yaml.safe_load((Path(__file__).resolve().parents[1] / "sweeps" / "quickstart.yaml").read_text())
+QUICKSTART = yaml.safe_load((Path(__file__).resolve().parents[2] / "sweeps" / "quickstart.yaml").read_text())
 
 
 def _paths(node: object, prefix: tuple = ()) -> list[tuple]:

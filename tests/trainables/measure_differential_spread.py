@@ -1,6 +1,6 @@
-"""Measures the seed spread that tests/test_differential.py takes its tolerances from (SPREAD).
+"""Measures the seed spread that tests/trainables/test_differential.py takes its tolerances from (SPREAD).
 
-    python tests/measure_differential_spread.py [--seeds 12] [--data ../shared/datasets]
+    python tests/trainables/measure_differential_spread.py [--seeds 12] [--data ../shared/datasets]
 
 For each dataset and setting, both trainers (the project's ``train`` and the
 textbook loop) run over the seeds on the uint8 (N, H, W) layout; it prints
@@ -28,7 +28,7 @@ from trainables import TrainConfig, train  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=12)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "datasets")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as directory:

@@ -12,7 +12,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from analysis import load_runs
-from conftest import run_and_analyze
+from helpers import run_and_analyze
 from mixup_tune.spec import SpecError, validate_spec
 from trainables import ConfigError, TrainConfig, train
 from trainables.tasks.gan import GanTrial

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import free_port, free_ports, kill_session
+from helpers import free_port, free_ports, kill_session
 
 RAY = str(Path(sys.executable).parent / "ray")
 # Ray rewrites 127.0.0.1 to the machine's routable address (so that other machines

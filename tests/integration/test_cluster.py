@@ -12,7 +12,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from cluster import LoopbackCluster
-from conftest import CLI
+from helpers import CLI
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
@@ -48,7 +48,7 @@ def _trial_runs(client: MlflowClient, sweep: str) -> list:
 
 
 def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(cluster: LoopbackCluster, tmp_path: Path) -> None:
-    # The sqlite store: tests/test_sweep_integration.py, test_tracking_auth.py and test_tracking_outage.py
+    # The sqlite store: tests/integration/test_sweep_integration.py, test_tracking_auth.py and test_tracking_outage.py
     # run sweeps against an `mlflow server` on a loopback port.
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -1,4 +1,4 @@
-"""Every loader on tiny files written in its real format (tests/real_format.py): no offline datasets needed."""
+"""Every loader on tiny files written in its real format (tests/trainables/real_format.py): no offline datasets needed."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 from mixup_tune.search import grid_points
 from mixup_tune.spec import SpecError, load_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 BAD_SPECS = {
     "unknown top-level key": ("name: a\nbogus: 1\n", "bogus: unknown key"),

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
-from conftest import CLI
+from helpers import CLI
 
 pytestmark = pytest.mark.integration
 
@@ -238,7 +238,7 @@ def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> 
 
 
 def test_an_unreachable_tracking_server_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    from conftest import free_port
+    from helpers import free_port
 
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.format(name="unreachable"))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 
 def _run(script: str, *args: str, out: Path) -> dict:
@@ -54,7 +54,7 @@ def test_orchestration_benchmark(tmp_path: Path) -> None:
 
 def test_gpu_check_on_a_cpu(tmp_path: Path) -> None:
     """benchmarks/gpu_check.py, tiny, on the CPU: both networks, both precisions, a checkpoint and a resume to the bit."""
-    from conftest import write_image_folder
+    from helpers import write_image_folder
 
     write_image_folder(tmp_path / "data" / "cifar10-jpg", classes=10, train=4, test=2)
     results = _run("gpu_check.py", "--device", "cpu", "--data-root", str(tmp_path / "data"), "--epochs", "2", "--seeds", "1", "--no-compile",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import CLI, start_mlflow_server
+from helpers import CLI, start_mlflow_server
 
 pytestmark = pytest.mark.integration
 

@@ -74,6 +74,6 @@ def test_reading_and_analysing_import_neither_torch_nor_ray() -> None:
 def test_checking_every_sweep_file_imports_no_torch() -> None:
     """A sweep's driver checks its spec before Ray starts; torch would add 1.3 s to every command."""
     code = "import sys, pathlib; from mixup_tune.spec import load_spec; [load_spec(p) for p in sorted(pathlib.Path('sweeps').glob('*.yaml'))]; print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -22,10 +22,10 @@ def test_the_papers_imagenet_networks_have_their_published_size(name: str, param
 
 @pytest.mark.integration
 def test_the_imagenet_sweep_runs_end_to_end_on_a_tiny_image_folder(tmp_path: Path) -> None:
-    from conftest import CLI, write_image_folder
+    from helpers import CLI, write_image_folder
 
     write_image_folder(tmp_path / "images")
-    spec = (Path(__file__).resolve().parents[1] / "sweeps" / "imagenet.yaml").read_text()
+    spec = (Path(__file__).resolve().parents[2] / "sweeps" / "imagenet.yaml").read_text()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [f"trainable.data_path={tmp_path / 'images'}", "trainable.crop_size=32", "trainable.loader_workers=0", "trainable.epochs=3", "trainable.batch_size=16", "trainable.precision=fp32",
                  "schedule.milestones=[2]", "schedule.warmup_epochs=1", "model=[resnet50]", "alpha=[0, 0.2]", "resources.cpu=1", "resources.gpu=0"]  # fmt: skip

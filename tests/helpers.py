@@ -1,0 +1,152 @@
+"""What the tests share besides fixtures: the repository and CLI paths, small data writers, ports, processes and
+MLflow servers. Imported as ``from helpers import ...`` (tests/ is on the path), never from conftest."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "mixup-tune")  # the installed console script, as users run it
+
+
+def shared_datasets() -> Path:
+    """``$MIXUP_TUNE_DATA``, else ``../shared/datasets`` beside the repository."""
+    return Path(os.environ.get("MIXUP_TUNE_DATA") or REPO.parent / "shared" / "datasets")
+
+
+def write_image_folder(root: Path, classes: int = 8, train: int = 6, test: int = 3, test_split: str = "test", varied_sizes: bool = False) -> Path:
+    """A tiny ImageFolder tree of JPEGs, ``root/{train,<test_split>}/<class>/``: a learnable colour per class,
+    32x32 pixels, or sizes from 20 to 47 pixels per side (which the in-memory ``imagefolder`` refuses)."""
+    from PIL import Image
+
+    generator = np.random.default_rng(0)
+    for split, count in (("train", train), (test_split, test)):
+        for label in range(classes):
+            folder = root / split / f"n{label:08d}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                height, width = generator.integers(20, 48, 2) if varied_sizes else (32, 32)
+                pixels = generator.integers(0, 60, (height, width, 3)) + (200 // classes) * label
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.JPEG")
+    return root
+
+
+def run_and_analyze(directory: Path, spec_text: str) -> str:
+    """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite store; return the store's URI."""
+    import yaml
+
+    (directory / "sweep.yaml").write_text(spec_text)
+    name = yaml.safe_load(spec_text)["name"]
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    for command in (["run", "sweep.yaml", "--quiet"], ["analyze", name, "--out", "out"]):
+        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=directory, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return uri
+
+
+_PORT_RANGE = (20000, 32000)  # above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that are free now, outside the range the kernel hands out for port 0.
+
+    Ports taken with port 0 and released could be handed straight back to a
+    Ray component that binds port 0 itself, which Ray then refuses as one
+    port used twice ("trying to use a port number ... used by other
+    components"): a flaky cluster start. All sockets stay bound until every
+    port is chosen, so the ports are distinct too.
+    """
+    rng = random.Random()
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", rng.randrange(*_PORT_RANGE)))
+            except OSError:  # in use: draw another
+                sock.close()
+                continue
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def kill_session(session: int) -> int:
+    """SIGKILL every process of a session (a process started with ``start_new_session=True`` leads one).
+
+    All are found before the first is killed: Ray's agents and workers outlive
+    their parent, then keep the session but not the parent. Returns how many.
+    """
+    members = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session:
+                members.append(int(proc.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(members)
+
+
+@functools.cache
+def _migrated_database() -> Path:
+    """An empty MLflow database with every schema migration applied, made once per test session.
+
+    A server on a new sqlite file spends seconds migrating it; each server
+    here starts from a copy of this one instead (its own file, as before).
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    directory = Path(tempfile.mkdtemp(prefix="mixup-tune-mlflow-template-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    SqlAlchemyStore(f"sqlite:///{directory / 'server.db'}", str(directory / "artifacts")).engine.dispose()
+    return directory / "server.db"
+
+
+def start_mlflow_server(root: Path, port: int | None = None, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root (both kept in ``root``)."""
+    port = port or free_port()
+    if not (root / "server.db").exists():
+        shutil.copyfile(_migrated_database(), root / "server.db")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1", *extra_args],
+        stdout=subprocess.DEVNULL, env=env, stderr=(root / "server.log").open("ab"), start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.5)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
