@@ -27,7 +27,7 @@ def _finite(value: float) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-# The registries' built-in names (tests/test_models.py holds them equal), so that a config that
+# The registries' built-in names (tests/trainables/test_models.py holds them equal), so that a config that
 # names these is checked without importing the registries and torch: a sweep's driver checks its
 # spec before Ray starts, and a torch import there is 1.3 s of every command. Other names, such as
 # those added with register_dataset and register_model, are looked up in the registries.

@@ -11,7 +11,7 @@ mixing only examples of equal label (the paper's ablation). They go through
 
 The loss has one definition, ``mixup_cross_entropy``; the training loop takes
 faster forms of it where the draws allow (``one_lambda_cross_entropy``,
-``soft_target_cross_entropy``), held equal to it by tests/test_mixup.py.
+``soft_target_cross_entropy``), held equal to it by tests/trainables/test_mixup.py.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Te
     return (weights * nll).sum(1).mean()
 
 
-# Faster forms of the same loss, for the draws that allow them (tests/test_mixup.py holds each equal to the definition).
+# Faster forms of the same loss, for the draws that allow them (tests/trainables/test_mixup.py holds each equal to the definition).
 
 
 def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight: float) -> Tensor:

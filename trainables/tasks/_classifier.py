@@ -112,7 +112,7 @@ class ClassifierTrial:
         """One pass over the shuffled training set; returns the mean (mixed) training loss.
 
         ``on_step(loss)``, if given, sees each minibatch's loss after its step
-        (tests/test_differential.py compares them with a textbook loop's).
+        (tests/trainables/test_differential.py compares them with a textbook loop's).
         """
         self.model.train()
         loss_sum, seen = torch.zeros((), device=self.device), 0
