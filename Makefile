@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: install quickstart test clean
+.PHONY: install quickstart test lint clean
 
 $(BIN)/mixup-tune: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ quickstart: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Lint, format, types and import contracts (pyproject.toml); CI runs it before the tests.
+lint: install
+	$(BIN)/ruff check trainables mixup_tune analysis tests benchmarks
+	$(BIN)/ruff format --check trainables mixup_tune analysis tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts mixup_tune_results results

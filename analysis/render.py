@@ -11,9 +11,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on clusters and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
 
 @dataclass
 class StudyOutput:
@@ -30,7 +31,8 @@ _PDF_METADATA = {"CreationDate": None, "ModDate": None}
 def save_figure(figure: plt.Figure, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     figure.savefig(paths[0], dpi=130, metadata={"Software": None})
-    # The layout (constrained, in figure fractions) was solved for the PNG; solving it again for the PDF cost 0.2 s.
+    # The layout (constrained, in figure fractions) was solved for the PNG; solving it again for the PDF cost
+    # 0.2 s.
     figure.set_layout_engine("none")
     figure.savefig(paths[1], metadata=_PDF_METADATA)
     plt.close(figure)
@@ -52,10 +54,14 @@ def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
 
 
 def mean_std(frame: pd.DataFrame, metric: str, digits: int = 1) -> pd.Series:
-    """'mean +- std' (or just the mean for a single seed; empty where the metric was never measured) per row."""
+    """'mean +- std' (or just the mean for a single seed; empty where the metric was never measured) per
+    row."""
     mean, std = frame[f"{metric}_mean"], frame[f"{metric}_std"]
     return pd.Series(
-        ["" if m != m else f"{m:.{digits}f}" if s != s else f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(mean, std)],
+        [
+            "" if m != m else f"{m:.{digits}f}" if s != s else f"{m:.{digits}f} ± {s:.{digits}f}"
+            for m, s in zip(mean, std)
+        ],
         index=frame.index,
     )
 
@@ -66,8 +72,12 @@ def method_labels(alphas: pd.Series) -> list[str]:
 
 
 def signed_interval(means: pd.Series, half_widths: pd.Series, digits: int = 1) -> list[str]:
-    """'+d ± h' per row (just '+d' without an interval, empty without a difference): paired differences in tables."""
-    return ["" if d != d else f"{d:+.{digits}f}" if h != h else f"{d:+.{digits}f} ± {h:.{digits}f}" for d, h in zip(means, half_widths)]
+    """'+d ± h' per row (just '+d' without an interval, empty without a difference): paired differences in
+    tables."""
+    return [
+        "" if d != d else f"{d:+.{digits}f}" if h != h else f"{d:+.{digits}f} ± {h:.{digits}f}"
+        for d, h in zip(means, half_widths)
+    ]
 
 
 TARGET_POINTS = 1000  # blue points drawn per GAN snapshot panel

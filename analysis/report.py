@@ -1,4 +1,5 @@
-"""``mixup-tune analyze``: read a sweep back from MLflow, write tables, figures and report.md, log them to the parent run."""
+"""``mixup-tune analyze``: read a sweep back from MLflow, write tables, figures and report.md, log them to the
+parent run."""
 
 from __future__ import annotations
 
@@ -42,22 +43,45 @@ def analyze(sweep: str, tracking_uri: str, out: Path) -> list[Path]:
 
 
 def _renderer(study: str, runs: pd.DataFrame) -> Render | None:
-    """The registered study of that name; for a generic sweep over alpha, the bias-variance view; else none."""
+    """The registered study of that name; for a generic sweep over alpha, the bias-variance view; else
+    none."""
     if study == GENERIC:
         return get_study("bias_variance") if "alpha" in varying_options(runs) else None
     return get_study(study)
 
 
 def _report(sweep: str, study: str, runs: pd.DataFrame, sections: list[StudyOutput]) -> str:
-    counts = runs.assign(outcome=runs["status"].where(~runs["diverged"], "DIVERGED"))["outcome"].value_counts().sort_index()
+    counts = (
+        runs.assign(outcome=runs["status"].where(~runs["diverged"], "DIVERGED"))["outcome"]
+        .value_counts()
+        .sort_index()
+    )
     axes = varying_options(runs)
     header = [
         f"# Sweep `{sweep}` ({study})",
-        f"{len(runs)} trials; " + ", ".join(f"{n} {status.lower()}" for status, n in counts.items()) + ". "
+        f"{len(runs)} trials; "
+        + ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
+        + ". "
         + (f"Swept: {', '.join(axes)}. " if axes else "")
-        + "Failed and diverged trials are left out of every table and figure. All trials: [runs.csv](runs.csv).",
+        + "Failed and diverged trials are left out of every table and figure. All trials: "
+        "[runs.csv](runs.csv).",
     ]
-    fixed = {name: runs[name].iloc[0] for name in ("dataset", "model", "epochs", "batch_size", "optimizer.name", "optimizer.lr") if name in runs and name not in axes}
+    fixed = {
+        name: runs[name].iloc[0]
+        for name in ("dataset", "model", "epochs", "batch_size", "optimizer.name", "optimizer.lr")
+        if name in runs and name not in axes
+    }
     if fixed:  # as given (a learning rate of 1e-3 is not "0.00")
-        header.append(markdown_table(pd.DataFrame([{name: f"{value:g}" if isinstance(value, float) else value for name, value in fixed.items()}])))
+        header.append(
+            markdown_table(
+                pd.DataFrame(
+                    [
+                        {
+                            name: f"{value:g}" if isinstance(value, float) else value
+                            for name, value in fixed.items()
+                        }
+                    ]
+                )
+            )
+        )
     return "\n\n".join([*header, *(section.markdown for section in sections)]) + "\n"

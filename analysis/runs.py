@@ -36,7 +36,9 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
             "diverged": run.data.tags.get(tags.DIVERGED) == "true",
             "surrogate": run.data.tags.get(tags.SURROGATE) == "true",
             # MLflow's run start to end: the trial's wall time, evaluation included (None while it runs)
-            "duration_s": (run.info.end_time - run.info.start_time) / 1000 if run.info.end_time else float("nan"),
+            "duration_s": (run.info.end_time - run.info.start_time) / 1000
+            if run.info.end_time
+            else float("nan"),
         }
         row.update({key: parse_param(value) for key, value in run.data.params.items()})
         row.update(run.data.metrics)
@@ -48,21 +50,29 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
     return frame.sort_values(varying_options(frame) or ["trial_id"]).reset_index(drop=True)
 
 
-def load_history(sweep: str, tracking_uri: str, metrics: tuple[str, ...] = EPOCH_METRICS, run_ids: list[str] | None = None) -> pd.DataFrame:
-    """One row per trial and epoch, with each metric as a column; every trial of the sweep, or the runs given."""
+def load_history(
+    sweep: str, tracking_uri: str, metrics: tuple[str, ...] = EPOCH_METRICS, run_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per trial and epoch, with each metric as a column; every trial of the sweep, or the runs
+    given."""
     client = MlflowClient(tracking_uri)
     if run_ids is None:
         runs = find_runs(client, sweep, "trial")
         run_ids = [run.info.run_id for run in runs]
         metrics = tuple(m for m in metrics if any(m in run.data.metrics for run in runs))
-    records = [{"run_id": run_id, "epoch": int(point.step), "metric": metric, "value": point.value} for run_id, metric, point in _histories(client, run_ids, metrics)]
+    records = [
+        {"run_id": run_id, "epoch": int(point.step), "metric": metric, "value": point.value}
+        for run_id, metric, point in _histories(client, run_ids, metrics)
+    ]
     if not records:
         raise NoRunsError(f"no metric history for sweep {sweep!r} in {tracking_uri}")
     long = pd.DataFrame(records).drop_duplicates(["run_id", "epoch", "metric"], keep="last")
     return long.pivot(index=["run_id", "epoch"], columns="metric", values="value").reset_index()
 
 
-def _histories(client: MlflowClient, run_ids: list[str], metrics: tuple[str, ...]) -> Iterator[tuple[str, str, Any]]:
+def _histories(
+    client: MlflowClient, run_ids: list[str], metrics: tuple[str, ...]
+) -> Iterator[tuple[str, str, Any]]:
     """(run id, metric, point) for every logged point.
 
     The public client has one call per run and metric: a minute for a thousand
@@ -74,17 +84,22 @@ def _histories(client: MlflowClient, run_ids: list[str], metrics: tuple[str, ...
     if hasattr(store, "get_metric_history_bulk"):
         for metric in metrics:
             for start in range(0, len(run_ids), _BULK_RUNS):
-                for point in store.get_metric_history_bulk(run_ids[start : start + _BULK_RUNS], metric, max_results=_BULK_MAX_POINTS):
+                for point in store.get_metric_history_bulk(
+                    run_ids[start : start + _BULK_RUNS], metric, max_results=_BULK_MAX_POINTS
+                ):
                     yield point.run_id, metric, point  # a Metric with its run id
         return
     pairs = [(run_id, metric) for run_id in run_ids for metric in metrics]
     with ThreadPoolExecutor(max_workers=_HISTORY_THREADS) as pool:
-        for (run_id, metric), points in zip(pairs, pool.map(lambda pair: client.get_metric_history(*pair), pairs)):
+        for (run_id, metric), points in zip(
+            pairs, pool.map(lambda pair: client.get_metric_history(*pair), pairs)
+        ):
             yield from ((run_id, metric, point) for point in points)
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
-    """The trials the tables and figures read: finished and not diverged (failed and diverged trials are only counted).
+    """The trials the tables and figures read: finished and not diverged (failed and diverged trials are only
+    counted).
 
     A selection of ``runs``: copy it before adding columns. (The GAN study keeps
     diverged trials, as failures: it filters the runs itself.)
@@ -96,4 +111,3 @@ def varying_options(runs: pd.DataFrame) -> list[str]:
     """Trainable options that differ between trials: the sweep's axes."""
     options = [name for name in option_names() if name in runs.columns]
     return [name for name in options if runs[name].astype(str).nunique() > 1]
-

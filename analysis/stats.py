@@ -19,7 +19,14 @@ def seed_stats(runs: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.Data
         column = grouped[metric]
         mean, std, n = column.mean(), column.std(ddof=1), column.count()
         t = pd.Series(np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975), np.nan), index=n.index)
-        columns.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_n": n, f"{metric}_ci95": t * std / np.sqrt(n)})
+        columns.update(
+            {
+                f"{metric}_mean": mean,
+                f"{metric}_std": std,
+                f"{metric}_n": n,
+                f"{metric}_ci95": t * std / np.sqrt(n),
+            }
+        )
     return pd.DataFrame(columns).reset_index()
 
 
@@ -36,10 +43,14 @@ def mean_ci95(values: pd.Series) -> tuple[float, float, int]:
     return float(values.mean()), half_width, n
 
 
-def paired_by_seed(runs: pd.DataFrame, column: str, treated: object, control: object, metric: str) -> tuple[float, float, int]:
-    """``mean_ci95`` of (treated - control) in ``metric``, paired by seed: runs whose ``column`` is each value.
+def paired_by_seed(
+    runs: pd.DataFrame, column: str, treated: object, control: object, metric: str
+) -> tuple[float, float, int]:
+    """``mean_ci95`` of (treated - control) in ``metric``, paired by seed: runs whose ``column`` is each
+    value.
 
-    NaN and 0 seeds when either side has no run. ``runs`` holds one setting apart from ``column`` and the seed.
+    NaN and 0 seeds when either side has no run. ``runs`` holds one setting apart from ``column`` and the
+    seed.
     """
     by_seed = runs.pivot_table(index="seed", columns=column, values=metric, aggfunc="mean")
     if treated not in by_seed or control not in by_seed:

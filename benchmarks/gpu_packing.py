@@ -1,7 +1,9 @@
 """Several trials on one GPU: aggregate trials per hour at 1, 2 and 4 trials per device, side by side.
 
-    python benchmarks/gpu_packing.py                          # on a CUDA machine: fast_cifar, 5,000 images, 2 epochs
-    python benchmarks/gpu_packing.py --device cpu --model cnn --train-subset 1000 --epochs 1   # a smoke run on a CPU
+    python benchmarks/gpu_packing.py                          # on a CUDA machine: fast_cifar, 5,000 images, 2
+    epochs
+    python benchmarks/gpu_packing.py --device cpu --model cnn --train-subset 1000 --epochs 1   # a smoke run
+    on a CPU
 
 In a sweep, packing is Ray's fractional GPUs (``resources: {gpu: 0.25}`` puts
 four trials on each GPU). This benchmark measures what that buys without Ray,
@@ -34,12 +36,23 @@ print(json.dumps(train(config).final))
 """
 
 
-def run_packed(config: dict[str, object], packing: int, threads: int | None) -> tuple[float, list[dict[str, float]]]:
-    """Start ``packing`` trials at once (seeds differ); return the wall time of the batch and each trial's final metrics."""
-    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}  # on a CPU: each trial its share of the cores
+def run_packed(
+    config: dict[str, object], packing: int, threads: int | None
+) -> tuple[float, list[dict[str, float]]]:
+    """Start ``packing`` trials at once (seeds differ); return the wall time of the batch and each trial's
+    final metrics."""
+    env = (
+        None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    )  # on a CPU: each trial its share of the cores
     start = time.perf_counter()
     processes = [
-        subprocess.Popen([sys.executable, "-c", TRIAL, json.dumps({**config, "seed": seed})], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", TRIAL, json.dumps({**config, "seed": seed})],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for seed in range(packing)
     ]
     finals = []
@@ -55,8 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--model", default="fast_cifar")
-    parser.add_argument("--dataset", default="cifar10", help="a trainables dataset (default: the JPEG CIFAR-10)")
-    parser.add_argument("--data-path", default=None, help="the file, for --dataset npz (smoke tests use a small one)")
+    parser.add_argument(
+        "--dataset", default="cifar10", help="a trainables dataset (default: the JPEG CIFAR-10)"
+    )
+    parser.add_argument(
+        "--data-path", default=None, help="the file, for --dataset npz (smoke tests use a small one)"
+    )
     parser.add_argument("--train-subset", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--packings", default="1,2,4", help="trials per device, comma-separated")
@@ -64,8 +81,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     packings = [int(p) for p in args.packings.split(",")]
-    config = {"dataset": args.dataset, "data_path": args.data_path, "model": args.model, "train_subset": args.train_subset, "epochs": args.epochs, "batch_size": 128,
-              "alpha": 1.0, "device": args.device, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4}}  # fmt: skip
+    config = {
+        "dataset": args.dataset,
+        "data_path": args.data_path,
+        "model": args.model,
+        "train_subset": args.train_subset,
+        "epochs": args.epochs,
+        "batch_size": 128,
+        "alpha": 1.0,
+        "device": args.device,
+        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4},
+    }
     decode = f"from trainables import load_data; load_data({args.dataset!r}, data_path={args.data_path!r})"
     subprocess.run([sys.executable, "-c", decode], cwd=REPO, check=True)  # decode once, before timing
     cores = (os.cpu_count() or 1) if args.device == "cpu" else None
@@ -77,16 +103,28 @@ def main() -> None:
             wall, finals = run_packed(config, packing, threads)
             walls[packing].append(wall)
             errors[packing] += [f["test_error"] for f in finals]
-            print(f"  round {round_ + 1}: {packing} per device: {wall:.1f} s for {packing} trials", flush=True)
+            print(
+                f"  round {round_ + 1}: {packing} per device: {wall:.1f} s for {packing} trials", flush=True
+            )
     base = 3600 / statistics.median(walls[packings[0]]) * packings[0]
     results = {}
     for packing in packings:
         per_hour = 3600 * packing / statistics.median(walls[packing])
-        results[packing] = {"wall_s": walls[packing], "trials_per_hour": per_hour, "ratio_to_first": per_hour / base, "test_errors": errors[packing]}
-        print(f"{packing} trials per device: {per_hour:.0f} trials/hour, {per_hour / base:.2f}x of {packings[0]} per device; "
-              f"final test error {statistics.fmean(errors[packing]):.1f}% (target: 4 per GPU >= 2x)")  # fmt: skip
+        results[packing] = {
+            "wall_s": walls[packing],
+            "trials_per_hour": per_hour,
+            "ratio_to_first": per_hour / base,
+            "test_errors": errors[packing],
+        }
+        print(
+            f"{packing} trials per device: {per_hour:.0f} trials/hour, {per_hour / base:.2f}x of "
+            f"{packings[0]} per device; "
+            f"final test error {statistics.fmean(errors[packing]):.1f}% (target: 4 per GPU >= 2x)"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from mlflow.tracking import MlflowClient  # noqa: E402
+from mlflow.tracking import MlflowClient
 
-from mixup_tune.records import EPOCH_METRICS, SweepRecord  # noqa: E402
-from trainables import TrainConfig  # noqa: E402
+from mixup_tune.records import EPOCH_METRICS, SweepRecord
+from trainables import TrainConfig
 
 CLI = str(Path(sys.executable).parent / "mixup-tune")
 
@@ -53,29 +53,47 @@ def fake_trial(index: int, config: dict[str, Any]) -> SimpleNamespace:
 def epoch_results(rng: np.random.Generator, epochs: int) -> list[dict[str, float]]:
     test = np.minimum.accumulate(60 * np.exp(-np.arange(1, epochs + 1) / 8) + rng.uniform(5, 15))
     return [
-        {"epoch": e + 1, "test_error": float(test[e]), "train_error_real": float(test[e] * 0.6), "train_error_corrupted": float(80 - e),
-         "train_loss": float(2 / (e + 1)), "lr": 0.1, "val_error": float(test[e] + 1), "best_test_error": float(test[: e + 1].min()),
-         "labels_changed": 45.0, "diverged": 0.0}  # fmt: skip
+        {
+            "epoch": e + 1,
+            "test_error": float(test[e]),
+            "train_error_real": float(test[e] * 0.6),
+            "train_error_corrupted": float(80 - e),
+            "train_loss": float(2 / (e + 1)),
+            "lr": 0.1,
+            "val_error": float(test[e] + 1),
+            "best_test_error": float(test[: e + 1].min()),
+            "labels_changed": 45.0,
+            "diverged": 0.0,
+        }
         for e in range(epochs)
     ]
 
 
 def sweep_record(client: MlflowClient, sweep: str, study: str) -> SweepRecord:
-    return SweepRecord.start(client, sweep, f"bench-{sweep}", study=study, storage="", algorithm="grid", log_model=False)
+    return SweepRecord.start(
+        client, sweep, f"bench-{sweep}", study=study, storage="", algorithm="grid", log_model=False
+    )
 
 
 def per_point_costs(client: MlflowClient, trials: int, epochs: int) -> dict[str, float]:
     """Seconds per metric point for the three ways of logging, interleaved trial by trial."""
     rng = np.random.default_rng(0)
     record = sweep_record(client, "per-point", "generic")
-    seconds: dict[str, list[float]] = {"sweep (log_batch per epoch)": [], "sync (whole history, log_batch)": [], "naive (log_metric per point)": []}
+    seconds: dict[str, list[float]] = {
+        "sweep (log_batch per epoch)": [],
+        "sync (whole history, log_batch)": [],
+        "naive (log_metric per point)": [],
+    }
     points = 0
     for index in range(trials):
         results = epoch_results(rng, epochs)
         points = sum(1 for r in results for name in EPOCH_METRICS if name in r)
         for number, way in enumerate(seconds):
             # A config of its own for each way: runs are found by the hash of the config.
-            trial = fake_trial(index * len(seconds) + number, {"alpha": 1.0, "seed": index * len(seconds) + number, "label_noise": 0.2})
+            trial = fake_trial(
+                index * len(seconds) + number,
+                {"alpha": 1.0, "seed": index * len(seconds) + number, "label_noise": 0.2},
+            )
             run_id = record.run_id(trial)  # run creation is not what is measured here
             start = time.perf_counter()
             if way.startswith("sweep"):
@@ -99,8 +117,15 @@ def write_sweep(client: MlflowClient, sweep: str, study: str, runs: int, epochs:
     alphas, noises = [0.0, 0.2, 1.0, 2.0, 8.0, 32.0], [0.0, 0.2, 0.5, 0.8]
     start = time.perf_counter()
     for index in range(runs):
-        config = TrainConfig(dataset="cifar10", model="preact_resnet18", epochs=epochs, alpha=alphas[index % 6], label_noise=noises[(index // 6) % 4],
-                             seed=index // 24, dropout=0.0).to_dict()  # fmt: skip
+        config = TrainConfig(
+            dataset="cifar10",
+            model="preact_resnet18",
+            epochs=epochs,
+            alpha=alphas[index % 6],
+            label_noise=noises[(index // 6) % 4],
+            seed=index // 24,
+            dropout=0.0,
+        ).to_dict()
         trial = fake_trial(index, config)
         results = epoch_results(rng, epochs)
         record.log_results(trial, results)
@@ -115,7 +140,9 @@ def time_analyze(uri: str, sweep: str, out: Path, repeats: int) -> list[float]:
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([CLI, "analyze", sweep, "--tracking-uri", uri, "--out", str(out)], check=True, capture_output=True)
+        subprocess.run(
+            [CLI, "analyze", sweep, "--tracking-uri", uri, "--out", str(out)], check=True, capture_output=True
+        )
         seconds.append(time.perf_counter() - start)
     return seconds
 
@@ -124,9 +151,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="trial runs in the sweep that analyze reads")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of history per run")
-    parser.add_argument("--point-trials", type=int, default=20, help="trials per way of logging, for the per-point cost")
+    parser.add_argument(
+        "--point-trials", type=int, default=20, help="trials per way of logging, for the per-point cost"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed analyze runs per study")
-    parser.add_argument("--tracking-uri", help="an existing store (e.g. a tracking server); default: sqlite in a temporary folder")
+    parser.add_argument(
+        "--tracking-uri",
+        help="an existing store (e.g. a tracking server); default: sqlite in a temporary folder",
+    )
     parser.add_argument("--keep", type=Path, help="keep the store in this folder instead of a temporary one")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -138,7 +170,10 @@ def main() -> None:
     print(f"store: {uri}", flush=True)
 
     costs = per_point_costs(client, args.point_trials, args.epochs)
-    print(f"seconds per metric point ({costs['points_per_trial']:.0f} points per trial, medians over {args.point_trials} trials):")
+    print(
+        f"seconds per metric point ({costs['points_per_trial']:.0f} points per trial, medians over "
+        f"{args.point_trials} trials):"
+    )
     for way, value in costs.items():
         if way != "points_per_trial":
             print(f"  {way}: {value * 1000:.3f} ms")
@@ -149,8 +184,11 @@ def main() -> None:
         written = write_sweep(client, sweep, study, args.runs, args.epochs)
         seconds = time_analyze(uri, sweep, folder / f"analysis-{study}", args.repeats)
         results["analyze"][study] = {"write_s": written, "analyze_s": seconds}
-        print(f"{study}: {args.runs} runs x {args.epochs} epochs written in {written:.1f} s; "
-              f"`mixup-tune analyze` took {', '.join(f'{s:.2f}' for s in seconds)} s (target < 5 s)", flush=True)  # fmt: skip
+        print(
+            f"{study}: {args.runs} runs x {args.epochs} epochs written in {written:.1f} s; "
+            f"`mixup-tune analyze` took {', '.join(f'{s:.2f}' for s in seconds)} s (target < 5 s)",
+            flush=True,
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -36,7 +36,9 @@ def evaluate_black_box(record: SweepRecord, spec: SweepSpec) -> int:
     targets = [
         run
         for run in runs
-        if run is not surrogate and "black_box_fgsm_error" not in run.data.metrics and run.data.tags.get(tags.DIVERGED) != "true"
+        if run is not surrogate
+        and "black_box_fgsm_error" not in run.data.metrics
+        and run.data.tags.get(tags.DIVERGED) != "true"
     ]
     if not targets:
         return 0
@@ -47,8 +49,13 @@ def evaluate_black_box(record: SweepRecord, spec: SweepSpec) -> int:
     for run in targets:
         target = load_trained(client, run.info.run_id)
         moved = {name: batch.to(target.device) for name, batch in examples.items()}
-        metrics = attack_errors(target.forward_unit_range, moved, y.to(target.device), target.num_classes, prefix="black_box")
+        metrics = attack_errors(
+            target.forward_unit_range, moved, y.to(target.device), target.num_classes, prefix="black_box"
+        )
         metrics["black_box_epsilon"] = epsilon
         timestamp = int(time.time() * 1000)
-        client.log_batch(run.info.run_id, metrics=[Metric(name, value, timestamp, target.config.epochs) for name, value in metrics.items()])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(name, value, timestamp, target.config.epochs) for name, value in metrics.items()],
+        )
     return len(targets)

@@ -30,17 +30,33 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def tracking(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+        sub.add_argument(
+            "--tracking-uri",
+            help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
+        )
 
     def ray_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--address", help="join a running Ray cluster (HOST:PORT or auto); default: start a local Ray")
-        sub.add_argument("--storage", help="Ray storage for checkpoints and results (default: ./mixup_tune_results); shared across nodes")
+        sub.add_argument(
+            "--address", help="join a running Ray cluster (HOST:PORT or auto); default: start a local Ray"
+        )
+        sub.add_argument(
+            "--storage",
+            help="Ray storage for checkpoints and results (default: ./mixup_tune_results); shared across "
+            "nodes",
+        )
         sub.add_argument("--quiet", action="store_true", help="no per-trial progress table")
 
     run = commands.add_parser("run", help="run a sweep file")
     run.add_argument("spec", type=Path, help="sweep file (YAML)")
     run.add_argument("--name", help="sweep name (default: the spec's name)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a spec key, e.g. trainable.epochs=5 or alpha=[0,1]")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. trainable.epochs=5 or alpha=[0,1]",
+    )
     tracking(run)
     ray_options(run)
 
@@ -49,9 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     tracking(resume)
     ray_options(resume)
 
-    sync = commands.add_parser("sync", help="copy a sweep's results from Ray's storage into MLflow (after the tracking store was down)")
+    sync = commands.add_parser(
+        "sync",
+        help="copy a sweep's results from Ray's storage into MLflow (after the tracking store was down)",
+    )
     sync.add_argument("name")
-    sync.add_argument("--storage", help="Ray storage the sweep used (default: as recorded on the sweep's parent run)")
+    sync.add_argument(
+        "--storage", help="Ray storage the sweep used (default: as recorded on the sweep's parent run)"
+    )
     tracking(sync)
 
     runs = commands.add_parser("runs", help="list a sweep's trials with their params and final metrics")
@@ -68,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .records import check_tracking, configure_mlflow_client, default_tracking_uri
     from .errors import UserError
+    from .records import check_tracking, configure_mlflow_client, default_tracking_uri
     from .spec import SpecError
 
     configure_mlflow_client()
@@ -77,9 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":
             _require_existing_store(tracking_uri)
-        if args.command in ("runs", "analyze"):  # one line for a dead server or a broken store, not a traceback
+        if args.command in (
+            "runs",
+            "analyze",
+        ):  # one line for a dead server or a broken store, not a traceback
             check_tracking(tracking_uri)
-        return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[args.command](args, tracking_uri)
+        return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[
+            args.command
+        ](args, tracking_uri)
     except (SpecError, UserError) as error:
         print(f"mixup-tune: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -90,16 +116,21 @@ def _require_existing_store(tracking_uri: str) -> None:
     from .errors import UserError
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
-        raise UserError(f"no MLflow database at {tracking_uri.removeprefix('sqlite:///')}; run from the sweep's directory or pass --tracking-uri")
+        raise UserError(
+            f"no MLflow database at {tracking_uri.removeprefix('sqlite:///')}; run from the sweep's "
+            "directory or pass --tracking-uri"
+        )
 
 
 def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import run_sweep
-    from .spec import load_spec
+    from .sweep_file import load_spec
 
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)
-    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1)
+    outcome = run_sweep(
+        spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1
+    )
     return _summarise(outcome)
 
 
@@ -108,7 +139,14 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import load_sweep_spec, run_sweep
 
     spec, recorded_storage = load_sweep_spec(check_tracking(tracking_uri), args.name)
-    outcome = run_sweep(spec, tracking_uri, address=args.address, storage=args.storage or recorded_storage, verbose=0 if args.quiet else 1, restore=True)
+    outcome = run_sweep(
+        spec,
+        tracking_uri,
+        address=args.address,
+        storage=args.storage or recorded_storage,
+        verbose=0 if args.quiet else 1,
+        restore=True,
+    )
     return _summarise(outcome)
 
 
@@ -116,14 +154,17 @@ def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import sync_recorded_sweep
 
     report = sync_recorded_sweep(tracking_uri, args.name, args.storage)
-    _print_rows(f"sweep {args.name}: Ray's storage -> MLflow", [
-        ("trials in Ray's storage", str(report.trials)),
-        ("runs created", str(report.runs_created)),
-        ("epoch results copied", str(report.epochs_logged)),
-        ("runs given their end (FINISHED / FAILED)", str(report.runs_ended)),
-        ("runs found RUNNING (driver gone), reconciled", str(report.reconciled)),
-        ("trials not finished (mixup-tune resume runs them)", str(report.unfinished)),
-    ])  # fmt: skip
+    _print_rows(
+        f"sweep {args.name}: Ray's storage -> MLflow",
+        [
+            ("trials in Ray's storage", str(report.trials)),
+            ("runs created", str(report.runs_created)),
+            ("epoch results copied", str(report.epochs_logged)),
+            ("runs given their end (FINISHED / FAILED)", str(report.runs_ended)),
+            ("runs found RUNNING (driver gone), reconciled", str(report.reconciled)),
+            ("trials not finished (mixup-tune resume runs them)", str(report.unfinished)),
+        ],
+    )
     return 0
 
 
@@ -145,23 +186,47 @@ def _summarise(outcome: object) -> int:
         ("completed", str(outcome.completed)),
         ("diverged (stopped, not retried)", str(outcome.diverged)),
         ("failed", str(outcome.failed)),
-        *([("black-box targets evaluated", str(outcome.black_box_targets))] if outcome.black_box_targets else []),
-        *([("epochs copied from Ray storage", f"{outcome.backfilled_epochs} ({outcome.backfilled_runs} new runs)")] if outcome.backfilled_epochs or outcome.backfilled_runs else []),
+        *(
+            [("black-box targets evaluated", str(outcome.black_box_targets))]
+            if outcome.black_box_targets
+            else []
+        ),
+        *(
+            [
+                (
+                    "epochs copied from Ray storage",
+                    f"{outcome.backfilled_epochs} ({outcome.backfilled_runs} new runs)",
+                )
+            ]
+            if outcome.backfilled_epochs or outcome.backfilled_runs
+            else []
+        ),
         *([("runs left RUNNING, reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
         ("wall time", f"{outcome.wall_seconds:.1f} s"),
-        ("MLflow", f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}"),
+        (
+            "MLflow",
+            f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}",
+        ),
         ("Ray results", outcome.storage),
     ]
     _print_rows(f"sweep {outcome.name}", rows)
     for error in outcome.errors[:5]:
         console.print(f"[red]trial error:[/red] {error}")
     backend = outcome.tracking_uri
-    console.print(f"Browse:   mlflow ui --backend-store-uri {backend}" if backend.startswith(("sqlite:", "postgresql:", "mysql:")) else f"Browse:   {backend}")
+    console.print(
+        f"Browse:   mlflow ui --backend-store-uri {backend}"
+        if backend.startswith(("sqlite:", "postgresql:", "mysql:"))
+        else f"Browse:   {backend}"
+    )
     console.print(f"Trials:   mixup-tune runs {outcome.name}")
     console.print(f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}")
     if outcome.tracking_error is not None:
-        console.print(f"[red]MLflow could not be written[/red] ({outcome.tracking_error}). Every result is in Ray's storage; "
-                      f"when the tracking store is back: mixup-tune sync {outcome.name} --tracking-uri {outcome.tracking_uri}")  # fmt: skip
+        console.print(
+            f"[red]MLflow could not be written[/red] ({outcome.tracking_error}). Every result is in Ray's "
+            "storage; "
+            f"when the tracking store is back: mixup-tune sync {outcome.name} --tracking-uri "
+            f"{outcome.tracking_uri}"
+        )
     if outcome.interrupted:
         console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
         return 130
@@ -178,14 +243,40 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
     except NoRunsError as error:
         raise UserError(str(error)) from None
     shown = ["trial_id", "status", *varying_options(runs)]
-    shown += [m for m in ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted", "modes_covered", "high_quality", "sample_distance") if m in runs.columns]
-    headers = {"trial_id": "trial", "best_test_error": "best test", "last_test_error": "last test", "train_error_real": "train real", "train_error_corrupted": "train corrupt",
-               "modes_covered": "modes", "high_quality": "high quality", "sample_distance": "distance"}  # fmt: skip
+    shown += [
+        m
+        for m in (
+            "best_test_error",
+            "last_test_error",
+            "train_error_real",
+            "train_error_corrupted",
+            "modes_covered",
+            "high_quality",
+            "sample_distance",
+        )
+        if m in runs.columns
+    ]
+    headers = {
+        "trial_id": "trial",
+        "best_test_error": "best test",
+        "last_test_error": "last test",
+        "train_error_real": "train real",
+        "train_error_corrupted": "train corrupt",
+        "modes_covered": "modes",
+        "high_quality": "high quality",
+        "sample_distance": "distance",
+    }
     table = Table(title=f"sweep {args.name}: {len(runs)} trials (errors in %)")
     for column in shown:
-        table.add_column(headers.get(column, column), justify="left" if column in ("trial_id", "status") else "right", no_wrap=column in ("trial_id", "status"))
+        table.add_column(
+            headers.get(column, column),
+            justify="left" if column in ("trial_id", "status") else "right",
+            no_wrap=column in ("trial_id", "status"),
+        )
     for _, row in runs.iterrows():
-        table.add_row(*[_cell(row[column])[:8] if column == "trial_id" else _cell(row[column]) for column in shown])
+        table.add_row(
+            *[_cell(row[column])[:8] if column == "trial_id" else _cell(row[column]) for column in shown]
+        )
     console.print(table)
     if args.csv:
         runs.to_csv(args.csv, index=False)

@@ -1,4 +1,5 @@
-"""The error every command reports as one line with exit code 2. Its own module: the CLI imports it without Ray or torch."""
+"""The error every command reports as one line with exit code 2. Its own module: the CLI imports it without
+Ray or torch."""
 
 
 class UserError(Exception):

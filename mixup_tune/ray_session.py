@@ -1,4 +1,5 @@
-"""The driver's Ray session: starting or joining Ray, what Ray prints meanwhile, stopping it, and where it stores a sweep.
+"""The driver's Ray session: starting or joining Ray, what Ray prints meanwhile, stopping it, and where it
+stores a sweep.
 
 Much here leans on how Ray behaves rather than on its documented API (its C++
 client's logging on fd 2, the handlers of its Python loggers, a private handle
@@ -24,7 +25,9 @@ from trainables.errors import first_line
 
 from .errors import UserError
 
-DEFAULT_STORAGE = "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
+DEFAULT_STORAGE = (
+    "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
+)
 T = TypeVar("T")
 
 
@@ -40,12 +43,23 @@ def connect_ray(address: str | None) -> None:
             # A local Ray would start a Python worker per CPU as the driver connects; Tune starts
             # its trial actors in workers of their own, so those would only compete for the CPUs
             # while Ray starts (0.7 s of a tiny sweep's 12 s on 2 cores, BENCHMARKS.md).
-            local: dict[str, Any] = {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
-            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, **local)
+            local: dict[str, Any] = (
+                {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
+            )
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                **local,
+            )
     except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
         reason = first_line(error)
         if address is not None and "RAY_AUTH_MODE" not in os.environ:
-            reason += " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token, in RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+            reason += (
+                " (a cluster started with `ray start` needs RAY_AUTH_MODE=token and its token,"
+                " in RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+            )
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
 
 
@@ -100,7 +114,8 @@ def environment(**variables: str) -> Iterator[None]:
 
 
 def storage_root(storage: str | None) -> str:
-    """Ray's storage root: a cloud URI as given, a local path made absolute (trials run in other directories)."""
+    """Ray's storage root: a cloud URI as given, a local path made absolute (trials run in other
+    directories)."""
     if storage is not None and "://" in storage:
         return storage
     return str(Path(storage or DEFAULT_STORAGE).expanduser().resolve())

@@ -22,7 +22,15 @@ from trainables import DatasetError
 from trainables.errors import first_line
 
 from .errors import UserError
-from .ray_session import DEFAULT_STORAGE, connect_ray, environment, experiment_dir, gpus_per_trial, start_local_ray_while, storage_root
+from .ray_session import (
+    DEFAULT_STORAGE,
+    connect_ray,
+    environment,
+    experiment_dir,
+    gpus_per_trial,
+    start_local_ray_while,
+    storage_root,
+)
 from .records import SweepRecord, check_tracking, configure_mlflow_client, trial_key
 from .search import data_settings, param_space, progress_reporter, scheduler, searcher
 from .snapshots import log_snapshots
@@ -49,7 +57,9 @@ class SweepOutcome:
     black_box_targets: int = 0  # trials evaluated on the surrogate's adversarial examples
     wall_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-    backfilled_epochs: int = 0  # epoch results copied from Ray's storage to MLflow (the store was down, or the driver died)
+    backfilled_epochs: int = (
+        0  # epoch results copied from Ray's storage to MLflow (the store was down, or the driver died)
+    )
     backfilled_runs: int = 0  # runs created that way
     reconciled: int = 0  # runs a dead driver had left RUNNING
     tracking_error: str | None = None  # MLflow could not be written at the end: `mixup-tune sync` later
@@ -65,24 +75,39 @@ _PATH_OPTIONS = ("data_root", "data_path")
 
 
 def _absolute_paths(spec: SweepSpec) -> SweepSpec:
-    """Trials run in their own working directory: make user paths absolute first, wherever the spec gives them.
+    """Trials run in their own working directory: make user paths absolute first, wherever the spec gives
+    them.
 
     The spec is valid already, and an absolute path is as valid as the relative
     one it replaces, so the copy is not validated again.
     """
-    trainable = dataclasses.replace(spec.trainable, data_root=_absolute(spec.trainable.data_root), data_path=_absolute(spec.trainable.data_path))
-    search = {key: [_absolute(path) for path in value] if key in _PATH_OPTIONS and isinstance(value, list) else value for key, value in spec.search.items()}
-    variants = [{key: _absolute(value) if key in _PATH_OPTIONS else value for key, value in variant.items()} for variant in spec.variants]
+    trainable = dataclasses.replace(
+        spec.trainable,
+        data_root=_absolute(spec.trainable.data_root),
+        data_path=_absolute(spec.trainable.data_path),
+    )
+    search = {
+        key: [_absolute(path) for path in value]
+        if key in _PATH_OPTIONS and isinstance(value, list)
+        else value
+        for key, value in spec.search.items()
+    }
+    variants = [
+        {key: _absolute(value) if key in _PATH_OPTIONS else value for key, value in variant.items()}
+        for variant in spec.variants
+    ]
     return spec.model_copy(update={"trainable": trainable, "search": search, "variants": variants})
 
 
 def _absolute(path: Any) -> Any:
-    """A path given as a non-empty string, made absolute; any other value (None, a number on an axis) as it is."""
+    """A path given as a non-empty string, made absolute; any other value (None, a number on an axis) as it
+    is."""
     return str(Path(path).expanduser().resolve()) if isinstance(path, str) and path else path
 
 
 def _check_data(spec: SweepSpec) -> None:
-    """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials find the cache filled."""
+    """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials
+    find the cache filled."""
     from trainables import load_data
     from trainables.data import STREAMED
 
@@ -123,12 +148,24 @@ def run_sweep(
     sweep_dir = experiment_dir(storage, spec.name)
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
         connect_ray(address)
-    client = _check_while_ray_starts(spec, tracking_uri, address, check_data=check_data_locally and address is None)
+    client = _check_while_ray_starts(
+        spec, tracking_uri, address, check_data=check_data_locally and address is None
+    )
 
-    record = SweepRecord.start(client, spec.name, spec.experiment_name, study=spec.study, storage=sweep_dir, algorithm=spec.tune.algorithm,
-                               log_model=spec.logs_models, snapshots=log_snapshots)  # fmt: skip
+    record = SweepRecord.start(
+        client,
+        spec.name,
+        spec.experiment_name,
+        study=spec.study,
+        storage=sweep_dir,
+        algorithm=spec.tune.algorithm,
+        log_model=spec.logs_models,
+        snapshots=log_snapshots,
+    )
     record.save_spec(spec.model_dump(mode="json"))
-    outcome = SweepOutcome(spec.name, tracking_uri, spec.experiment_name, record.experiment_id, record.parent_run_id, sweep_dir)
+    outcome = SweepOutcome(
+        spec.name, tracking_uri, spec.experiment_name, record.experiment_id, record.parent_run_id, sweep_dir
+    )
     if tune.Tuner.can_restore(sweep_dir):
         # An earlier run of this sweep left results in Ray's storage: MLflow catches up with them first,
         # so that finished trials are not run again and runs a dead driver left RUNNING are reconciled.
@@ -167,7 +204,9 @@ def run_sweep(
                     search_alg=search_alg,
                     scheduler=scheduler(spec),
                     num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
-                    max_concurrent_trials=spec.tune.max_concurrent_trials if spec.tune.algorithm == "optuna" else None,
+                    max_concurrent_trials=spec.tune.max_concurrent_trials
+                    if spec.tune.algorithm == "optuna"
+                    else None,
                     # A new worker per trial costs seconds of imports; reuse is safe because
                     # each trial reseeds every generator it uses (trainables.tasks.classify.Trial).
                     reuse_actors=True,
@@ -186,14 +225,16 @@ def run_sweep(
             )
         with environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
             results = tuner.fit()
-        outcome.errors = [first_line(r.error) for r in results if r.error is not None]
+        outcome.errors = [first_line(error) for error in results.errors]
         _count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return _finish(record, outcome, started, spec)
 
 
-def _check_while_ray_starts(spec: SweepSpec, tracking_uri: str, address: str | None, check_data: bool) -> MlflowClient:
+def _check_while_ray_starts(
+    spec: SweepSpec, tracking_uri: str, address: str | None, check_data: bool
+) -> MlflowClient:
     """The data and store checks, with a local Ray started meanwhile; returns the opened store.
 
     Starting Ray takes ~3 s, half of it waiting on the processes it spawns;
@@ -247,7 +288,8 @@ def _has_unfinished_trials(sweep_dir: str) -> bool:
 
 
 def _finish(record: SweepRecord, outcome: SweepOutcome, started: float, spec: SweepSpec) -> SweepOutcome:
-    """Copy to MLflow what the callback could not log, run the evaluations that need the whole sweep, close the record.
+    """Copy to MLflow what the callback could not log, run the evaluations that need the whole sweep, close
+    the record.
 
     If MLflow is still unreachable, every result stays in Ray's storage and the
     summary says how to copy it over later (``mixup-tune sync``).
@@ -279,7 +321,10 @@ def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None
     record = SweepRecord.find(check_tracking(tracking_uri), name, snapshots=log_snapshots)
     sweep_dir = experiment_dir(storage, name) if storage else record.storage
     if not sweep_dir or not tune.Tuner.can_restore(sweep_dir):
-        raise UserError(f"sweep {name!r}: no Ray results at {sweep_dir or '(none recorded)'}; pass --storage where the sweep wrote them")
+        raise UserError(
+            f"sweep {name!r}: no Ray results at {sweep_dir or '(none recorded)'}; pass --storage where the "
+            "sweep wrote them"
+        )
     try:
         report = sync_sweep(record, sweep_dir)
     except UnreadableStorage as error:
@@ -289,7 +334,8 @@ def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None
 
 
 def load_sweep_spec(client: MlflowClient, name: str) -> tuple[SweepSpec, str]:
-    """The spec a sweep was last run with (validated here, once), and the Ray storage root it ran with, from its parent run."""
+    """The spec a sweep was last run with (validated here, once), and the Ray storage root it ran with, from
+    its parent run."""
     record = SweepRecord.find(client, name)
     try:
         spec = validate_spec(record.read_spec(), source=f"sweep {name!r}")

@@ -1,4 +1,5 @@
-"""A sweep spec, turned into its trials' configs and into Ray Tune's search space, search algorithm, scheduler and progress table."""
+"""A sweep spec, turned into its trials' configs and into Ray Tune's search space, search algorithm, scheduler
+and progress table."""
 
 from __future__ import annotations
 
@@ -15,11 +16,19 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from .spec import Distribution, SweepSpec
 
-_DATA_OPTIONS = ("dataset", "data_root", "data_path", "train_subset", "val_fraction", "download")  # what trainables.load_data is given
+_DATA_OPTIONS = (
+    "dataset",
+    "data_root",
+    "data_path",
+    "train_subset",
+    "val_fraction",
+    "download",
+)  # what trainables.load_data is given
 
 
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The grid's trials as flat configs: every variant crossed with the search axes, the last axis varying fastest."""
+    """The grid's trials as flat configs: every variant crossed with the search axes, the last axis varying
+    fastest."""
     base = spec.trainable.flat()
     axes = list(spec.search.items())
     points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
@@ -40,8 +49,11 @@ def data_settings(spec: SweepSpec) -> list[dict[str, Any]]:
         points = grid_points(spec)
     else:
         base = spec.trainable.flat()
-        axes = {key: value if isinstance(value, list) else value.choice for key, value in spec.search.items()
-                if key in _DATA_OPTIONS and (isinstance(value, list) or value.choice is not None)}  # fmt: skip
+        axes: dict[str, list[Any]] = {}
+        for key, value in spec.search.items():
+            values = value if isinstance(value, list) else value.choice
+            if key in _DATA_OPTIONS and values is not None:
+                axes[key] = values
         points = [{**base, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())]
     settings = {tuple(point.get(key) for key in _DATA_OPTIONS): None for point in points}
     return [dict(zip(_DATA_OPTIONS, setting)) for setting in settings]
@@ -50,7 +62,7 @@ def data_settings(spec: SweepSpec) -> list[dict[str, Any]]:
 def _sampler(value: Distribution) -> Any:
     kind = value.kind
     if kind == "choice":
-        return tune.choice(value.choice)
+        return tune.choice(value.choice or [])  # a choice distribution always lists its values
     low, high = getattr(value, kind)
     return {"uniform": tune.uniform, "loguniform": tune.loguniform, "randint": tune.randint}[kind](low, high)
 
@@ -76,7 +88,9 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     return space
 
 
-def searcher(spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], str]) -> tuple[Searcher | BasicVariantGenerator, int]:
+def searcher(
+    spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], str]
+) -> tuple[Searcher | BasicVariantGenerator, int]:
     """The search algorithm and the number of trials it will propose.
 
     A grid is expanded here rather than with ``tune.grid_search`` so that trials
@@ -98,7 +112,9 @@ def searcher(spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], st
     for value in spec.search.values():
         if isinstance(value, list):
             grid_size *= len(value)
-    return BasicVariantGenerator(random_state=settings.seed, max_concurrent=limit), settings.num_samples * grid_size
+    return BasicVariantGenerator(
+        random_state=settings.seed, max_concurrent=limit
+    ), settings.num_samples * grid_size
 
 
 def scheduler(spec: SweepSpec) -> TrialScheduler:
@@ -106,7 +122,12 @@ def scheduler(spec: SweepSpec) -> TrialScheduler:
     if settings.scheduler == "asha":
         epochs = spec.search.get("epochs")
         max_t = max(epochs) if isinstance(epochs, list) else spec.trainable.epochs
-        return ASHAScheduler(time_attr="epoch", max_t=max_t, grace_period=settings.grace_period, reduction_factor=settings.reduction_factor)
+        return ASHAScheduler(
+            time_attr="epoch",
+            max_t=max_t,
+            grace_period=settings.grace_period,
+            reduction_factor=settings.reduction_factor,
+        )
     return FIFOScheduler()
 
 
@@ -114,7 +135,17 @@ def progress_reporter(spec: SweepSpec) -> CLIReporter:
     """Tune's progress table: the sweep's axes, and the metrics that show how its trials are doing."""
     metrics = {"epoch": "epoch", "test_error": "test err %", "train_error_real": "train err (real) %"}
     if spec.trainable.task == "gan":
-        metrics = {"iteration": "iteration", "modes_covered": "modes", "high_quality": "high quality %", "sample_distance": "distance"}
+        metrics = {
+            "iteration": "iteration",
+            "modes_covered": "modes",
+            "high_quality": "high quality %",
+            "sample_distance": "distance",
+        }
     elif spec.trainable.label_noise > 0 or "label_noise" in spec.search:
         metrics["train_error_corrupted"] = "train err (corrupt) %"
-    return CLIReporter(parameter_columns=list(spec.search) or ["alpha"], metric_columns=metrics, max_report_frequency=10, max_progress_rows=30)
+    return CLIReporter(
+        parameter_columns=list(spec.search) or ["alpha"],
+        metric_columns=metrics,
+        max_report_frequency=10,
+        max_progress_rows=30,
+    )

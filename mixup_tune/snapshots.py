@@ -27,7 +27,11 @@ def log_snapshots(client: MlflowClient, run_id: str, snapshots: dict[str, Any], 
 
     for key, points in sorted(snapshots.items(), key=lambda item: int(item[0])):
         iteration = int(key)
-        client.log_dict(run_id, {"iteration": iteration, "target": target, "points": points}, snapshot_name(iteration, "json"))
+        client.log_dict(
+            run_id,
+            {"iteration": iteration, "target": target, "points": points},
+            snapshot_name(iteration, "json"),
+        )
         figure, axis = plt.subplots(figsize=(3, 3), dpi=100, constrained_layout=True)
         draw_snapshot(axis, np.asarray(points, dtype=float), target, f"iteration {iteration:,}")
         client.log_figure(run_id, figure, snapshot_name(iteration, "png"))

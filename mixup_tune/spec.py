@@ -1,4 +1,4 @@
-"""The sweep file: YAML, validated with pydantic before anything runs.
+"""The sweep spec: what a sweep file says, validated with pydantic before anything runs (``sweep_file``).
 
     name: quickstart                    # sweep name: MLflow parent run and Ray experiment
     experiment: mixup-quickstart        # MLflow experiment (default: mixup-<name>)
@@ -20,23 +20,33 @@ Every error becomes one ``SpecError`` line: ``FILE: KEY: what is allowed``.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import flatten, unflatten
-from trainables.option_types import check_option_types
+from trainables.config import check_option_types, flatten, unflatten
 
-STUDIES = ("bias_variance", "label_noise", "adversarial", "in_between", "uci", "variants", "speech", "cifar", "imagenet", "gan", "generic")  # analyses that `analyze` knows
-CLASSIFIER_METRICS = ("test_error", "val_error", "train_error_real", "train_loss")  # what search and ASHA may optimise
-GAN_METRICS = ("sample_distance", "high_quality", "modes_covered")  # the same, for task: gan (trainables.tasks.gan_targets)
-METRICS = CLASSIFIER_METRICS + GAN_METRICS
+from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
+
+STUDIES = (
+    "bias_variance",
+    "label_noise",
+    "adversarial",
+    "in_between",
+    "uci",
+    "variants",
+    "speech",
+    "cifar",
+    "imagenet",
+    "gan",
+    "generic",
+)  # analyses that `analyze` knows
+METRICS = CLASSIFIER_OBJECTIVES + GAN_OBJECTIVES
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
-# Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a float).
+# Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a
+# float).
 StrictInt = Annotated[int, Strict()]
 StrictFloat = Annotated[float, Strict()]
 
@@ -85,7 +95,9 @@ class Distribution(BaseModel):
 class TuneSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     algorithm: Literal["grid", "random", "optuna"] = "grid"
-    num_samples: int = Field(1, ge=1, le=100_000, strict=True)  # random/optuna: trials (times the grid axes); grid: 1
+    num_samples: int = Field(
+        1, ge=1, le=100_000, strict=True
+    )  # random/optuna: trials (times the grid axes); grid: 1
     metric: Literal[METRICS] = "test_error"  # type: ignore[valid-type]
     mode: Literal["min", "max"] = "min"
     scheduler: Literal["none", "asha"] = "none"
@@ -93,7 +105,9 @@ class TuneSettings(BaseModel):
     reduction_factor: float = Field(3, gt=1, strict=True)  # ASHA: halving rate
     max_concurrent_trials: StrictInt | None = Field(None, ge=1)
     max_failures: int = Field(1, ge=-1, strict=True)  # retries of a failed trial; -1 retries forever
-    checkpoint_interval_s: float = Field(30, ge=0, strict=True)  # seconds between checkpoints (0: every epoch); always one at the end
+    checkpoint_interval_s: float = Field(
+        30, ge=0, strict=True
+    )  # seconds between checkpoints (0: every epoch); always one at the end
     keep_checkpoints: int = Field(2, ge=1, strict=True)  # checkpoints kept per trial
     seed: int = Field(0, ge=0, strict=True)  # seeds random search and Optuna's sampler
 
@@ -114,10 +128,13 @@ class Resources(BaseModel):
 
 
 class BlackBox(BaseModel):
-    """Section 3.5's black-box attack: examples crafted on a separate ERM surrogate, tested on every other model."""
+    """Section 3.5's black-box attack: examples crafted on a separate ERM surrogate, tested on every other
+    model."""
 
     model_config = ConfigDict(extra="forbid")
-    surrogate: dict[str, Any] = Field(default_factory=lambda: {"alpha": 0, "seed": 1000})  # options of the extra surrogate trial
+    surrogate: dict[str, Any] = Field(
+        default_factory=lambda: {"alpha": 0, "seed": 1000}
+    )  # options of the extra surrogate trial
     epsilon: StrictFloat | None = Field(None, gt=0, le=1)  # default: the surrogate's adversarial_epsilon
 
 
@@ -134,24 +151,30 @@ class SweepSpec(BaseModel):
     search: dict[str, SearchValue] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
     black_box: BlackBox | None = None  # adds the surrogate trial; evaluated after the sweep
-    log_models: bool = Field(False, strict=True)  # log each trial's final weights as an MLflow artifact (implied by black_box)
+    # log each trial's final weights as an MLflow artifact (implied by black_box)
+    log_models: bool = Field(False, strict=True)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
 
     @model_validator(mode="before")
     @classmethod
     def _strict_option_types(cls, document: Any) -> Any:
-        """Trainable options as written, before pydantic's lax mode coerces them: ``epochs: true`` is not 1 epoch."""
+        """Trainable options as written, before pydantic's lax mode coerces them: ``epochs: true`` is not 1
+        epoch."""
         if not isinstance(document, dict):
             return document
         candidates: list[tuple[str, dict[str, Any]]] = []
         if isinstance(document.get("trainable"), dict):
             candidates.append(("trainable.", document["trainable"]))
-        for key, value in (document.get("search") or {}).items() if isinstance(document.get("search"), dict) else ():
+        for key, value in (
+            (document.get("search") or {}).items() if isinstance(document.get("search"), dict) else ()
+        ):
             values = value.get("choice") if isinstance(value, dict) else value
             for index, candidate in enumerate(values if isinstance(values, (list, tuple)) else []):
                 candidates.append((f"search.{key}[{index}]:", {key: candidate}))
-        for index, variant in enumerate(document.get("variants") or []) if isinstance(document.get("variants"), list) else ():
+        for index, variant in (
+            enumerate(document.get("variants") or []) if isinstance(document.get("variants"), list) else ()
+        ):
             candidates.append((f"variants[{index}].", variant if isinstance(variant, dict) else {}))
         black_box = document.get("black_box")
         if isinstance(black_box, dict) and isinstance(black_box.get("surrogate"), dict):
@@ -160,7 +183,9 @@ class SweepSpec(BaseModel):
             try:
                 check_option_types(TrainConfig, values)
             except ConfigError as error:
-                raise ConfigError(where.removesuffix(":") if where.endswith(":") else f"{where}{error.field}", error.message) from None
+                raise ConfigError(
+                    where.removesuffix(":") if where.endswith(":") else f"{where}{error.field}", error.message
+                ) from None
         return document
 
     @field_validator("search", mode="before")
@@ -179,7 +204,11 @@ class SweepSpec(BaseModel):
             elif isinstance(value, (list, tuple)):
                 parsed[key] = list(value)
             else:
-                raise ConfigError(str(key), f"must be a list (a grid axis) or a distribution such as {{uniform: [0, 1]}}; got {value!r}")
+                raise ConfigError(
+                    str(key),
+                    f"must be a list (a grid axis) or a distribution such as {{uniform: [0, 1]}}; got "
+                    f"{value!r}",
+                )
         return parsed
 
     @property
@@ -193,21 +222,38 @@ class SweepSpec(BaseModel):
     @model_validator(mode="after")
     def _check_search(self) -> SweepSpec:
         if self.tune.algorithm == "grid" and self.tune.num_samples != 1:
-            raise ConfigError("tune.num_samples", "must be 1 for a grid (repeats would be identical trials); add a seed axis instead")
+            raise ConfigError(
+                "tune.num_samples",
+                "must be 1 for a grid (repeats would be identical trials); add a seed axis instead",
+            )
         gan = self.trainable.task == "gan"
-        if gan and "metric" not in self.tune.model_fields_set:  # a GAN reports no test error: its default is the distance
+        if (
+            gan and "metric" not in self.tune.model_fields_set
+        ):  # a GAN reports no test error: its default is the distance
             self.tune.metric, self.tune.mode = "sample_distance", "min"
-        if (self.tune.metric in GAN_METRICS) != gan:
-            allowed = GAN_METRICS if gan else CLASSIFIER_METRICS
-            raise ConfigError("tune.metric", f"a {self.trainable.task} trial reports {', '.join(allowed)}; got {self.tune.metric}")
+        if (self.tune.metric in GAN_OBJECTIVES) != gan:
+            allowed = GAN_OBJECTIVES if gan else CLASSIFIER_OBJECTIVES
+            raise ConfigError(
+                "tune.metric",
+                f"a {self.trainable.task} trial reports {', '.join(allowed)}; got {self.tune.metric}",
+            )
         if "task" in self.search or any("task" in variant for variant in self.variants):
             raise ConfigError("task", "is one per sweep: set trainable.task, not a search axis or variant")
         if self.study == "gan" and not gan:
             raise ConfigError("study", "gan needs trainable.task: gan")
         if gan and (self.log_models or self.black_box is not None or self.study == "in_between"):
-            raise ConfigError("log_models" if self.black_box is None else "black_box", "evaluates a classifier's weights; a gan trial logs its samples instead")
-        if self.tune.metric == "val_error" and self.trainable.val_fraction == 0 and "val_fraction" not in self.search:
-            raise ConfigError("tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0")
+            raise ConfigError(
+                "log_models" if self.black_box is None else "black_box",
+                "evaluates a classifier's weights; a gan trial logs its samples instead",
+            )
+        if (
+            self.tune.metric == "val_error"
+            and self.trainable.val_fraction == 0
+            and "val_fraction" not in self.search
+        ):
+            raise ConfigError(
+                "tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0"
+            )
         known = set(option_names())
         base = self.trainable.flat()
         if self.variants and self.tune.algorithm != "grid":
@@ -219,17 +265,23 @@ class SweepSpec(BaseModel):
                 raise ConfigError("black_box", "needs one dataset for all trials (dataset is a search axis)")
             for key in self.black_box.surrogate:
                 if key not in known:
-                    raise ConfigError(f"black_box.surrogate.{key}", f"unknown option; options: {', '.join(sorted(known))}")
+                    raise ConfigError(
+                        f"black_box.surrogate.{key}", f"unknown option; options: {', '.join(sorted(known))}"
+                    )
             try:
                 _TRAIN_CONFIG.validate_python(unflatten({**base, **self.black_box.surrogate}))
             except pydantic.ValidationError as error:
                 raise ConfigError("black_box.surrogate", _first_error(error, with_key=True)) from None
         for index, variant in enumerate(self.variants):
-            for key, value in variant.items():
+            for key in variant:
                 if key not in known:
-                    raise ConfigError(f"variants[{index}].{key}", f"unknown option; options: {', '.join(sorted(known))}")
+                    raise ConfigError(
+                        f"variants[{index}].{key}", f"unknown option; options: {', '.join(sorted(known))}"
+                    )
                 if key in self.search:
-                    raise ConfigError(f"variants[{index}].{key}", "is also a search axis; set it in one place")
+                    raise ConfigError(
+                        f"variants[{index}].{key}", "is also a search axis; set it in one place"
+                    )
             try:
                 _TRAIN_CONFIG.validate_python(unflatten({**base, **variant}))
             except pydantic.ValidationError as error:
@@ -240,7 +292,10 @@ class SweepSpec(BaseModel):
             if isinstance(value, list) and not value:
                 raise ConfigError(f"search.{key}", "a grid axis needs at least one value")
             if self.tune.algorithm == "grid" and isinstance(value, Distribution):
-                raise ConfigError(f"search.{key}", "a distribution needs tune.algorithm random or optuna; use a list for a grid")
+                raise ConfigError(
+                    f"search.{key}",
+                    "a distribution needs tune.algorithm random or optuna; use a list for a grid",
+                )
             candidates = value if isinstance(value, list) else value.values_to_check()
             for index, candidate in enumerate(candidates):
                 try:
@@ -248,31 +303,6 @@ class SweepSpec(BaseModel):
                 except pydantic.ValidationError as error:
                     raise ConfigError(f"search.{key}[{index}]", _first_error(error, with_key=False)) from None
         return self
-
-
-def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepSpec:
-    """Read, override and validate a sweep file; raise SpecError with one line naming the problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such sweep file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: cannot read sweep file ({type(error).__name__})") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise SpecError(f"{path}: {where}YAML syntax error: {problem}") from None
-    if document is None:
-        raise SpecError(f"{path}: the sweep file is empty")
-    if not isinstance(document, dict):
-        raise SpecError(f"{path}: a sweep file is a mapping of keys (name, trainable, search, ...); got {type(document).__name__}")
-    for override in overrides:
-        apply_override(document, override)
-    return validate_spec(document, source=str(path))
 
 
 def validate_spec(document: dict[str, Any], source: str = "<spec>") -> SweepSpec:
@@ -284,46 +314,20 @@ def validate_spec(document: dict[str, Any], source: str = "<spec>") -> SweepSpec
         raise SpecError(f"{source}: {error}") from None
 
 
-def apply_override(document: dict[str, Any], override: str) -> None:
-    """``key=value`` with a dotted key; the value is parsed as YAML (``[0, 1]``, ``0.1``, ``true``).
-
-    A bare trainable option (``epochs=2``) means ``search.epochs`` when the
-    sweep has that axis and ``trainable.epochs`` otherwise.
-    """
-    key, sep, raw = override.partition("=")
-    if not sep or not key:
-        raise SpecError(f"--set {override!r}: expected key=value")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise SpecError(f"--set {key}: cannot parse value {raw!r}") from None
-    top = key.split(".")[0]
-    if top not in SweepSpec.model_fields:
-        if key not in option_names():
-            raise SpecError(f"--set {key}: unknown key; use a spec key (name, trainable.epochs, search.alpha, ...) or a trainable option")
-        key = f"search.{key}" if key in (document.get("search") or {}) else f"trainable.{key}"
-    node = document
-    parts = key.split(".")
-    if parts[0] == "search":  # search keys are themselves dotted (optimizer.lr)
-        parts = ["search", ".".join(parts[1:])] if len(parts) > 1 else parts
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise SpecError(f"--set {key}: {part} is not a mapping")
-        node = child
-    node[parts[-1]] = value
-
-
-_STRICT_TYPES = {"int_type": "must be an integer", "float_type": "must be a number", "bool_type": "must be true or false"}
+_STRICT_TYPES = {
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+}
 
 
 def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
     """One line for the first problem: the dotted key, then what is allowed."""
     first = error.errors()[0]
     cause = first.get("ctx", {}).get("error")
-    loc = [str(part) for part in first["loc"] if not str(part).startswith(("function-", "list[", "Distribution"))]
+    loc = [
+        str(part) for part in first["loc"] if not str(part).startswith(("function-", "list[", "Distribution"))
+    ]
     if isinstance(cause, ConfigError):
         field = cause.field.split(".")
         while loc and field and loc[-1] == field[0]:  # nested dataclasses name their own prefix
@@ -339,10 +343,23 @@ def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
         message = _STRICT_TYPES[first["type"]]
     elif first["type"] == "literal_error":
         message = f"must be {first['msg'].removeprefix('Input should be ')}"
-    if "input" in first and first["type"] not in ("unexpected_keyword_argument", "extra_forbidden", "missing", "value_error"):
+    if "input" in first and first["type"] not in (
+        "unexpected_keyword_argument",
+        "extra_forbidden",
+        "missing",
+        "value_error",
+    ):
         message += f" (got {repr(first['input'])[:60]})"
     key = ".".join(loc)
     return f"{key}: {message}" if with_key and key else message
 
 
-__all__ = ["Distribution", "Resources", "SpecError", "SweepSpec", "TuneSettings", "apply_override", "flatten", "load_spec", "validate_spec"]
+__all__ = [
+    "Distribution",
+    "Resources",
+    "SpecError",
+    "SweepSpec",
+    "TuneSettings",
+    "flatten",
+    "validate_spec",
+]

@@ -39,13 +39,16 @@ class SyncReport:
     runs_created: int = 0  # trials MLflow had no run for
     epochs_logged: int = 0  # epoch results MLflow lacked
     runs_ended: int = 0  # runs given the end Ray recorded (FINISHED or FAILED)
-    reconciled: int = 0  # runs found RUNNING, left so by a driver that died or lost MLflow; each ends as Ray says (KILLED if unfinished)
+    # runs found RUNNING, left so by a driver that died or lost MLflow; each ends as Ray says (KILLED if
+    # unfinished)
+    reconciled: int = 0
     unfinished: int = 0  # trials Ray has not finished: `resume` runs them
     failed: int = 0  # trials that ended in error
 
 
 def sync_sweep(record: SweepRecord, experiment_dir: str) -> SyncReport:
-    """Bring the sweep's MLflow record up to date with Ray's stored results. Runs left RUNNING stay so: the caller closes the record."""
+    """Bring the sweep's MLflow record up to date with Ray's stored results. Runs left RUNNING stay so: the
+    caller closes the record."""
     from ray.tune import ExperimentAnalysis
 
     report = SyncReport()
@@ -55,7 +58,9 @@ def sync_sweep(record: SweepRecord, experiment_dir: str) -> SyncReport:
     try:
         trials = ExperimentAnalysis(experiment_dir).trials
     except Exception as error:  # whatever Ray raises on a state it cannot load
-        raise UnreadableStorage(f"Ray's storage at {experiment_dir} cannot be read ({first_line(error, 160)})") from None
+        raise UnreadableStorage(
+            f"Ray's storage at {experiment_dir} cannot be read ({first_line(error, 160)})"
+        ) from None
     for trial in trials:
         try:
             key = trial_key(trial.config)
@@ -101,7 +106,8 @@ def stored_results(trial: Any) -> list[dict[str, Any]]:
 
 
 def final_state(trial: Trial) -> Callable[[], Any] | None:
-    """Reads the trial's last checkpoint (its final weights), for a record that logs models; None without one."""
+    """Reads the trial's last checkpoint (its final weights), for a record that logs models; None without
+    one."""
     checkpoint = trial.checkpoint
     return None if checkpoint is None else lambda: load_state(checkpoint, map_location="cpu")
 
@@ -113,7 +119,7 @@ def error_text(trial: Trial, limit: int = 4000) -> str:
     storage, where it also is after the driver is gone (``sync``).
     """
     name = trial.run_metadata.error_filename
-    directories = [trial.path] if trial.path and "://" not in trial.path else []
+    directories: list[str | None] = [trial.path] if trial.path and "://" not in trial.path else []
     try:
         directories.insert(0, trial.local_path)
     except AssertionError:  # Ray is not running here (sync): no staging directory

@@ -1,4 +1,5 @@
-"""The Tune callback that records a sweep while it runs: Tune's trial events, passed on to the sweep's ``SweepRecord``.
+"""The Tune callback that records a sweep while it runs: Tune's trial events, passed on to the sweep's
+``SweepRecord``.
 
 Only the driver writes to MLflow. Trials on remote nodes never talk to the
 tracking server (ray#36257, ray#19263): their results reach the driver through
@@ -22,7 +23,8 @@ from .sync import error_text, final_state
 
 
 class MlflowSweepCallback(Callback):
-    """Logs every trial of a sweep as a nested child run of the sweep's parent run; each write guarded (``SweepRecord.guarded``)."""
+    """Logs every trial of a sweep as a nested child run of the sweep's parent run; each write guarded
+    (``SweepRecord.guarded``)."""
 
     def __init__(self, record: SweepRecord) -> None:
         self.record = record
@@ -32,8 +34,18 @@ class MlflowSweepCallback(Callback):
         # callback held a SweepRecord kept its fields itself: the same record is rebuilt from them.
         if "record" not in state:
             client = MlflowClient(state["tracking_uri"])
-            state = {"record": SweepRecord(client, state["experiment_id"], state["parent_run_id"], state["sweep"], state["run_tags"],
-                                           storage="", log_model=state["log_model"], snapshots=log_snapshots)}  # fmt: skip
+            state = {
+                "record": SweepRecord(
+                    client,
+                    state["experiment_id"],
+                    state["parent_run_id"],
+                    state["sweep"],
+                    state["run_tags"],
+                    storage="",
+                    log_model=state["log_model"],
+                    snapshots=log_snapshots,
+                )
+            }
         self.__dict__.update(state)
 
     # Ray Tune's hooks, all run on the driver.
@@ -47,7 +59,9 @@ class MlflowSweepCallback(Callback):
     def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.record.guarded(lambda: self.record.count_failure(trial))
 
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
+    ) -> None:
         self.record.guarded(lambda: self.record.log_results(trial, [result], defer=True))
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

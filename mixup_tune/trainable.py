@@ -37,7 +37,9 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     checkpoint = tune.get_checkpoint()
     resume_state = None if checkpoint is None else load_state(checkpoint)
 
-    node_id = ray.get_runtime_context().get_node_id()  # logged as a tag: which node ran (or resumed) the trial
+    node_id = (
+        ray.get_runtime_context().get_node_id()
+    )  # logged as a tag: which node ran (or resumed) the trial
     started = last_checkpoint = time.perf_counter()
     reporting_s = 0.0  # time in tune.report and checkpointing: Tune's share of the trial, not compute
 
@@ -59,7 +61,8 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
 
 
 def load_state(checkpoint: tune.Checkpoint, map_location: str | None = None) -> Any:
-    """A trial's full state from one of its checkpoints: what ``train`` resumes from, and what holds its final weights."""
+    """A trial's full state from one of its checkpoints: what ``train`` resumes from, and what holds its final
+    weights."""
     import torch
 
     with checkpoint.as_directory() as directory:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline datasets, small synthetic data, and isolated MLflow stores (helpers: tests/helpers.py)."""
+"""Shared fixtures: the offline datasets, small synthetic data, and isolated MLflow stores (helpers:
+tests/helpers.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 from helpers import shared_datasets, start_mlflow_server
 
-REQUIRE_DATA = "MIXUP_TUNE_REQUIRE_DATA"  # set (CI does): the real-data tier fails instead of skipping when the data is absent
+# set (CI does): the real-data tier fails instead of skipping when the data is absent
+REQUIRE_DATA = "MIXUP_TUNE_REQUIRE_DATA"
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,10 @@ def datasets_dir() -> Path:
     """
     path = shared_datasets()
     if not path.is_dir() or not any(path.iterdir()):
-        message = f"real-data tier: no offline datasets at {path}; set MIXUP_TUNE_DATA to them, or fetch them as docs/sweep-files.md's 'Getting the datasets' says"
+        message = (
+            f"real-data tier: no offline datasets at {path}; set MIXUP_TUNE_DATA to them, "
+            "or fetch them as docs/sweep-files.md's 'Getting the datasets' says"
+        )
         if os.environ.get(REQUIRE_DATA):
             pytest.fail(f"{message} ({REQUIRE_DATA} is set)", pytrace=False)
         pytest.skip(message)

@@ -1,4 +1,5 @@
-"""What the tests share besides fixtures: the repository and CLI paths, small data writers, ports, processes and
+"""What the tests share besides fixtures: the repository and CLI paths, small data writers, ports, processes
+and
 MLflow servers. Imported as ``from helpers import ...`` (tests/ is on the path), never from conftest."""
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ def shared_datasets() -> Path:
     return Path(os.environ.get("MIXUP_TUNE_DATA") or REPO.parent / "shared" / "datasets")
 
 
-def write_image_folder(root: Path, classes: int = 8, train: int = 6, test: int = 3, test_split: str = "test", varied_sizes: bool = False) -> Path:
+def write_image_folder(
+    root: Path,
+    classes: int = 8,
+    train: int = 6,
+    test: int = 3,
+    test_split: str = "test",
+    varied_sizes: bool = False,
+) -> Path:
     """A tiny ImageFolder tree of JPEGs, ``root/{train,<test_split>}/<class>/``: a learnable colour per class,
     32x32 pixels, or sizes from 20 to 47 pixels per side (which the in-memory ``imagefolder`` refuses)."""
     from PIL import Image
@@ -46,19 +54,25 @@ def write_image_folder(root: Path, classes: int = 8, train: int = 6, test: int =
 
 
 def run_and_analyze(directory: Path, spec_text: str) -> str:
-    """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite store; return the store's URI."""
+    """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite
+    store; return the store's URI."""
     import yaml
 
     (directory / "sweep.yaml").write_text(spec_text)
     name = yaml.safe_load(spec_text)["name"]
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     for command in (["run", "sweep.yaml", "--quiet"], ["analyze", name, "--out", "out"]):
-        done = subprocess.run([CLI, *command, "--tracking-uri", uri], cwd=directory, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [CLI, *command, "--tracking-uri", uri], cwd=directory, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return uri
 
 
-_PORT_RANGE = (20000, 32000)  # above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
+_PORT_RANGE = (
+    20000,
+    32000,
+)  # above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
 
 
 def free_ports(count: int) -> list[int]:
@@ -100,7 +114,10 @@ def kill_session(session: int) -> int:
     members = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session:
+            if (
+                proc.name.isdigit()
+                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session
+            ):
                 members.append(int(proc.name))
         except (OSError, ValueError, IndexError):  # gone meanwhile
             continue
@@ -127,16 +144,37 @@ def _migrated_database() -> Path:
     return directory / "server.db"
 
 
-def start_mlflow_server(root: Path, port: int | None = None, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root (both kept in ``root``)."""
+def start_mlflow_server(
+    root: Path, port: int | None = None, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``mlflow server`` on a loopback port, with a sqlite backend and its own artifact root (both kept
+    in ``root``)."""
     port = port or free_port()
     if not (root / "server.db").exists():
         shutil.copyfile(_migrated_database(), root / "server.db")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "server-artifacts"), "--workers", "1", *extra_args],
-        stdout=subprocess.DEVNULL, env=env, stderr=(root / "server.log").open("ab"), start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{root / 'server.db'}",
+            "--artifacts-destination",
+            str(root / "server-artifacts"),
+            "--workers",
+            "1",
+            *extra_args,
+        ],
+        stdout=subprocess.DEVNULL,
+        env=env,
+        stderr=(root / "server.log").open("ab"),
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """Pure-PyTorch mixup trainables: no Ray, no MLflow.
 
     from trainables import TrainConfig, train
-    result = train(TrainConfig(dataset="digits", alpha=1.0), on_epoch=lambda metrics, checkpoint: print(metrics))
+    result = train(TrainConfig(dataset="digits", alpha=1.0), on_epoch=lambda metrics, checkpoint:
+    print(metrics))
 
 Names are imported from their modules on first use (PEP 562), so that reading
 options (``trainables.config``, plain dataclasses) does not import torch.

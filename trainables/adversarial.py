@@ -59,7 +59,9 @@ def craft(model: Model, x: Tensor, y: Tensor, epsilon: float, batch: int = 256) 
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 
-def attack_errors(model: Model, examples: dict[str, Tensor], y: Tensor, num_classes: int, prefix: str) -> dict[str, float]:
+def attack_errors(
+    model: Model, examples: dict[str, Tensor], y: Tensor, num_classes: int, prefix: str
+) -> dict[str, float]:
     """Top-1 (and top-5 where there are more than 5 classes) error of ``model`` on each kind of example."""
     metrics = {}
     for name, x in examples.items():

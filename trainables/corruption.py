@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-SHARED_NOISE_SEED = 12345  # Zhang et al.'s: one corruption for every run (the ``bernoulli`` protocol's default noise_seed)
+SHARED_NOISE_SEED = (
+    12345  # Zhang et al.'s: one corruption for every run (the ``bernoulli`` protocol's default noise_seed)
+)
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,16 @@ def corrupt_labels(labels: Tensor, fraction: float, num_classes: int, seed: int)
     return CorruptedLabels(labels=noisy, selected=selected, changed=noisy != labels)
 
 
-def corrupt_labels_bernoulli(labels: Tensor, probability: float, num_classes: int, seed: int = SHARED_NOISE_SEED) -> CorruptedLabels:
-    """Relabel each example with probability ``probability``, uniformly over all classes (Zhang et al.'s code)."""
+def corrupt_labels_bernoulli(
+    labels: Tensor, probability: float, num_classes: int, seed: int = SHARED_NOISE_SEED
+) -> CorruptedLabels:
+    """Relabel each example with probability ``probability``, uniformly over all classes (Zhang et al.'s
+    code)."""
     rng = np.random.RandomState(seed)  # the legacy generator, as theirs: the same draws for the same seed
     selected = rng.rand(len(labels)) <= probability
     noisy = labels.clone()
-    noisy[torch.from_numpy(selected)] = torch.from_numpy(rng.choice(num_classes, int(selected.sum()))).to(labels.dtype)
+    noisy[torch.from_numpy(selected)] = torch.from_numpy(rng.choice(num_classes, int(selected.sum()))).to(
+        labels.dtype
+    )
     mask = torch.from_numpy(selected)
     return CorruptedLabels(labels=noisy, selected=mask, changed=noisy != labels)

@@ -14,7 +14,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def configure_determinism(deterministic: bool, device: torch.device) -> None:
-    """On CUDA, deterministic kernels or the fastest ones; on a CPU, nothing (its kernels already repeat bit for bit, tests/trainables/test_resume.py).
+    """On CUDA, deterministic kernels or the fastest ones; on a CPU, nothing (its kernels already repeat bit
+    for bit, tests/trainables/test_resume.py).
 
     Set for each trial, as a reused Ray worker may have run another. cuBLAS reads
     CUBLAS_WORKSPACE_CONFIG when it makes its first handle, so this runs before

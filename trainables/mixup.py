@@ -55,12 +55,14 @@ class MixupSampler:
         return lam.expand(batch_size), perm
 
     def sample_one(self, batch_size: int) -> tuple[float, Tensor]:
-        """One lambda for the whole batch, as a Python number (the same draws as ``sample``), and the permutation."""
+        """One lambda for the whole batch, as a Python number (the same draws as ``sample``), and the
+        permutation."""
         lam = float(np.float32(self.lambda_rng.beta(self.alpha, self.alpha)))
         return lam, torch.randperm(batch_size, generator=self.perm_gen)
 
     def plan(self, batch_sizes: list[int]) -> tuple[Tensor, list[Tensor]]:
-        """A whole epoch's draws at once, in batch order: one weight per example, and each batch's permutation.
+        """A whole epoch's draws at once, in batch order: one weight per example, and each batch's
+        permutation.
 
         The same draws, in the same order, as calling ``sample`` once per batch:
         numpy's generator gives the same stream drawn in one call or many.
@@ -90,20 +92,25 @@ class MixupSampler:
         return torch.randperm(size, generator=self.perm_gen)
 
     def same_label_permutation(self, y: Tensor) -> Tensor:
-        """A random permutation that maps every example to one of the same label (itself, if its label is alone).
+        """A random permutation that maps every example to one of the same label (itself, if its label is
+        alone).
 
         Sorting by label plus a random key in [0, 1) lists each label's examples
         together in random order; two such sorts, paired position by position,
         pair examples within each label. No loop over examples or labels.
         """
-        keys = [y.double() + torch.rand(len(y), generator=self.perm_gen, dtype=torch.float64).to(y.device) for _ in range(2)]
+        keys = [
+            y.double() + torch.rand(len(y), generator=self.perm_gen, dtype=torch.float64).to(y.device)
+            for _ in range(2)
+        ]
         own, partner = (torch.argsort(key) for key in keys)
         permutation = torch.empty_like(own)
         permutation[own] = partner
         return permutation
 
     def mix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
-        """A minibatch mixed with a permutation of itself (Section 2): the mixed inputs, and the loss of the logits on them.
+        """A minibatch mixed with a permutation of itself (Section 2): the mixed inputs, and the loss of the
+        logits on them.
 
         With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM.
         """
@@ -117,7 +124,9 @@ class MixupSampler:
         weight, perm = self.sample_one(len(x))  # one lambda for the batch: the paper's default
         perm = perm.to(x.device, non_blocking=True)
         partner = y[perm]
-        return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(logits, y, partner, weight)
+        return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(
+            logits, y, partner, weight
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"lambda_rng": self.lambda_rng.bit_generator.state, "perm_gen": self.perm_gen.get_state()}
@@ -157,11 +166,13 @@ def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Te
     return (weights * nll).sum(1).mean()
 
 
-# Faster forms of the same loss, for the draws that allow them (tests/trainables/test_mixup.py holds each equal to the definition).
+# Faster forms of the same loss, for the draws that allow them (tests/trainables/test_mixup.py holds each
+# equal to the definition).
 
 
 def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight: float) -> Tensor:
-    """One lambda for the whole batch, as a Python number: weight * CE(y) + (1 - weight) * CE(partner), two fused NLL means.
+    """One lambda for the whole batch, as a Python number: weight * CE(y) + (1 - weight) * CE(partner), two
+    fused NLL means.
 
     Half the small operations of the definition; on a tiny model those operations
     are what mixup costs (benchmarks/mixup_overhead.py).
@@ -171,7 +182,8 @@ def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight:
 
 
 def soft_target_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Against mixed one-hot targets t = w * onehot(y) + (1 - w) * onehot(y_partner): -sum(t * log p), the definition's value.
+    """Against mixed one-hot targets t = w * onehot(y) + (1 - w) * onehot(y_partner): -sum(t * log p), the
+    definition's value.
 
     For an epoch mixed at once, whose targets are built once with the inputs.
     """
@@ -179,6 +191,7 @@ def soft_target_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def training_loss(model: nn.Module, x: Tensor, y: Tensor, sampler: MixupSampler) -> Tensor:
-    """The loss of one minibatch mixed by ``sampler`` (``MixupSampler.mix_batch``). With alpha = 0, exact ERM."""
+    """The loss of one minibatch mixed by ``sampler`` (``MixupSampler.mix_batch``). With alpha = 0, exact
+    ERM."""
     inputs, criterion = sampler.mix_batch(x, y)
     return criterion(model(inputs))

@@ -17,14 +17,14 @@ also covers constants that float rounding has given a tiny spread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import cast
 
 import torch
 from torch import Tensor
 
 _CHUNK = 8192  # examples per pass when taking the statistics
-NEAR_CONSTANT = 1e-4  # a feature whose training std is at most this fraction of its largest |value| is centred, not scaled
+# a feature whose training std is at most this fraction of its largest |value| is centred, not scaled
+NEAR_CONSTANT = 1e-4
 
 
 def as_unit_range(x: Tensor) -> Tensor:
@@ -46,7 +46,9 @@ class Normalisation:
     def fit(cls, x_train: Tensor) -> Normalisation:
         """Statistics of stored training examples (uint8 or float; (N, C, H, W) images or (N, D) features)."""
         per_channel = x_train.dim() == 4
-        mean, std, largest = _uint8_moments(x_train) if x_train.dtype == torch.uint8 else _float_moments(x_train)
+        mean, std, largest = (
+            _uint8_moments(x_train) if x_train.dtype == torch.uint8 else _float_moments(x_train)
+        )
         constant = std <= NEAR_CONSTANT * largest
         scale = torch.where(constant, torch.ones_like(std), std)
         shape = (-1, 1, 1) if per_channel else (-1,)
@@ -57,21 +59,30 @@ class Normalisation:
         return (x - self.mean) / self.scale
 
     def to(self, device: torch.device) -> Normalisation:
-        return Normalisation(self.mean.to(device), self.scale.to(device), self.per_channel, self.centred_only, self.origin)
+        return Normalisation(
+            self.mean.to(device), self.scale.to(device), self.per_channel, self.centred_only, self.origin
+        )
 
     def describe(self) -> str:
-        """What a run logs (``mixup_tune.normalisation``): which statistics, and how many features were only centred."""
+        """What a run logs (``mixup_tune.normalisation``): which statistics, and how many features were only
+        centred."""
         if self.per_channel:
             count = self.mean.numel()
-            text = f"per-channel mean/std of {self.origin} ({count} channel{'s' * (count != 1)}, uint8 pixels / 255 first)"
+            channels = f"{count} channel{'s' * (count != 1)}"
+            text = f"per-channel mean/std of {self.origin} ({channels}, uint8 pixels / 255 first)"
         else:
-            text = f"per-feature mean/std of {self.origin} ({self.mean.numel()} features, population std as StandardScaler)"
-        return text + (f"; {self.centred_only} near-constant centred, not scaled" if self.centred_only else "")
+            features = f"{self.mean.numel()} features"
+            text = f"per-feature mean/std of {self.origin} ({features}, population std as StandardScaler)"
+        return text + (
+            f"; {self.centred_only} near-constant centred, not scaled" if self.centred_only else ""
+        )
 
 
 def _uint8_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Exact mean, population std and largest value of x / 255 per channel (images) or feature, from each one's
-    histogram of the 256 byte values: one pass of bincount, 7x faster than the float statistics on CIFAR-10 (0.17 s)."""
+    """Exact mean, population std and largest value of x / 255 per channel (images) or feature, from each
+    one's
+    histogram of the 256 byte values: one pass of bincount, 7x faster than the float statistics on CIFAR-10
+    (0.17 s)."""
     if x.dim() == 4:
         counts = torch.stack([torch.bincount(x[:, c].flatten(), minlength=256) for c in range(x.shape[1])])
     else:
@@ -90,7 +101,8 @@ def _uint8_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _float_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean, population std and largest |value| per channel or feature: two passes over chunks, summed in float64.
+    """Mean, population std and largest |value| per channel or feature: two passes over chunks, summed in
+    float64.
 
     No float64 copy of the whole split, and the variance is taken about the mean (not as E[x^2] - E[x]^2,
     whose cancellation would wipe out the spread of a feature whose mean dwarfs it: the near-constant case).
@@ -99,11 +111,16 @@ def _float_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     dims = (0, 2, 3) if per_channel else (0,)
     shape = (-1, 1, 1) if per_channel else (-1,)
     count = x.numel() // x.shape[1] if per_channel else len(x)  # values per channel or feature
-    parts = [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None  # small: convert once
-    chunks = lambda: parts if parts is not None else (as_unit_range(part) for part in x.split(_CHUNK))  # noqa: E731
+    parts = (
+        [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None
+    )  # small: convert once
+    chunks = lambda: parts if parts is not None else (as_unit_range(part) for part in x.split(_CHUNK))
     mean = cast(Tensor, sum(part.sum(dims, dtype=torch.float64) for part in chunks())) / count
     centre = mean.float().view(shape)
-    variance = cast(Tensor, sum((part - centre).square().sum(dims, dtype=torch.float64) for part in chunks())) / count
+    variance = (
+        cast(Tensor, sum((part - centre).square().sum(dims, dtype=torch.float64) for part in chunks()))
+        / count
+    )
     largest = torch.stack([part.abs().amax(dims) for part in chunks()]).amax(0).double()
     return mean, variance.sqrt(), largest
 

@@ -1,4 +1,5 @@
-"""The paper's studies, one module each, found by name in a registry: ``get_study(name)(context)`` writes a study's tables,
+"""The paper's studies, one module each, found by name in a registry: ``get_study(name)(context)`` writes a
+study's tables,
 figures and report section.
 
 A new study is a module here with ``@register_study("name")`` on a

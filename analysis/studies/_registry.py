@@ -1,4 +1,5 @@
-"""The study registry: a study's name (the sweep's ``tags.STUDY``) -> the function that writes its section of the report.
+"""The study registry: a study's name (the sweep's ``tags.STUDY``) -> the function that writes its section of
+the report.
 
 Every study renders from one ``StudyContext`` and returns one ``StudyOutput``.
 A study module registers itself with ``@register_study(name)``; this module
@@ -18,7 +19,9 @@ import pandas as pd
 from ..render import StudyOutput
 from ..runs import load_history
 
-HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]  # (run ids, metrics) -> one row per run and epoch
+HistoryLoader = Callable[
+    [list[str], tuple[str, ...]], pd.DataFrame
+]  # (run ids, metrics) -> one row per run and epoch
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def register_study(name: str) -> Callable[[Render], Render]:
 
     def register(render: Render) -> Render:
         if name in _STUDIES:
-            raise ValueError(f"study {name!r} is registered twice: {_STUDIES[name].__module__} and {render.__module__}")
+            raise ValueError(
+                f"study {name!r} is registered twice: {_STUDIES[name].__module__} and {render.__module__}"
+            )
         _STUDIES[name] = render
         return render
 

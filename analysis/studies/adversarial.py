@@ -31,7 +31,9 @@ ATTACKS = (
 def adversarial_table(runs: pd.DataFrame) -> pd.DataFrame:
     usable = finished(runs)
     usable = usable[~usable["surrogate"]]  # the ERM model the black-box examples came from
-    metrics = ["last_test_error"] + [m for name, _ in ATTACKS for m in (name, f"{name}_top5") if m in usable.columns]
+    metrics = ["last_test_error"] + [
+        m for name, _ in ATTACKS for m in (name, f"{name}_top5") if m in usable.columns
+    ]
     return seed_stats(usable, ["alpha"], metrics).sort_values("alpha").reset_index(drop=True)
 
 
@@ -59,13 +61,34 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
     for axis, box in zip(axes, ("white_box", "black_box")):
         for metric, label in ATTACKS:
             if metric.startswith(box) and f"{metric}_mean" in table:
-                axis.errorbar(table["alpha"], table[f"{metric}_mean"], yerr=table[f"{metric}_ci95"].fillna(0), marker="o", capsize=3, label=label.split(" box ")[1])
-        axis.errorbar(table["alpha"], table["last_test_error_mean"], yerr=table["last_test_error_ci95"].fillna(0), marker=".", linestyle="--", color="grey", label="clean")
+                axis.errorbar(
+                    table["alpha"],
+                    table[f"{metric}_mean"],
+                    yerr=table[f"{metric}_ci95"].fillna(0),
+                    marker="o",
+                    capsize=3,
+                    label=label.split(" box ")[1],
+                )
+        axis.errorbar(
+            table["alpha"],
+            table["last_test_error_mean"],
+            yerr=table["last_test_error_ci95"].fillna(0),
+            marker=".",
+            linestyle="--",
+            color="grey",
+            label="clean",
+        )
         if positive:
             axis.set_xscale("symlog", linthresh=min(positive))
         axis.set_xticks(alphas, [f"{a:g}" for a in alphas], fontsize=8)
         axis.minorticks_off()
-        axis.set_title(box.replace("_", " ") + (" (examples from the ERM surrogate)" if box == "black_box" else " (each model attacks itself)"), fontsize=9)
+        axis.set_title(
+            box.replace("_", " ")
+            + (
+                " (examples from the ERM surrogate)" if box == "black_box" else " (each model attacks itself)"
+            ),
+            fontsize=9,
+        )
         axis.set_xlabel("mixup alpha (0 = ERM)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
@@ -90,7 +113,11 @@ def render(context: StudyContext) -> StudyOutput:
             "## Adversarial robustness (Section 3.5, Table 3)",
             f"FGSM and I-FGSM (10 equal steps), epsilon {epsilon:.4g} on inputs in [0, 1], true labels. "
             "Ours: mean ± std over seeds, errors in %. "
-            + (f"Paper: {paper.TABLE3_SOURCE}." if with_paper else paper.not_comparable(runs, paper.TABLE3_SETTING, "Table 3")),
+            + (
+                f"Paper: {paper.TABLE3_SOURCE}."
+                if with_paper
+                else paper.not_comparable(runs, paper.TABLE3_SETTING, "Table 3")
+            ),
             markdown_table(replica),
             "![adversarial](adversarial.png)",
         ]

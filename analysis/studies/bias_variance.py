@@ -25,7 +25,8 @@ PANELS = (
 
 
 def bias_variance_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Seed statistics per (label_noise, alpha) of each panel's metric; diverged and failed trials left out."""
+    """Seed statistics per (label_noise, alpha) of each panel's metric; diverged and failed trials left
+    out."""
     usable = finished(runs).copy()
     usable["generalisation_gap"] = usable["last_test_error"] - usable["train_error_real"]
     metrics = [metric for metric, _ in PANELS] + ["best_test_error"]
@@ -41,10 +42,25 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
     for axis, (metric, label) in zip(axes, PANELS):
         for noise, rows in table.groupby("label_noise"):
             rows = rows.sort_values("alpha")
-            line = axis.errorbar(rows["alpha"], rows[f"{metric}_mean"], yerr=rows[f"{metric}_ci95"].fillna(0), marker="o", capsize=3, label=f"noise {noise:.0%}")
+            line = axis.errorbar(
+                rows["alpha"],
+                rows[f"{metric}_mean"],
+                yerr=rows[f"{metric}_ci95"].fillna(0),
+                marker="o",
+                capsize=3,
+                label=f"noise {noise:.0%}",
+            )
             if metric == "last_test_error":
                 best = rows[rows["best_alpha"]]
-                axis.scatter(best["alpha"], best[f"{metric}_mean"], marker="*", s=220, color=line[0].get_color(), zorder=5, edgecolor="black")
+                axis.scatter(
+                    best["alpha"],
+                    best[f"{metric}_mean"],
+                    marker="*",
+                    s=220,
+                    color=line[0].get_color(),
+                    zorder=5,
+                    edgecolor="black",
+                )
         if len(positive):
             axis.set_xscale("symlog", linthresh=float(positive.min()))  # alpha = 0 (ERM) stays on the axis
         alphas = sorted(table["alpha"].unique())
@@ -65,15 +81,22 @@ def render(context: StudyContext) -> StudyOutput:
     table = bias_variance_table(runs)
     csv = out / "bias_variance.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
-    shown = pd.DataFrame({"noise": (table["label_noise"] * 100).map("{:.0f}%".format), "alpha": table["alpha"].map("{:g}".format)})
+    shown = pd.DataFrame(
+        {
+            "noise": (table["label_noise"] * 100).map("{:.0f}%".format),
+            "alpha": table["alpha"].map("{:g}".format),
+        }
+    )
     for metric, label in PANELS:
         shown[label] = mean_std(table, metric)
     shown["best alpha"] = table["best_alpha"].map({True: "★", False: ""})
     markdown = "\n\n".join(
         [
             "## alpha: bias against variance (Section 5)",
-            "As alpha grows, the paper expects training error on real labels to rise and the generalisation gap to fall. "
-            "Mean ± std over seeds, last epoch, errors in %; ★ marks the alpha with the lowest test error per noise rate.",
+            "As alpha grows, the paper expects training error on real labels to rise and the generalisation "
+            "gap to fall. "
+            "Mean ± std over seeds, last epoch, errors in %; ★ marks the alpha with the lowest test error "
+            "per noise rate.",
             markdown_table(shown),
             "![bias-variance](bias_variance.png)",
         ]

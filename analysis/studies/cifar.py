@@ -24,11 +24,19 @@ KEYS = ["dataset", "model", "alpha"]
 
 def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
     usable = finished(runs)
-    table = seed_stats(usable, KEYS, ["best_test_error", "last_test_error"]).sort_values(KEYS).reset_index(drop=True)
+    table = (
+        seed_stats(usable, KEYS, ["best_test_error", "last_test_error"])
+        .sort_values(KEYS)
+        .reset_index(drop=True)
+    )
     differences = []
     for row in table.itertuples():
         same = usable[(usable["dataset"] == row.dataset) & (usable["model"] == row.model)]
-        paired = paired_by_seed(same, "alpha", row.alpha, 0.0, "last_test_error") if row.alpha > 0 else (float("nan"),) * 3
+        paired = (
+            paired_by_seed(same, "alpha", row.alpha, 0.0, "last_test_error")
+            if row.alpha > 0
+            else (float("nan"),) * 3
+        )
         differences.append(paired[:2])
     table["minus_erm_mean"], table["minus_erm_ci95"] = zip(*differences) if differences else ((), ())
     return table
@@ -36,11 +44,17 @@ def cifar_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> list[Path]:
     usable = finished(runs)
-    history = load_history(list(usable["run_id"]), ("test_error",)).merge(usable[["run_id", *KEYS]], on="run_id")
+    history = load_history(list(usable["run_id"]), ("test_error",)).merge(
+        usable[["run_id", *KEYS]], on="run_id"
+    )
     panels = sorted(usable[["dataset", "model"]].drop_duplicates().itertuples(index=False))
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), constrained_layout=True, squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(4.5 * len(panels), 3.6), constrained_layout=True, squeeze=False
+    )
     for axis, (dataset, model) in zip(axes[0], panels):
-        for alpha, rows in history[(history["dataset"] == dataset) & (history["model"] == model)].groupby("alpha"):
+        for alpha, rows in history[(history["dataset"] == dataset) & (history["model"] == model)].groupby(
+            "alpha"
+        ):
             curve = rows.groupby("epoch")["test_error"].mean()
             axis.plot(curve.index, curve.values, label="ERM" if alpha == 0 else f"mixup alpha={alpha:g}")
         axis.set_title(f"{dataset}, {model}", fontsize=10)
@@ -62,11 +76,14 @@ def render(context: StudyContext) -> StudyOutput:
     shown["method"] = method_labels(table["alpha"])
     shown["best test error"] = mean_std(table, "best_test_error")
     shown["last test error"] = mean_std(table, "last_test_error")
-    shown["last - ERM (paired, 95% CI)"] = signed_interval(table["minus_erm_mean"], table["minus_erm_ci95"], digits=2)
+    shown["last - ERM (paired, 95% CI)"] = signed_interval(
+        table["minus_erm_mean"], table["minus_erm_ci95"], digits=2
+    )
     markdown = "\n\n".join(
         [
             "## CIFAR: ERM against mixup per network (Section 3.2, Figure 3)",
-            "Errors in %, mean ± std over seeds. The paper (alpha = 1, 200 epochs, no dropout) finds mixup better for every "
+            "Errors in %, mean ± std over seeds. The paper (alpha = 1, 200 epochs, no dropout) finds mixup "
+            "better for every "
             "network on CIFAR-10 and CIFAR-100; its Figure 3 gives the numbers as a plot only.",
             markdown_table(shown),
             "![test error over epochs](cifar_curves.png)",

@@ -37,7 +37,9 @@ def measure(runs: pd.DataFrame, tracking_uri: str) -> pd.DataFrame:
     rows = []
     for run in usable.itertuples():
         trial = load_trained(client, run.run_id)
-        for row in in_between(trial, cast(Sequence[float], LAMBDAS), PAIRS):  # an array of floats, read as a sequence
+        for row in in_between(
+            trial, cast(Sequence[float], LAMBDAS), PAIRS
+        ):  # an array of floats, read as a sequence
             rows.append({"alpha": run.alpha, "seed": run.seed, **row})
     return pd.DataFrame(rows)
 
@@ -47,14 +49,23 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
     for alpha, rows in table.groupby("alpha"):
         label = "ERM" if alpha == 0 else f"mixup alpha={alpha:g}"
         for axis, metric in zip(axes, ("miss_rate", "gradient_norm")):
-            axis.errorbar(rows["lambda"], rows[f"{metric}_mean"], yerr=rows[f"{metric}_ci95"].fillna(0), marker="o", capsize=3, label=label)
+            axis.errorbar(
+                rows["lambda"],
+                rows[f"{metric}_mean"],
+                yerr=rows[f"{metric}_ci95"].fillna(0),
+                marker="o",
+                capsize=3,
+                label=label,
+            )
     axes[0].set_ylabel("prediction not in {y_i, y_j} (%)")
     axes[1].set_ylabel("|| d loss / d x ||")
     for axis in axes:
         axis.set_xlabel("lambda (x = lambda x_i + (1 - lambda) x_j)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.suptitle(f"In-between training examples ({PAIRS} random pairs): mean over seeds, bars: 95% confidence interval")
+    figure.suptitle(
+        f"In-between training examples ({PAIRS} random pairs): mean over seeds, bars: 95% confidence interval"
+    )
     return save_figure(figure, out, "in_between")
 
 
@@ -62,20 +73,28 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     measured = measure(runs, context.tracking_uri)
-    table = seed_stats(measured, ["alpha", "lambda"], ["miss_rate", "gradient_norm"]).sort_values(["alpha", "lambda"])
+    table = seed_stats(measured, ["alpha", "lambda"], ["miss_rate", "gradient_norm"]).sort_values(
+        ["alpha", "lambda"]
+    )
     csv = out / "in_between.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
     middle = table[table["lambda"] == 0.5]
     shown = pd.DataFrame({"model": method_labels(middle["alpha"])})
     shown["miss rate at lambda = 0.5 (%)"] = mean_std(middle, "miss_rate").values
     shown["gradient norm at lambda = 0.5"] = mean_std(middle, "gradient_norm", digits=2).values
-    shown["mean miss rate over lambda (%)"] = table.groupby("alpha")["miss_rate_mean"].mean().map("{:.1f}".format).values
-    shown["mean gradient norm over lambda"] = table.groupby("alpha")["gradient_norm_mean"].mean().map("{:.2f}".format).values
+    shown["mean miss rate over lambda (%)"] = (
+        table.groupby("alpha")["miss_rate_mean"].mean().map("{:.1f}".format).values
+    )
+    shown["mean gradient norm over lambda"] = (
+        table.groupby("alpha")["gradient_norm_mean"].mean().map("{:.2f}".format).values
+    )
     markdown = "\n\n".join(
         [
             "## In-between behaviour (Figure 2)",
-            f"At x = lambda x_i + (1 - lambda) x_j for {PAIRS} fixed random pairs of training examples (true labels): "
-            "the share of predictions that are neither y_i nor y_j, and the norm of the gradient of the mixed loss "
+            f"At x = lambda x_i + (1 - lambda) x_j for {PAIRS} fixed random pairs of training examples (true "
+            "labels): "
+            "the share of predictions that are neither y_i nor y_j, and the norm of the gradient of the "
+            "mixed loss "
             "with respect to the input. The paper finds mixup lower on both.",
             markdown_table(shown),
             "![in-between](in_between.png)",

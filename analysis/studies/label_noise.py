@@ -40,7 +40,9 @@ def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
     usable.loc[mixup, "method"] = "mixup"
     usable.loc[mixup & dropout, "method"] = "mixup + dropout"
     usable["setting"] = ""
-    usable.loc[dropout, "setting"] = usable.loc[dropout, "dropout"].map("p={:g}".format)  # no dropout runs: an empty selection
+    usable.loc[dropout, "setting"] = usable.loc[dropout, "dropout"].map(
+        "p={:g}".format
+    )  # no dropout runs: an empty selection
     usable.loc[mixup, "setting"] = usable.loc[mixup, "alpha"].map("alpha={:g}".format)
     usable.loc[mixup & dropout, "setting"] = usable["setting"] + ", p=" + usable["dropout"].map("{:g}".format)
     return usable
@@ -51,7 +53,11 @@ def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
     labelled = with_methods(runs)
     table = seed_stats(labelled, ["label_noise", "method", "setting", "alpha", "dropout"], list(METRICS))
     table["order"] = table["method"].map(METHOD_ORDER)
-    return table.sort_values(["label_noise", "order", "alpha", "dropout"]).drop(columns="order").reset_index(drop=True)
+    return (
+        table.sort_values(["label_noise", "order", "alpha", "dropout"])
+        .drop(columns="order")
+        .reset_index(drop=True)
+    )
 
 
 def best_settings(settings: pd.DataFrame) -> pd.DataFrame:
@@ -63,22 +69,34 @@ def best_settings(settings: pd.DataFrame) -> pd.DataFrame:
 
 
 def table2(best: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
-    """Ours (mean ± std over seeds), one row per noise rate and method; beside the paper's where the setting is its own."""
-    reference = paper.TABLE2.rename(columns={"setting": "paper setting", **{m: f"{m} (paper)" for m in METRICS}})
+    """Ours (mean ± std over seeds), one row per noise rate and method; beside the paper's where the setting
+    is its own."""
+    reference = paper.TABLE2.rename(
+        columns={"setting": "paper setting", **{m: f"{m} (paper)" for m in METRICS}}
+    )
     merged = best.merge(reference, on=["label_noise", "method"], how="left")
-    out = pd.DataFrame({"noise": (merged["label_noise"] * 100).map("{:.0f}%".format), "method": merged["method"], "setting": merged["setting"]})
+    out = pd.DataFrame(
+        {
+            "noise": (merged["label_noise"] * 100).map("{:.0f}%".format),
+            "method": merged["method"],
+            "setting": merged["setting"],
+        }
+    )
     if with_paper:
         out["paper setting"] = merged["paper setting"].fillna("")
     for metric in METRICS:
         out[f"{LABELS[metric]}"] = mean_std(merged, metric)
         if with_paper:
-            out[f"{LABELS[metric]} (paper)"] = merged[f"{metric} (paper)"].map(lambda v: "" if v != v else f"{v:g}")  # as printed
+            out[f"{LABELS[metric]} (paper)"] = merged[f"{metric} (paper)"].map(
+                lambda v: "" if v != v else f"{v:g}"
+            )  # as printed
     out["seeds"] = merged["best_test_error_n"].astype(int)
     return out
 
 
 def finding(settings: pd.DataFrame) -> pd.DataFrame:
-    """The paper's qualitative result, per noise rate: ERM memorises; strong mixup does not and tests better at the end."""
+    """The paper's qualitative result, per noise rate: ERM memorises; strong mixup does not and tests better
+    at the end."""
     rows = []
     for noise, group in settings.groupby("label_noise"):
         erm = group[group["method"] == "ERM"]
@@ -90,12 +108,18 @@ def finding(settings: pd.DataFrame) -> pd.DataFrame:
             {
                 "noise": f"{noise:.0%}",
                 "ERM train error, corrupted": erm_row["train_error_corrupted_mean"],
-                f"mixup alpha>={STRONG_ALPHA} train error, corrupted (lowest)": strong["train_error_corrupted_mean"].min(),
+                f"mixup alpha>={STRONG_ALPHA} train error, corrupted (lowest)": strong[
+                    "train_error_corrupted_mean"
+                ].min(),
                 "ERM last test error": erm_row["last_test_error_mean"],
                 f"mixup alpha>={STRONG_ALPHA} last test error (best)": strong_best["last_test_error_mean"],
                 "best strong alpha": strong_best["setting"],
-                "ERM memorises more": bool(erm_row["train_error_corrupted_mean"] < strong["train_error_corrupted_mean"].min()),
-                "mixup beats ERM on last test error": bool(strong_best["last_test_error_mean"] < erm_row["last_test_error_mean"]),
+                "ERM memorises more": bool(
+                    erm_row["train_error_corrupted_mean"] < strong["train_error_corrupted_mean"].min()
+                ),
+                "mixup beats ERM on last test error": bool(
+                    strong_best["last_test_error_mean"] < erm_row["last_test_error_mean"]
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -104,14 +128,19 @@ def finding(settings: pd.DataFrame) -> pd.DataFrame:
 CURVE_METRICS = ("train_error_corrupted", "test_error")
 
 
-def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.DataFrame, out: Path) -> list[Path]:
-    """Training error on the corrupted labels (top) and test error (bottom) per epoch, best setting of each method.
+def plot_memorisation(
+    load_history: HistoryLoader, runs: pd.DataFrame, best: pd.DataFrame, out: Path
+) -> list[Path]:
+    """Training error on the corrupted labels (top) and test error (bottom) per epoch, best setting of each
+    method.
 
     Only the plotted runs' histories are read: over a tracking server, a
     thousand-run sweep's every history would take a minute.
     """
     labelled = with_methods(runs)[["run_id", "label_noise", "method", "setting"]]
-    chosen = labelled.merge(best[["label_noise", "method", "setting"]], on=["label_noise", "method", "setting"])
+    chosen = labelled.merge(
+        best[["label_noise", "method", "setting"]], on=["label_noise", "method", "setting"]
+    )
     curves = load_history(list(chosen["run_id"]), CURVE_METRICS).merge(chosen, on="run_id")
     noises = sorted(curves["label_noise"].unique())
     width, height = 4.2 * len(noises), 6.4  # inches
@@ -120,19 +149,38 @@ def plot_memorisation(load_history: HistoryLoader, runs: pd.DataFrame, best: pd.
     # eight panels took 0.3 s of the 5 s that `analyze` may take over a thousand runs (issue 5).
     left, right, gap = 0.75, 0.15, 0.45  # inches: the y label (first column only) and tick labels
     panel = (width - left - right - gap * (len(noises) - 1)) / len(noises)
-    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=0.55 / height, top=1 - 0.75 / height, wspace=gap / panel, hspace=0.12)
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=0.55 / height,
+        top=1 - 0.75 / height,
+        wspace=gap / panel,
+        hspace=0.12,
+    )
     for column, noise in enumerate(noises):
         for row, metric in enumerate(CURVE_METRICS):
             axis = axes[row][column]
             at_noise = curves[curves["label_noise"] == noise]
-            for (method, setting), group in sorted(at_noise.groupby(["method", "setting"]), key=lambda item: METHOD_ORDER[item[0][0]]):
+            for (method, setting), group in sorted(
+                at_noise.groupby(["method", "setting"]), key=lambda item: METHOD_ORDER[item[0][0]]
+            ):
                 per_epoch = group.groupby("epoch")[metric].agg(["mean", "std"]).fillna(0)
                 label = f"{method} {setting}".strip()
                 axis.plot(per_epoch.index, per_epoch["mean"], color=COLOURS[method], label=label)
-                axis.fill_between(per_epoch.index, per_epoch["mean"] - per_epoch["std"], per_epoch["mean"] + per_epoch["std"], color=COLOURS[method], alpha=0.15)
+                axis.fill_between(
+                    per_epoch.index,
+                    per_epoch["mean"] - per_epoch["std"],
+                    per_epoch["mean"] + per_epoch["std"],
+                    color=COLOURS[method],
+                    alpha=0.15,
+                )
             axis.set_title(f"{noise:.0%} of labels corrupted" if row == 0 else "")
             if column == 0:  # one label per row: the panels of a row share their metric
-                axis.set_ylabel("train error on corrupted labels (%)" if metric == "train_error_corrupted" else "test error (%)")
+                axis.set_ylabel(
+                    "train error on corrupted labels (%)"
+                    if metric == "train_error_corrupted"
+                    else "test error (%)"
+                )
             axis.grid(alpha=0.3)
             if row == 1:
                 axis.set_xlabel("epoch")
@@ -150,7 +198,11 @@ def render(context: StudyContext) -> StudyOutput:
     with_paper = paper.comparable(runs, paper.TABLE2_SETTING)
     replica, check = table2(best, with_paper), finding(settings)
     files = []
-    for name, frame in (("label_noise_settings", settings), ("label_noise_table2", replica), ("label_noise_finding", check)):
+    for name, frame in (
+        ("label_noise_settings", settings),
+        ("label_noise_table2", replica),
+        ("label_noise_finding", check),
+    ):
         path = out / f"{name}.csv"
         frame.to_csv(path, index=False, float_format="%.4f")
         files.append(path)
@@ -158,18 +210,22 @@ def render(context: StudyContext) -> StudyOutput:
     markdown = "\n\n".join(
         [
             "## Memorisation of corrupted labels (Section 3.4, Table 2)",
-            "Best setting of each method per noise rate (lowest mean best test error over seeds), ours as mean ± std over seeds"
-            + (f", beside the paper's ({paper.TABLE2_SOURCE}). Errors in %." if with_paper else
-               f". Errors in %. {paper.not_comparable(runs, paper.TABLE2_SETTING, 'Table 2')}"),
+            "Best setting of each method per noise rate (lowest mean best test error over seeds), ours as "
+            "mean ± std over seeds"
+            + (
+                f", beside the paper's ({paper.TABLE2_SOURCE}). Errors in %."
+                if with_paper
+                else f". Errors in %. {paper.not_comparable(runs, paper.TABLE2_SETTING, 'Table 2')}"
+            ),
             markdown_table(replica),
             "### The paper's finding, checked on these runs",
             markdown_table(check, digits=1),
             "![memorisation](label_noise_memorisation.png)",
             "### Every setting",
             markdown_table(
-                settings[["label_noise", "method", "setting", *[f"{m}_mean" for m in METRICS], "best_test_error_n"]].rename(
-                    columns={**{f"{m}_mean": LABELS[m] for m in METRICS}, "best_test_error_n": "seeds"}
-                ),
+                settings[
+                    ["label_noise", "method", "setting", *[f"{m}_mean" for m in METRICS], "best_test_error_n"]
+                ].rename(columns={**{f"{m}_mean": LABELS[m] for m in METRICS}, "best_test_error_n": "seeds"}),
                 digits=2,
             ),
         ]

@@ -27,7 +27,11 @@ METRIC = "last_test_error"
 def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics of the test error per (dataset, alpha); failed and diverged trials left out."""
     usable = finished(runs)
-    return seed_stats(usable, ["dataset", "alpha"], [METRIC]).sort_values(["dataset", "alpha"]).reset_index(drop=True)
+    return (
+        seed_stats(usable, ["dataset", "alpha"], [METRIC])
+        .sort_values(["dataset", "alpha"])
+        .reset_index(drop=True)
+    )
 
 
 def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[float, float, int]:
@@ -45,7 +49,11 @@ def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         erm = settings[settings["alpha"] == 0]
         mixup = settings[settings["alpha"] > 0]
         best = mixup.loc[mixup[f"{METRIC}_mean"].idxmin()] if len(mixup) else None
-        difference, half_width, pairs = _paired_difference(runs, str(dataset), float(best["alpha"])) if best is not None else (float("nan"), float("nan"), 0)
+        difference, half_width, pairs = (
+            _paired_difference(runs, str(dataset), float(best["alpha"]))
+            if best is not None
+            else (float("nan"), float("nan"), 0)
+        )
         reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset] if with_paper else paper.TABLE4.iloc[0:0]
         rows.append(
             {
@@ -59,26 +67,34 @@ def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
                 "difference_ci95": half_width,
                 "seeds": pairs,
                 "paper_erm": float(reference["erm_test_error"].iloc[0]) if len(reference) else float("nan"),
-                "paper_mixup": float(reference["mixup_test_error"].iloc[0]) if len(reference) else float("nan"),
+                "paper_mixup": float(reference["mixup_test_error"].iloc[0])
+                if len(reference)
+                else float("nan"),
             }
         )
     return pd.DataFrame(rows)
 
 
 def finding(replica: pd.DataFrame) -> str:
-    """The paper's sentence, "mixup improves the average test error on four out of the six considered datasets,
-    and never underperforms ERM", checked on our runs: lower, equal to the tables' 0.1 point, higher, and which
+    """The paper's sentence, "mixup improves the average test error on four out of the six considered
+    datasets,
+    and never underperforms ERM", checked on our runs: lower, equal to the tables' 0.1 point, higher, and
+    which
     differences lie beyond the seeds' 95% interval."""
     compared = replica.dropna(subset=["difference_mean"])
     difference = compared["difference_mean"].round(1)  # as printed: -0.04 and +0.04 are both "0.0"
     lower, higher = int((difference < 0).sum()), int((difference > 0).sum())
-    significant = compared["difference_ci95"].notna() & (compared["difference_mean"].abs() > compared["difference_ci95"])
+    significant = compared["difference_ci95"].notna() & (
+        compared["difference_mean"].abs() > compared["difference_ci95"]
+    )
     lower_sure = int((significant & (difference < 0)).sum())
     higher_sure = int((significant & (difference > 0)).sum())
     return (
         f"Paper: mixup improves the average test error on 4 of 6 datasets and never underperforms ERM. "
-        f"Ours (best alpha per dataset): lower on {lower} of {len(compared)}, equal to 0.1 point on {len(compared) - lower - higher}, higher on {higher}; "
-        f"beyond the 95% interval of the paired differences, lower on {lower_sure} and higher on {higher_sure}."
+        f"Ours (best alpha per dataset): lower on {lower} of {len(compared)}, equal to 0.1 point on "
+        f"{len(compared) - lower - higher}, higher on {higher}; "
+        f"beyond the 95% interval of the paired differences, lower on {lower_sure} and higher on "
+        f"{higher_sure}."
     )
 
 
@@ -86,16 +102,37 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
     datasets = sorted(table["dataset"].unique())
     columns = min(3, len(datasets))
     rows = -(-len(datasets) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), constrained_layout=True, squeeze=False)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 3.0 * rows), constrained_layout=True, squeeze=False
+    )
     alphas = sorted(table["alpha"].unique())
     positive = [a for a in alphas if a > 0]
     for axis, dataset in zip(axes.flat, datasets):
         settings = table[table["dataset"] == dataset].sort_values("alpha")
-        axis.errorbar(settings["alpha"], settings[f"{METRIC}_mean"], yerr=settings[f"{METRIC}_ci95"].fillna(0), marker="o", capsize=3, label="ours")
+        axis.errorbar(
+            settings["alpha"],
+            settings[f"{METRIC}_mean"],
+            yerr=settings[f"{METRIC}_ci95"].fillna(0),
+            marker="o",
+            capsize=3,
+            label="ours",
+        )
         reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset]
         if len(reference) and with_paper:
-            axis.axhline(float(reference["erm_test_error"].iloc[0]), color="grey", linestyle="--", linewidth=1, label="paper ERM")
-            axis.axhline(float(reference["mixup_test_error"].iloc[0]), color="tab:red", linestyle=":", linewidth=1.2, label="paper mixup")
+            axis.axhline(
+                float(reference["erm_test_error"].iloc[0]),
+                color="grey",
+                linestyle="--",
+                linewidth=1,
+                label="paper ERM",
+            )
+            axis.axhline(
+                float(reference["mixup_test_error"].iloc[0]),
+                color="tab:red",
+                linestyle=":",
+                linewidth=1.2,
+                label="paper mixup",
+            )
         if positive:
             axis.set_xscale("symlog", linthresh=min(positive))  # alpha = 0 (ERM) stays on the axis
         axis.set_xticks(alphas, [f"{a:g}" for a in alphas], fontsize=8)
@@ -108,7 +145,9 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
         axis.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     seeds = int(table[f"{METRIC}_n"].max())
-    figure.suptitle(f"UCI (Table 4): test error against alpha, mean over {seeds} seed(s), bars: 95% confidence interval")
+    figure.suptitle(
+        f"UCI (Table 4): test error against alpha, mean over {seeds} seed(s), bars: 95% confidence interval"
+    )
     return save_figure(figure, out, "uci")
 
 
@@ -126,20 +165,34 @@ def render(context: StudyContext) -> StudyOutput:
     shown["ERM"] = mean_std(replica, "erm")
     shown["mixup (best alpha)"] = mean_std(replica, "mixup")
     shown["alpha"] = replica["mixup_alpha"].map("{:g}".format)
-    shown["mixup - ERM (paired, 95% CI)"] = signed_interval(replica["difference_mean"], replica["difference_ci95"])
+    shown["mixup - ERM (paired, 95% CI)"] = signed_interval(
+        replica["difference_mean"], replica["difference_ci95"]
+    )
     with_paper = paper.comparable(runs, paper.TABLE4_SETTING)
     if with_paper:
         shown["paper ERM"] = replica["paper_erm"].map("{:g}".format)
         shown["paper mixup"] = replica["paper_mixup"].map("{:g}".format)
-    per_alpha = pd.DataFrame({"dataset": table["dataset"], "alpha": table["alpha"].map("{:g}".format), "test error": mean_std(table, METRIC)})
+    per_alpha = pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "alpha": table["alpha"].map("{:g}".format),
+            "test error": mean_std(table, METRIC),
+        }
+    )
     markdown = "\n\n".join(
         [
             "## UCI tabular data (Section 3.6, Table 4)",
-            "Last-epoch test error in %, mean ± std over seeds. mixup is shown at the alpha with the lowest mean test error, "
-            "chosen on the test set (the paper gives no alpha and no validation split, so its choice was likely made the same way). "
+            "Last-epoch test error in %, mean ± std over seeds. mixup is shown at the alpha with the lowest "
+            "mean test error, "
+            "chosen on the test set (the paper gives no alpha and no validation split, so its choice was "
+            "likely made the same way). "
             "The difference is paired by seed: same split, same initial weights. "
-            + (f"Paper: {paper.TABLE4_SOURCE}; its splits and preprocessing are not given, so the levels differ (ours standardise the features)."
-               if with_paper else paper.not_comparable(runs, paper.TABLE4_SETTING, "Table 4")),
+            + (
+                f"Paper: {paper.TABLE4_SOURCE}; its splits and preprocessing are not given, so the levels "
+                "differ (ours standardise the features)."
+                if with_paper
+                else paper.not_comparable(runs, paper.TABLE4_SETTING, "Table 4")
+            ),
             markdown_table(shown),
             finding(replica),
             "![uci](uci.png)",

@@ -1,4 +1,5 @@
-"""Section 2's alternatives to the paper's mixup, side by side: k-way Dirichlet mixing, two loaders, equal labels.
+"""Section 2's alternatives to the paper's mixup, side by side: k-way Dirichlet mixing, two loaders, equal
+labels.
 
 The paper's words on each: mixing three or more examples "works similarly
 well, but increases the computation cost"; a second data loader "works
@@ -52,18 +53,23 @@ def _kind(method: str) -> str:
 
 
 def variants_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Seed statistics per (label_noise, alpha, method), with the paired difference to the paper's mixup at that alpha."""
+    """Seed statistics per (label_noise, alpha, method), with the paired difference to the paper's mixup at
+    that alpha."""
     usable = finished(runs).copy()
     if "label_noise" not in usable:
         usable["label_noise"] = 0.0
     usable["method"] = usable.apply(method_of, axis=1)
     metrics = [m for m in METRICS if m in usable.columns]
     table = seed_stats(usable, ["label_noise", "alpha", "method"], metrics)
-    differences = [_paired_to_mixup(usable, row.label_noise, row.alpha, row.method) for row in table.itertuples()]
+    differences = [
+        _paired_to_mixup(usable, row.label_noise, row.alpha, row.method) for row in table.itertuples()
+    ]
     table["minus_mixup_mean"], table["minus_mixup_ci95"] = zip(*differences) if differences else ((), ())
     erm = table[table["method"] == "ERM"].set_index("label_noise")["last_test_error_mean"]
     table["minus_erm_mean"] = table["last_test_error_mean"] - table["label_noise"].map(erm)
-    return table.sort_values(["label_noise", "alpha", "method"], key=lambda c: c.map(_order) if c.name == "method" else c).reset_index(drop=True)
+    return table.sort_values(
+        ["label_noise", "alpha", "method"], key=lambda c: c.map(_order) if c.name == "method" else c
+    ).reset_index(drop=True)
 
 
 def _order(method: str) -> tuple[int, str]:
@@ -71,7 +77,8 @@ def _order(method: str) -> tuple[int, str]:
 
 
 def _paired_to_mixup(runs: pd.DataFrame, noise: float, alpha: float, method: str) -> tuple[float, float]:
-    """Mean over seeds of (variant - mixup) last test error at the same noise and alpha, and its 95% half-width."""
+    """Mean over seeds of (variant - mixup) last test error at the same noise and alpha, and its 95%
+    half-width."""
     if method in ("ERM", "mixup"):
         return float("nan"), float("nan")
     same = runs[(runs["label_noise"] == noise) & (runs["alpha"] == alpha)]
@@ -81,23 +88,43 @@ def _paired_to_mixup(runs: pd.DataFrame, noise: float, alpha: float, method: str
 
 def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
     noises = sorted(table["label_noise"].unique())
-    figure, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(table) + 1.8), constrained_layout=True, sharey=True)
-    labels = [f"{row.method} (alpha {row.alpha:g}), noise {row.label_noise:.0%}" if row.method != "ERM" else f"ERM, noise {row.label_noise:.0%}" for row in table.itertuples()]
+    figure, axes = plt.subplots(
+        1, 2, figsize=(11, 0.45 * len(table) + 1.8), constrained_layout=True, sharey=True
+    )
+    labels = [
+        f"{row.method} (alpha {row.alpha:g}), noise {row.label_noise:.0%}"
+        if row.method != "ERM"
+        else f"ERM, noise {row.label_noise:.0%}"
+        for row in table.itertuples()
+    ]
     positions = np.arange(len(table))[::-1]
     colours = {noise: f"C{i}" for i, noise in enumerate(noises)}
-    for axis, metric, label in ((axes[0], "last_test_error", "last test error (%)"), (axes[1], "duration_s", "seconds per trial (wall)")):
+    for axis, metric, label in (
+        (axes[0], "last_test_error", "last test error (%)"),
+        (axes[1], "duration_s", "seconds per trial (wall)"),
+    ):
         if f"{metric}_mean" not in table:
             axis.set_visible(False)
             continue
         for noise in noises:
             rows = table["label_noise"] == noise
-            axis.errorbar(table.loc[rows, f"{metric}_mean"], positions[rows.to_numpy()], xerr=table.loc[rows, f"{metric}_ci95"].fillna(0), fmt="o", capsize=3, color=colours[noise], label=f"noise {noise:.0%}")
+            axis.errorbar(
+                table.loc[rows, f"{metric}_mean"],
+                positions[rows.to_numpy()],
+                xerr=table.loc[rows, f"{metric}_ci95"].fillna(0),
+                fmt="o",
+                capsize=3,
+                color=colours[noise],
+                label=f"noise {noise:.0%}",
+            )
         axis.set_xlabel(label)
         axis.grid(alpha=0.3)
     axes[0].set_yticks(positions, labels, fontsize=8)
     axes[0].legend(fontsize=8)
     seeds = int(table["last_test_error_n"].max())
-    figure.suptitle(f"Section 2's variants of mixup: mean over {seeds} seed(s), bars: 95% confidence interval")
+    figure.suptitle(
+        f"Section 2's variants of mixup: mean over {seeds} seed(s), bars: 95% confidence interval"
+    )
     return save_figure(figure, out, "variants")
 
 
@@ -107,7 +134,13 @@ def render(context: StudyContext) -> StudyOutput:
     table = variants_table(runs)
     csv = out / "variants.csv"
     table.to_csv(csv, index=False, float_format="%.4f")
-    shown = pd.DataFrame({"noise": table["label_noise"].map("{:.0%}".format), "method": table["method"], "alpha": table["alpha"].map("{:g}".format)})
+    shown = pd.DataFrame(
+        {
+            "noise": table["label_noise"].map("{:.0%}".format),
+            "method": table["method"],
+            "alpha": table["alpha"].map("{:g}".format),
+        }
+    )
     shown["last test error"] = mean_std(table, "last_test_error")
     shown["train error (real labels)"] = mean_std(table, "train_error_real")
     if "train_error_corrupted_mean" in table and table["train_error_corrupted_mean"].notna().any():
@@ -120,8 +153,9 @@ def render(context: StudyContext) -> StudyOutput:
     markdown = "\n\n".join(
         [
             "## Section 2's variants of mixup",
-            "Errors in %, mean ± std over seeds, last epoch. \"- mixup\" is the variant minus the paper's mixup at the same alpha "
-            "and noise rate, paired by seed, with a 95% interval; \"- ERM\" is against ERM at that noise rate. "
+            'Errors in %, mean ± std over seeds, last epoch. "- mixup" is the variant minus the paper\'s '
+            "mixup at the same alpha "
+            'and noise rate, paired by seed, with a 95% interval; "- ERM" is against ERM at that noise rate. '
             "Seconds per trial are wall time, with trials running side by side.",
             markdown_table(shown),
             "![variants](variants.png)",

@@ -11,7 +11,8 @@ from .names import MODEL_DIR, MODEL_FILE
 
 
 def load_trained(client: MlflowClient, run_id: str) -> Any:
-    """A ``trainables.Trial`` rebuilt from a run's logged model: its data, normalisation, config and final weights."""
+    """A ``trainables.Trial`` rebuilt from a run's logged model: its data, normalisation, config and final
+    weights."""
     import tempfile
 
     import torch

@@ -5,11 +5,24 @@ One home for them: the driver logs under these names and the analysis reads them
 
 from __future__ import annotations
 
-# Per-epoch metrics, logged with step = epoch; errors in %. A GAN trial's epoch is gan.iterations_per_epoch generator iterations.
-CLASSIFIER_METRICS = ("test_error", "test_error_top5", "train_error_real", "train_error_corrupted", "val_error", "train_loss", "lr")
+# Per-epoch metrics, logged with step = epoch; errors in %. A GAN trial's epoch is gan.iterations_per_epoch
+# generator iterations.
+CLASSIFIER_METRICS = (
+    "test_error",
+    "test_error_top5",
+    "train_error_real",
+    "train_error_corrupted",
+    "val_error",
+    "train_loss",
+    "lr",
+)
 GAN_METRICS = ("iteration", "d_loss", "g_loss", "modes_covered", "high_quality", "sample_distance")
 EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
-PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}  # logged every epoch by every trial of the task
+# Logged every epoch by every trial of the task.
+PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
+# What a search or ASHA may optimise (``tune.metric``), per task.
+CLASSIFIER_OBJECTIVES = ("test_error", "val_error", "train_error_real", "train_loss")
+GAN_OBJECTIVES = ("sample_distance", "high_quality", "modes_covered")  # trainables.tasks.gan_targets
 SNAPSHOT_DIR = "snapshots"  # a GAN trial's generated points at gan.snapshots iterations (Figure 5)
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 

@@ -1,4 +1,5 @@
-"""Reaching the tracking store and finding a sweep's runs in it by their tags. Needs MLflow only (no Ray), for analysis too."""
+"""Reaching the tracking store and finding a sweep's runs in it by their tags. Needs MLflow only (no Ray), for
+analysis too."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 
 from trainables.errors import first_line
@@ -50,17 +52,23 @@ def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:
                 response.read()
         except urllib.error.HTTPError as error:
             if error.code != 401:  # a server behind basic auth answers 401 here; the client below logs in
-                raise UserError(f"MLflow tracking server {tracking_uri} answered HTTP {error.code} on /health") from None
+                raise UserError(
+                    f"MLflow tracking server {tracking_uri} answered HTTP {error.code} on /health"
+                ) from None
         except (OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
             raise UserError(f"cannot reach MLflow tracking server {tracking_uri}: {reason}") from None
-    try:  # opening a database store can fail too: a path that cannot be created, a file that is not a database
+    # opening a database store can fail too: a path that cannot be created, a file that is not a database
+    try:
         client = MlflowClient(tracking_uri)
         client.search_experiments(max_results=1)
     except Exception as error:  # any failure here means no run could be recorded
         text = first_line(error, 200)
         if "401" in text or "403" in text:  # a server behind basic auth
-            raise UserError(f"MLflow tracking server {tracking_uri} refused the credentials (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)") from None
+            raise UserError(
+                f"MLflow tracking server {tracking_uri} refused the credentials (set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)"
+            ) from None
         raise UserError(f"cannot reach MLflow tracking store {tracking_uri}: {text}") from None
     return client
 
@@ -77,14 +85,22 @@ def _sweep_filter(sweep: str, role: str, trial_id: str | None = None) -> str:
     return " and ".join(parts)
 
 
-def find_runs(client: MlflowClient, sweep: str, role: str, trial_id: str | None = None, experiment_ids: list[str] | None = None) -> list[Any]:
+def find_runs(
+    client: MlflowClient,
+    sweep: str,
+    role: str,
+    trial_id: str | None = None,
+    experiment_ids: list[str] | None = None,
+) -> list[Any]:
     """Runs of a sweep by tags, across all experiments unless given."""
     if experiment_ids is None:
         experiment_ids = [e.experiment_id for e in client.search_experiments()]
     runs: list[Any] = []
     token = None
     while True:
-        page = client.search_runs(experiment_ids, _sweep_filter(sweep, role, trial_id), max_results=1000, page_token=token)
+        page = client.search_runs(
+            experiment_ids, _sweep_filter(sweep, role, trial_id), max_results=1000, page_token=token
+        )
         runs += list(page)
         token = page.token
         if not token:
@@ -105,3 +121,34 @@ def parse_param(text: str) -> Any:
     except json.JSONDecodeError:
         return text
     return tuple(value) if isinstance(value, list) else value
+
+
+def open_experiment(client: MlflowClient, name: str) -> str:
+    """The experiment's id, created if needed; for the sqlite default, with its artifacts beside the database
+    (not in a trial's working dir)."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    uri = client.tracking_uri
+    location = (
+        (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / name).as_uri()
+        if uri.startswith("sqlite:///")
+        else None
+    )
+    return client.create_experiment(name, artifact_location=location)
+
+
+def open_parent(client: MlflowClient, experiment_id: str, sweep: str, parent_tags: dict[str, str]) -> str:
+    """The sweep's parent run, found by its tags and reopened, or created."""
+    existing = find_runs(client, sweep, "parent", experiment_ids=[experiment_id])
+    if existing:
+        run_id = existing[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+    else:
+        run_id = client.create_run(
+            experiment_id, run_name=sweep, tags={tags.SWEEP: sweep, tags.ROLE: "parent"}
+        ).info.run_id
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in parent_tags.items()])
+    return run_id

@@ -19,10 +19,7 @@ It differs from Ray's ``MLflowLoggerCallback`` where that one fails:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.entities import Metric, Run, RunTag
 from mlflow.tracking import MlflowClient
 
 from trainables import TrainConfig
@@ -39,8 +36,9 @@ from trainables.errors import first_line
 
 from ..errors import UserError
 from . import tags
+from .identity import code_version, mlflow_params, trial_key
 from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC
-from .store import find_parent, find_runs
+from .store import find_parent, find_runs, open_experiment, open_parent
 
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # Epoch metrics wait at most this long (s) on the driver before they are written. Each write costs
@@ -49,9 +47,11 @@ _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # longer than this are still written one by one, as they come.
 FLUSH_INTERVAL_S = 2.0
 SPEC_ARTIFACT = "spec.yaml"  # on the parent run: the spec the sweep last ran with, for `resume`
-# Options that say where a trial runs, not what it computes: left out of its identity.
-_PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
-_INPUT_TAGS = {"input_shape": tags.INPUT_SHAPE, "normalisation": tags.NORMALISATION, "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL}  # result key -> run tag
+_INPUT_TAGS = {
+    "input_shape": tags.INPUT_SHAPE,
+    "normalisation": tags.NORMALISATION,
+    "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL,
+}  # result key -> run tag
 
 # Logs a GAN result's snapshots (client, run id, iteration -> points, target). Given by the driver
 # (mixup_tune.snapshots): drawing them needs matplotlib and analysis, which records must not import.
@@ -71,58 +71,6 @@ class TrialLike(Protocol):
     def num_failures(self) -> int: ...
 
 
-def trial_key(config: dict[str, Any]) -> str:
-    """A stable id for a trial: the hash of its full, validated config."""
-    flat = TrainConfig.from_dict(config).flat()
-    identity = {k: v for k, v in flat.items() if k not in _PLACEMENT_OPTIONS}
-    return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def code_version() -> str:
-    """The git commit of this checkout ("-dirty" with local changes), else the package version."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return f"mixup-tune {version('mixup-tune')}"
-        except PackageNotFoundError:
-            return "unknown"
-
-
-def _mlflow_params(config: dict[str, Any]) -> list[Param]:
-    flat = TrainConfig.from_dict(config).flat()
-    return [Param(key, json.dumps(value) if isinstance(value, (list, tuple)) else str(value)) for key, value in sorted(flat.items())]
-
-
-def _experiment(client: MlflowClient, name: str) -> str:
-    """The experiment's id, created if needed; for the sqlite default, with its artifacts beside the database (not in a trial's working dir)."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            client.restore_experiment(experiment.experiment_id)
-        return experiment.experiment_id
-    uri = client.tracking_uri
-    location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / name).as_uri() if uri.startswith("sqlite:///") else None
-    return client.create_experiment(name, artifact_location=location)
-
-
-def _parent(client: MlflowClient, experiment_id: str, sweep: str, parent_tags: dict[str, str]) -> str:
-    """The sweep's parent run, found by its tags and reopened, or created."""
-    existing = find_runs(client, sweep, "parent", experiment_ids=[experiment_id])
-    if existing:
-        run_id = existing[0].info.run_id
-        client.update_run(run_id, status="RUNNING")
-    else:
-        run_id = client.create_run(experiment_id, run_name=sweep, tags={tags.SWEEP: sweep, tags.ROLE: "parent"}).info.run_id
-    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in parent_tags.items()])
-    return run_id
-
-
 class SweepRecord:
     """A sweep's runs in MLflow: opened by ``start`` or ``find``, written trial by trial, closed by ``close``.
 
@@ -134,15 +82,27 @@ class SweepRecord:
     backfills MLflow from there.
     """
 
-    def __init__(self, client: MlflowClient, experiment_id: str, parent_run_id: str, sweep: str, run_tags: dict[str, str], *,
-                 storage: str, log_model: bool, snapshots: SnapshotWriter | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: MlflowClient,
+        experiment_id: str,
+        parent_run_id: str,
+        sweep: str,
+        run_tags: dict[str, str],
+        *,
+        storage: str,
+        log_model: bool,
+        snapshots: SnapshotWriter | None = None,
+    ) -> None:
         self.tracking_uri: str = client.tracking_uri
         self.experiment_id = experiment_id
         self.parent_run_id = parent_run_id
         self.sweep = sweep
         self.run_tags = run_tags  # on every trial run: study and code version
         self.storage = storage  # Ray's experiment directory, as the parent run records it ("" if it does not)
-        self.log_model = log_model  # final weights as an artifact, for evaluations after the sweep (black box)
+        self.log_model = (
+            log_model  # final weights as an artifact, for evaluations after the sweep (black box)
+        )
         self.snapshots = snapshots
         self.offline_reason: str | None = None  # why writes stopped, once they have
         self._client: MlflowClient | None = client
@@ -150,41 +110,91 @@ class SweepRecord:
         self._last_epoch: dict[str, int] = {}  # MLflow run id -> last epoch logged
         self._nodes: dict[str, list[str]] = {}  # MLflow run id -> Ray node ids that ran it, in order
         self._pending: dict[str, list[Metric]] = {}  # MLflow run id -> epoch metrics not written yet
-        self._flushed_at: dict[str, float] = {}  # MLflow run id -> when its metrics were last written (monotonic s)
-        self._sweep_runs: dict[str, Run] | None = None  # trial key -> the sweep's run for it, read once (None: not read yet)
+        self._flushed_at: dict[
+            str, float
+        ] = {}  # MLflow run id -> when its metrics were last written (monotonic s)
+        self._sweep_runs: dict[str, Run] | None = (
+            None  # trial key -> the sweep's run for it, read once (None: not read yet)
+        )
 
     @classmethod
-    def start(cls, client: MlflowClient, sweep: str, experiment: str, *, study: str, storage: str, algorithm: str, log_model: bool,
-              snapshots: SnapshotWriter | None = None) -> SweepRecord:  # fmt: skip
-        """A sweep about to run: its experiment and parent run, found by tags (and reopened) or created, tagged
+    def start(
+        cls,
+        client: MlflowClient,
+        sweep: str,
+        experiment: str,
+        *,
+        study: str,
+        storage: str,
+        algorithm: str,
+        log_model: bool,
+        snapshots: SnapshotWriter | None = None,
+    ) -> SweepRecord:
+        """A sweep about to run: its experiment and parent run, found by tags (and reopened) or created,
+        tagged
         with this checkout's code version, which its trial runs get too."""
-        experiment_id = _experiment(client, experiment)
+        experiment_id = open_experiment(client, experiment)
         run_tags = {tags.STUDY: study, tags.CODE_VERSION: code_version()}
         run_tags[tags.GIT_COMMIT] = run_tags[tags.CODE_VERSION].removesuffix("-dirty")
-        parent_tags = {**run_tags, tags.STORAGE: storage, tags.ALGORITHM: algorithm, tags.LOG_MODELS: str(log_model).lower()}
-        parent_run_id = _parent(client, experiment_id, sweep, parent_tags)
-        return cls(client, experiment_id, parent_run_id, sweep, run_tags, storage=storage, log_model=log_model, snapshots=snapshots)
+        parent_tags = {
+            **run_tags,
+            tags.STORAGE: storage,
+            tags.ALGORITHM: algorithm,
+            tags.LOG_MODELS: str(log_model).lower(),
+        }
+        parent_run_id = open_parent(client, experiment_id, sweep, parent_tags)
+        return cls(
+            client,
+            experiment_id,
+            parent_run_id,
+            sweep,
+            run_tags,
+            storage=storage,
+            log_model=log_model,
+            snapshots=snapshots,
+        )
 
     @classmethod
     def find(cls, client: MlflowClient, sweep: str, snapshots: SnapshotWriter | None = None) -> SweepRecord:
-        """A sweep recorded before, from its parent run's tags: trial runs get the tags the sweep ran with (its code version), not this checkout's."""
+        """A sweep recorded before, from its parent run's tags: trial runs get the tags the sweep ran with
+        (its code version), not this checkout's."""
         parent = find_parent(client, sweep)
         if parent is None:
-            raise UserError(f"no sweep named {sweep!r} in {client.tracking_uri}; `mixup-tune run SPEC` starts one")
+            raise UserError(
+                f"no sweep named {sweep!r} in {client.tracking_uri}; `mixup-tune run SPEC` starts one"
+            )
         recorded = parent.data.tags
-        run_tags = {key: recorded[key] for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT) if key in recorded}
-        return cls(client, parent.info.experiment_id, parent.info.run_id, sweep, run_tags, storage=recorded.get(tags.STORAGE, ""),
-                   log_model=recorded.get(tags.LOG_MODELS) == "true", snapshots=snapshots)  # fmt: skip
+        run_tags = {
+            key: recorded[key] for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT) if key in recorded
+        }
+        return cls(
+            client,
+            parent.info.experiment_id,
+            parent.info.run_id,
+            sweep,
+            run_tags,
+            storage=recorded.get(tags.STORAGE, ""),
+            log_model=recorded.get(tags.LOG_MODELS) == "true",
+            snapshots=snapshots,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the Tune callback, and this record with it, with the experiment state. The client
         # and the caches are rebuilt from MLflow, which is the record. Unwritten metrics are not lost:
         # Ray's storage holds them, and sync backfills.
-        caches: dict[str, Any] = {"_runs": {}, "_last_epoch": {}, "_nodes": {}, "_pending": {}, "_flushed_at": {}, "_sweep_runs": None}
+        caches: dict[str, Any] = {
+            "_runs": {},
+            "_last_epoch": {},
+            "_nodes": {},
+            "_pending": {},
+            "_flushed_at": {},
+            "_sweep_runs": None,
+        }
         return {**self.__dict__, "offline_reason": None, "_client": None, **caches}
 
     def fresh(self) -> SweepRecord:
-        """A copy with no cached runs, which reads MLflow afresh: Ray trial ids are only unique within one Ray experiment."""
+        """A copy with no cached runs, which reads MLflow afresh: Ray trial ids are only unique within one Ray
+        experiment."""
         copy = object.__new__(type(self))
         copy.__dict__.update(self.__getstate__())
         return copy
@@ -215,7 +225,8 @@ class SweepRecord:
         return document
 
     def close(self, status: str) -> None:
-        """End the sweep's record: trial runs still RUNNING become KILLED, the parent run ends as ``status``."""
+        """End the sweep's record: trial runs still RUNNING become KILLED, the parent run ends as
+        ``status``."""
         self.close_trial_runs()
         self.client.set_terminated(self.parent_run_id, status)
 
@@ -235,14 +246,16 @@ class SweepRecord:
         return {run.data.tags[tags.TRIAL_ID]: run for run in self._find_trial_runs()}
 
     def finished_runs(self) -> list[Run]:
-        """The trial runs that ended FINISHED: a re-run of the sweep skips them, the black-box phase evaluates them."""
+        """The trial runs that ended FINISHED: a re-run of the sweep skips them, the black-box phase evaluates
+        them."""
         return [run for run in self._find_trial_runs() if run.info.status == "FINISHED"]
 
     def finished_keys(self) -> set[str]:
         return {run.data.tags[tags.TRIAL_ID] for run in self.finished_runs()}
 
     def run_id(self, trial: TrialLike) -> str:
-        """The trial's MLflow run, reopened (found by its trial key) or created the first time the trial is seen."""
+        """The trial's MLflow run, reopened (found by its trial key) or created the first time the trial is
+        seen."""
         if trial.trial_id not in self._runs:
             self._runs[trial.trial_id] = self._open_run(trial)
         return self._runs[trial.trial_id]
@@ -255,15 +268,28 @@ class SweepRecord:
         if existing is not None:
             run_id = existing.info.run_id
             self.client.update_run(run_id, status="RUNNING")
-            history = self.client.get_metric_history(run_id, PROGRESS_METRIC[TrainConfig.from_dict(trial.config).task])
+            history = self.client.get_metric_history(
+                run_id, PROGRESS_METRIC[TrainConfig.from_dict(trial.config).task]
+            )
             self._last_epoch[run_id] = max((int(m.step) for m in history), default=0)
             self._nodes[run_id] = [n for n in existing.data.tags.get(tags.NODE_IDS, "").split(",") if n]
         else:
-            run_tags = {tags.SWEEP: self.sweep, tags.ROLE: "trial", tags.TRIAL_ID: key, tags.PARENT_RUN: self.parent_run_id}
-            run_id = self.client.create_run(self.experiment_id, run_name=f"{self.sweep}-{trial.trial_id}", tags=run_tags).info.run_id
-            self.client.log_batch(run_id, params=_mlflow_params(trial.config))
+            run_tags = {
+                tags.SWEEP: self.sweep,
+                tags.ROLE: "trial",
+                tags.TRIAL_ID: key,
+                tags.PARENT_RUN: self.parent_run_id,
+            }
+            run_id = self.client.create_run(
+                self.experiment_id, run_name=f"{self.sweep}-{trial.trial_id}", tags=run_tags
+            ).info.run_id
+            self.client.log_batch(run_id, params=mlflow_params(trial.config))
             self._last_epoch[run_id] = 0
-        run_tags = {**self.run_tags, tags.RAY_TRIAL_ID: trial.trial_id, tags.FAILURES: str(trial.num_failures)}
+        run_tags = {
+            **self.run_tags,
+            tags.RAY_TRIAL_ID: trial.trial_id,
+            tags.FAILURES: str(trial.num_failures),
+        }
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in run_tags.items()])
         return run_id
 
@@ -290,13 +316,19 @@ class SweepRecord:
             epoch = int(result.get("epoch", 0))
             if epoch <= last:  # already logged
                 continue
-            metrics += [Metric(name, float(result[name]), timestamp, epoch) for name in EPOCH_METRICS if name in result]
+            metrics += [
+                Metric(name, float(result[name]), timestamp, epoch)
+                for name in EPOCH_METRICS
+                if name in result
+            ]
             described = {tag: str(result[key]) for key, tag in _INPUT_TAGS.items() if key in result}
             if described:  # what the model was fed: the first epoch says
                 self.client.log_batch(run_id, tags=[RunTag(tag, value) for tag, value in described.items()])
             if result.get("snapshots"):  # a GAN trial's generated points, as artifacts
                 assert self.snapshots is not None, "a GAN sweep's record is opened with a snapshot writer"
-                self.snapshots(self.client, run_id, result["snapshots"], TrainConfig.from_dict(trial.config).gan.target)
+                self.snapshots(
+                    self.client, run_id, result["snapshots"], TrainConfig.from_dict(trial.config).gan.target
+                )
             last, logged = epoch, logged + 1
         if moved:
             self.client.set_tag(run_id, tags.NODE_IDS, ",".join(nodes))
@@ -315,7 +347,9 @@ class SweepRecord:
                 self.client.log_batch(run, metrics=metrics[start : start + _METRICS_PER_BATCH])
             self._flushed_at[run] = time.monotonic()
 
-    def complete(self, trial: TrialLike, result: dict[str, Any], model_state: Callable[[], Any] | None = None) -> None:
+    def complete(
+        self, trial: TrialLike, result: dict[str, Any], model_state: Callable[[], Any] | None = None
+    ) -> None:
         """A trial that ended: its final metrics from its last ``result``, whether it diverged, and FINISHED.
 
         ``model_state`` reads the trial's last checkpoint (a dict with its
@@ -326,14 +360,22 @@ class SweepRecord:
         self.flush(run_id)
         final: dict[str, float] = {}
         if "test_error" in result:
-            final = {"best_test_error": result["best_test_error"], "last_test_error": result["test_error"], "labels_changed": result["labels_changed"]}
+            final = {
+                "best_test_error": result["best_test_error"],
+                "last_test_error": result["test_error"],
+                "labels_changed": result["labels_changed"],
+            }
             final.update({name: value for name, value in result.items() if name.startswith("white_box_")})
         epoch = int(result.get("epoch", 0))
         timestamp = int(time.time() * 1000)
         diverged = bool(result.get("diverged"))
         self.client.log_batch(
             run_id,
-            metrics=[Metric(name, float(value), timestamp, epoch) for name, value in final.items() if value is not None and not math.isnan(value)],
+            metrics=[
+                Metric(name, float(value), timestamp, epoch)
+                for name, value in final.items()
+                if value is not None and not math.isnan(value)
+            ],
             tags=[RunTag(tags.DIVERGED, "true")] if diverged else [],
         )
         if self.log_model and model_state is not None:
@@ -341,7 +383,8 @@ class SweepRecord:
         self.client.set_terminated(run_id, "FINISHED")
 
     def _log_model(self, run_id: str, state: Any) -> None:
-        """The final weights and config only: a fraction of the checkpoint, readable without Ray (``records.load_trained``)."""
+        """The final weights and config only: a fraction of the checkpoint, readable without Ray
+        (``records.load_trained``)."""
         import torch  # here: only sweeps that log models pay for it
 
         with tempfile.TemporaryDirectory() as directory:
@@ -350,10 +393,13 @@ class SweepRecord:
             self.client.log_artifact(run_id, str(path), MODEL_DIR)
 
     def fail(self, trial: TrialLike, error: str) -> None:
-        """A trial that ended in error, after its retries: the end of its traceback, its failed attempts, FAILED."""
+        """A trial that ended in error, after its retries: the end of its traceback, its failed attempts,
+        FAILED."""
         run_id = self.run_id(trial)
         self.flush(run_id)
-        self.client.log_batch(run_id, tags=[RunTag(tags.ERROR, error), RunTag(tags.FAILURES, str(trial.num_failures))])
+        self.client.log_batch(
+            run_id, tags=[RunTag(tags.ERROR, error), RunTag(tags.FAILURES, str(trial.num_failures))]
+        )
         self.client.set_terminated(run_id, "FAILED")
 
     def count_failure(self, trial: TrialLike) -> None:
@@ -368,5 +414,10 @@ class SweepRecord:
             write()
         except Exception as error:  # whatever the store raised: the trials' results are safe in Ray's storage
             self.offline_reason = f"{type(error).__name__}: {first_line(error)}"
-            print(f"mixup-tune: MLflow stopped answering ({self.offline_reason}); trials go on and their results stay in Ray's storage; "
-                  f"they are copied to MLflow at the end of the sweep, by `mixup-tune resume {self.sweep}` or by `mixup-tune sync {self.sweep}`", file=sys.stderr)  # fmt: skip
+            print(
+                f"mixup-tune: MLflow stopped answering ({self.offline_reason}); trials go on and their "
+                "results stay in Ray's storage; "
+                f"they are copied to MLflow at the end of the sweep, by `mixup-tune resume {self.sweep}` or "
+                f"by `mixup-tune sync {self.sweep}`",
+                file=sys.stderr,
+            )

@@ -18,9 +18,13 @@ ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite
-NODE_IDS = "mixup_tune.node_ids"  # the Ray nodes that ran the trial, in order (more than one after a node loss)
+NODE_IDS = (
+    "mixup_tune.node_ids"  # the Ray nodes that ran the trial, in order (more than one after a node loss)
+)
 FAILURES = "mixup_tune.failures"  # attempts that failed and were retried by Ray (FailureConfig.max_failures)
-INPUT_SHAPE = "mixup_tune.input_shape"  # one example's shape as the model saw it, e.g. 1x28x28 (reported with epoch 1)
+INPUT_SHAPE = (
+    "mixup_tune.input_shape"  # one example's shape as the model saw it, e.g. 1x28x28 (reported with epoch 1)
+)
 NORMALISATION = "mixup_tune.normalisation"  # how inputs were normalised (trainables.normalise)
 LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoulli, on trials with label noise
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run

@@ -38,7 +38,12 @@ class LoopbackCluster:
         token_path.chmod(0o600)
         self.port = free_port()
         # What a client of this cluster needs: token auth on, and where the token is.
-        self.client_env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.client_env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token_path),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.node_ids: dict[str, str] = {}  # node name -> Ray node id
 
@@ -48,12 +53,33 @@ class LoopbackCluster:
 
     def start_node(self, name: str, num_cpus: int, timeout_s: float = 90) -> None:
         head = not self.nodes
-        options = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port")
-        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][: len(options)]  # none equal to the head's
+        options = (
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "metrics-export-port",
+            "runtime-env-agent-port",
+        )
+        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][
+            : len(options)
+        ]  # none equal to the head's
         ports = [f"--{option}={port}" for option, port in zip(options, chosen)]
-        role = ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
-        command = [RAY, "start", "--block", *role, f"--node-ip-address={LOOPBACK}", f"--num-cpus={num_cpus}", "--num-gpus=0",
-                   "--object-store-memory=100000000", f"--temp-dir={self.root / name}", *ports]  # fmt: skip
+        role = (
+            ["--head", f"--port={self.port}", "--include-dashboard=false"]
+            if head
+            else [f"--address={self.address}"]
+        )
+        command = [
+            RAY,
+            "start",
+            "--block",
+            *role,
+            f"--node-ip-address={LOOPBACK}",
+            f"--num-cpus={num_cpus}",
+            "--num-gpus=0",
+            "--object-store-memory=100000000",
+            f"--temp-dir={self.root / name}",
+            *ports,
+        ]
         env = {
             **self.client_env,
             # A dead node is declared dead after about 2 s instead of Ray's default 15 s or more.
@@ -62,18 +88,31 @@ class LoopbackCluster:
             "RAY_health_check_failure_threshold": "4",
         }
         log = self.root / f"{name}.log"
-        self.nodes[name] = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.nodes[name] = subprocess.Popen(
+            command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout_s
         while "block forever" not in log.read_text(errors="replace"):
             if self.nodes[name].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ray node {name!r} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+                raise RuntimeError(
+                    f"ray node {name!r} did not start:\n{log.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.5)
         [self.node_ids[name]] = set(self.wait_for_nodes(len(self.nodes))) - set(self.node_ids.values())
 
     def alive_nodes(self) -> list[str]:
         """Node ids of the live nodes, asked of the cluster by a real (token-authenticated) client."""
-        script = "import json, ray; ray.init(address=%r, logging_level='ERROR'); print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))"
-        result = subprocess.run([sys.executable, "-c", script % self.address], env=self.client_env, capture_output=True, text=True, timeout=120)
+        script = (
+            "import json, ray; ray.init(address=%r, logging_level='ERROR'); "
+            "print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script % self.address],
+            env=self.client_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"cannot query the cluster: {result.stderr[-2000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1])

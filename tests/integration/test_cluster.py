@@ -1,4 +1,5 @@
-"""Sweeps on a real two-node Ray cluster (`ray start`, token auth on), and the loss of a worker node mid-sweep."""
+"""Sweeps on a real two-node Ray cluster (`ray start`, token auth on), and the loss of a worker node
+mid-sweep."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from mlflow.tracking import MlflowClient
-
 from cluster import LoopbackCluster
 from helpers import CLI
+from mlflow.tracking import MlflowClient
+
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
@@ -38,22 +39,40 @@ def _two_nodes() -> Iterator[LoopbackCluster]:
         cluster.stop()
 
 
-shared_cluster = pytest.fixture(scope="module", name="cluster")(_two_nodes)  # for the tests that leave it whole
+shared_cluster = pytest.fixture(scope="module", name="cluster")(
+    _two_nodes
+)  # for the tests that leave it whole
 own_cluster = pytest.fixture(name="own_cluster")(_two_nodes)  # for the test that kills a node
 
 
 def _trial_runs(client: MlflowClient, sweep: str) -> list:
     experiments = [e.experiment_id for e in client.search_experiments()]
-    return client.search_runs(experiments, f"tags.`mixup_tune.sweep` = '{sweep}' and tags.`mixup_tune.role` = 'trial'")
+    return client.search_runs(
+        experiments, f"tags.`mixup_tune.sweep` = '{sweep}' and tags.`mixup_tune.role` = 'trial'"
+    )
 
 
-def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(cluster: LoopbackCluster, tmp_path: Path) -> None:
-    # The sqlite store: tests/integration/test_sweep_integration.py, test_tracking_auth.py and test_tracking_outage.py
+def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(
+    cluster: LoopbackCluster, tmp_path: Path
+) -> None:
+    # The sqlite store: tests/integration/test_sweep_integration.py, test_tracking_auth.py and
+    # test_tracking_outage.py
     # run sweeps against an `mlflow server` on a loopback port.
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri, "--storage", str(tmp_path / "ray")]
-    result = subprocess.run([CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400)
+    args = [
+        "run",
+        "spec.yaml",
+        "--address",
+        cluster.address,
+        "--tracking-uri",
+        uri,
+        "--storage",
+        str(tmp_path / "ray"),
+    ]
+    result = subprocess.run(
+        [CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     client = MlflowClient(uri)
@@ -77,20 +96,48 @@ def test_a_client_without_the_token_gets_one_clear_line(cluster: LoopbackCluster
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="no-token", epochs=2, alphas="[0]"))
     env = {**cluster.client_env, "RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing-token")}
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = subprocess.run([CLI, "run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [CLI, "run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert result.stderr.count("\n") == 1 and f"cannot connect to Ray at {cluster.address}" in result.stderr, result.stderr
+    assert (
+        result.stderr.count("\n") == 1 and f"cannot connect to Ray at {cluster.address}" in result.stderr
+    ), result.stderr
     assert not (tmp_path / "mlflow.db").exists(), "nothing written"
 
 
-def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(own_cluster: LoopbackCluster, tmp_path: Path) -> None:
+def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(
+    own_cluster: LoopbackCluster, tmp_path: Path
+) -> None:
     cluster = own_cluster
     epochs = 300
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="node-loss", epochs=epochs, alphas="[0, 1]"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
-    args = ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
-    sweep = subprocess.Popen([CLI, *args], cwd=tmp_path, env=cluster.client_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = [
+        "run",
+        "spec.yaml",
+        "--address",
+        cluster.address,
+        "--tracking-uri",
+        uri,
+        "--storage",
+        str(tmp_path / "ray"),
+        "--quiet",
+    ]
+    sweep = subprocess.Popen(
+        [CLI, *args],
+        cwd=tmp_path,
+        env=cluster.client_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         head, worker = cluster.node_ids["head"], cluster.node_ids["worker"]
         deadline = time.monotonic() + 240
@@ -121,6 +168,10 @@ def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(own_cluster
             assert run.data.tags["mixup_tune.failures"] == "1"
             options = {key: parse_param(value) for key, value in run.data.params.items()}
             uninterrupted = train(TrainConfig.from_dict(options)).history
-            assert [m.value for m in history] == [epoch["test_error"] for epoch in uninterrupted], "resumed from its checkpoint, exactly"
+            assert [m.value for m in history] == [epoch["test_error"] for epoch in uninterrupted], (
+                "resumed from its checkpoint, exactly"
+            )
         else:
-            assert run.data.tags["mixup_tune.node_ids"] == head and run.data.tags["mixup_tune.failures"] == "0"
+            assert (
+                run.data.tags["mixup_tune.node_ids"] == head and run.data.tags["mixup_tune.failures"] == "0"
+            )

@@ -1,4 +1,5 @@
-"""A trial whose loss turns NaN stops at once, is marked diverged, is not retried, and does not break analysis."""
+"""A trial whose loss turns NaN stops at once, is marked diverged, is not retried, and does not break
+analysis."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 from helpers import CLI
+from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +28,21 @@ resources: {cpu: 1, gpu: 0}
 def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run = subprocess.run([CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]  # divergence is an outcome, not a failure
+    run = subprocess.run(
+        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert run.returncode == 0, (
+        run.stdout[-3000:] + run.stderr[-3000:]
+    )  # divergence is an outcome, not a failure
     assert "diverged (stopped, not retried) │ 2" in run.stdout
     client = MlflowClient(uri)
-    trials = client.search_runs([e.experiment_id for e in client.search_experiments()], "tags.`mixup_tune.role` = 'trial'")
+    trials = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`mixup_tune.role` = 'trial'"
+    )
     assert len(trials) == 4
     for trial in trials:
         history = client.get_metric_history(trial.info.run_id, "test_error")
@@ -45,8 +56,14 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
             assert "mixup_tune.diverged" not in trial.data.tags and len(steps) == 20
 
     out = tmp_path / "report"
-    commands = {"analyze": [CLI, "analyze", "diverging", "--tracking-uri", uri, "--out", str(out)], "runs": [CLI, "runs", "diverging", "--tracking-uri", uri]}
-    started = {name: subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name, c in commands.items()}  # side by side: each mostly imports
+    commands = {
+        "analyze": [CLI, "analyze", "diverging", "--tracking-uri", uri, "--out", str(out)],
+        "runs": [CLI, "runs", "diverging", "--tracking-uri", uri],
+    }
+    started = {
+        name: subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, c in commands.items()
+    }  # side by side: each mostly imports
     (_, analyze_err), (listing, _) = (started[name].communicate(timeout=300) for name in commands)
     assert started["analyze"].returncode == 0, analyze_err
     table = pd.read_csv(out / "bias_variance.csv")

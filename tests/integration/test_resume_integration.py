@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import CLI, kill_session
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
-from helpers import CLI, kill_session
 
 pytestmark = pytest.mark.integration
 
-EPOCHS = 400  # a few seconds a trial: both still running at the stop, even when one worker started seconds after the other
+# a few seconds a trial: both still running at the stop, even when one worker started seconds after the other
+EPOCHS = 400
 SPEC = f"""\
 name: interrupted
 trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 128}}
@@ -49,10 +50,22 @@ def test_stop_then_resume(tmp_path: Path, stop: str) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
-    run = subprocess.Popen([CLI, "run", "spec.yaml", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run = subprocess.Popen(
+        [CLI, "run", "spec.yaml", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # wait until both trials are well under way (Ray's storage has each result at once)
-        steps = [len(path.read_text().splitlines()) for path in (tmp_path / "ray" / "interrupted").glob("*/result.json")]
+    while (
+        time.monotonic() < deadline
+    ):  # wait until both trials are well under way (Ray's storage has each result at once)
+        steps = [
+            len(path.read_text().splitlines())
+            for path in (tmp_path / "ray" / "interrupted").glob("*/result.json")
+        ]
         if len(steps) == 2 and min(steps) >= 30:
             break
         time.sleep(0.2)
@@ -71,7 +84,9 @@ def test_stop_then_resume(tmp_path: Path, stop: str) -> None:
         assert {r.info.status for r in interrupted} == {"RUNNING"}, "left RUNNING by the dead driver"
     assert all(len(client.get_metric_history(r.info.run_id, "test_error")) < EPOCHS for r in interrupted)
 
-    resumed = subprocess.run([CLI, "resume", "interrupted", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    resumed = subprocess.run(
+        [CLI, "resume", "interrupted", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400
+    )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     if stop == "kill-9":
         assert re.search(r"runs left RUNNING, reconciled\s+│ 2 ", resumed.stdout), resumed.stdout

@@ -6,17 +6,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import CLI
+from mlflow.tracking import MlflowClient
 
 from analysis import load_runs
-from mlflow.tracking import MlflowClient
-from helpers import CLI
 
 pytestmark = pytest.mark.integration
 
-BASE = "trainable: {dataset: digits, model: mlp, hidden_sizes: [32], epochs: 9, batch_size: 128}\nresources: {cpu: 1, gpu: 0}\n"
+BASE = (
+    "trainable: {dataset: digits, model: mlp, hidden_sizes: [32], epochs: 9, batch_size: 128}\n"
+    "resources: {cpu: 1, gpu: 0}\n"
+)
 SPECS = {
     "random-asha": "search: {alpha: {uniform: [0, 2]}, label_noise: [0, 0.6]}\n"
-    "tune: {algorithm: random, num_samples: 3, scheduler: asha, grace_period: 1, reduction_factor: 3, seed: 1}\n",
+    "tune: {algorithm: random, num_samples: 3, scheduler: asha, grace_period: 1, reduction_factor: 3, seed: "
+    "1}\n",
     "optuna": "search: {alpha: {loguniform: [0.1, 4]}, optimizer.lr: {uniform: [0.01, 0.2]}, seed: [0, 1]}\n"
     "tune: {algorithm: optuna, num_samples: 4, seed: 3}\n",
 }
@@ -26,7 +30,13 @@ SPECS = {
 def test_search_algorithm(algorithm: str, tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(f"name: {algorithm}\n{BASE}{SPECS[algorithm]}")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = subprocess.run([CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    result = subprocess.run(
+        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = load_runs(algorithm, uri)
     assert (runs["status"] == "FINISHED").all()

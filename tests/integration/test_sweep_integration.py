@@ -1,4 +1,5 @@
-"""End to end through the installed ``mixup-tune`` command: a real local Ray, real MLflow stores, real training.
+"""End to end through the installed ``mixup-tune`` command: a real local Ray, real MLflow stores, real
+training.
 
 Each test runs against both MLflow's sqlite store and an ``mlflow server`` on a
 loopback port (the ``tracking_uri`` fixture).
@@ -14,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import CLI
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
-from helpers import CLI
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,17 @@ class Sweep:
     first: subprocess.CompletedProcess[str]
 
     def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return mixup_tune("run", str(self.spec), "--tracking-uri", self.tracking_uri, "--storage", str(self.workdir / "ray"), "--quiet", *extra, cwd=self.workdir)
+        return mixup_tune(
+            "run",
+            str(self.spec),
+            "--tracking-uri",
+            self.tracking_uri,
+            "--storage",
+            str(self.workdir / "ray"),
+            "--quiet",
+            *extra,
+            cwd=self.workdir,
+        )
 
     @property
     def client(self) -> MlflowClient:
@@ -79,7 +90,12 @@ def test_one_parent_and_one_nested_child_per_trial(sweep: Sweep) -> None:
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert child.info.status == "FINISHED"
-    assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {("0.0", "0.0"), ("0.0", "0.4"), ("1.0", "0.0"), ("1.0", "0.4")}
+    assert {(c.data.params["alpha"], c.data.params["label_noise"]) for c in children} == {
+        ("0.0", "0.0"),
+        ("0.0", "0.4"),
+        ("1.0", "0.0"),
+        ("1.0", "0.4"),
+    }
 
 
 def test_max_concurrent_trials_runs_the_trials_one_at_a_time(sweep: Sweep) -> None:
@@ -91,7 +107,16 @@ def test_max_concurrent_trials_runs_the_trials_one_at_a_time(sweep: Sweep) -> No
 def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
     for child in sweep.runs("trial"):
         params, metrics, tags = child.data.params, child.data.metrics, child.data.tags
-        assert {"alpha", "label_noise", "seed", "dropout", "dataset", "model", "optimizer.lr", "lambda_per"} <= set(params)
+        assert {
+            "alpha",
+            "label_noise",
+            "seed",
+            "dropout",
+            "dataset",
+            "model",
+            "optimizer.lr",
+            "lambda_per",
+        } <= set(params)
         assert params["dataset"] == "digits" and params["model"] == "mlp"
         history = sweep.client.get_metric_history(child.info.run_id, "test_error")
         assert sorted(int(m.step) for m in history) == [1, 2, 3]
@@ -103,14 +128,22 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert tags["mixup_tune.sweep"] == sweep.name and tags["mixup_tune.study"] == "bias_variance"
         assert len(tags["mixup_tune.trial_id"]) == 16 and tags["mixup_tune.code_version"]
         assert tags["mlflow.source.git.commit"] == tags["mixup_tune.code_version"].removesuffix("-dirty")
-        assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith("per-channel mean/std of the training split (1 channel,")
-        assert tags.get("mixup_tune.label_noise_protocol") == ("fraction" if params["label_noise"] != "0.0" else None)
+        assert tags["mixup_tune.input_shape"] == "1x8x8" and tags["mixup_tune.normalisation"].startswith(
+            "per-channel mean/std of the training split (1 channel,"
+        )
+        assert tags.get("mixup_tune.label_noise_protocol") == (
+            "fraction" if params["label_noise"] != "0.0" else None
+        )
 
 
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
     """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
-    child = next(c for c in sweep.runs("trial") if c.data.params["alpha"] == "1.0" and c.data.params["label_noise"] == "0.4")
+    child = next(
+        c
+        for c in sweep.runs("trial")
+        if c.data.params["alpha"] == "1.0" and c.data.params["label_noise"] == "0.4"
+    )
     options = {key: parse_param(value) for key, value in child.data.params.items()}
     alone = train(TrainConfig.from_dict(options)).history
     logged = sorted(sweep.client.get_metric_history(child.info.run_id, "test_error"), key=lambda m: m.step)
@@ -118,7 +151,15 @@ def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> No
 
 
 def test_runs_lists_every_trial(sweep: Sweep) -> None:
-    result = mixup_tune("runs", sweep.name, "--tracking-uri", sweep.tracking_uri, "--csv", str(sweep.workdir / "runs.csv"), cwd=sweep.workdir)
+    result = mixup_tune(
+        "runs",
+        sweep.name,
+        "--tracking-uri",
+        sweep.tracking_uri,
+        "--csv",
+        str(sweep.workdir / "runs.csv"),
+        cwd=sweep.workdir,
+    )
     assert result.returncode == 0, result.stderr
     assert "4 trials" in result.stdout and result.stdout.count("FINISHED") == 4
     table = pd.read_csv(sweep.workdir / "runs.csv")
@@ -127,29 +168,44 @@ def test_runs_lists_every_trial(sweep: Sweep) -> None:
 
 def test_analyze_writes_figure_table_and_report_and_logs_them(sweep: Sweep) -> None:
     out = sweep.workdir / "analysis"
-    result = mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir)
+    result = mixup_tune(
+        "analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out / "bias_variance.csv")
     assert len(table) == 4 and set(table["last_test_error_n"]) == {1}
-    assert (out / "bias_variance.png").stat().st_size > 10_000 and (out / "bias_variance.pdf").read_bytes().startswith(b"%PDF")
+    assert (out / "bias_variance.png").stat().st_size > 10_000 and (
+        out / "bias_variance.pdf"
+    ).read_bytes().startswith(b"%PDF")
     report = (out / "report.md").read_text()
-    assert f"# Sweep `{sweep.name}` (bias_variance)" in report and "![bias-variance](bias_variance.png)" in report
+    assert (
+        f"# Sweep `{sweep.name}` (bias_variance)" in report
+        and "![bias-variance](bias_variance.png)" in report
+    )
     parent = sweep.runs("parent")[0].info.run_id
     logged = {a.path for a in sweep.client.list_artifacts(parent, "analysis")}
     expected = {"runs.csv", "bias_variance.csv", "bias_variance.png", "bias_variance.pdf", "report.md"}
     assert {f"analysis/{name}" for name in expected} <= logged
     again = sweep.workdir / "again"
-    mixup_tune("analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(again), cwd=sweep.workdir)
+    mixup_tune(
+        "analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(again), cwd=sweep.workdir
+    )
     for name in expected:  # the same runs give the same bytes
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_running_the_same_sweep_again_duplicates_nothing(sweep: Sweep) -> None:
-    history_before = {c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error")) for c in sweep.runs("trial")}
+    history_before = {
+        c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error"))
+        for c in sweep.runs("trial")
+    }
     again = sweep.run()
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(sweep.runs("parent")) == 1 and len(sweep.runs("trial")) == 4
-    assert {c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error")) for c in sweep.runs("trial")} == history_before
+    assert {
+        c.info.run_id: len(sweep.client.get_metric_history(c.info.run_id, "test_error"))
+        for c in sweep.runs("trial")
+    } == history_before
 
     grown = sweep.run("--set", "alpha=[0, 1, 2]")  # two new trials; the four old ones are skipped
     assert grown.returncode == 0, grown.stderr[-2000:]
@@ -160,7 +216,14 @@ def test_running_the_same_sweep_again_duplicates_nothing(sweep: Sweep) -> None:
 def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep: Sweep) -> None:
     # A conv net on tabular data raises inside the trial on every attempt; the MLP beside it is fine.
     name = f"{sweep.name}-broken"
-    overrides = ["trainable.dataset=iris", "trainable.epochs=2", "alpha=[1]", "label_noise=[0]", "search.model=[mlp, cnn]", "tune.max_failures=1"]
+    overrides = [
+        "trainable.dataset=iris",
+        "trainable.epochs=2",
+        "alpha=[1]",
+        "label_noise=[0]",
+        "search.model=[mlp, cnn]",
+        "tune.max_failures=1",
+    ]
     result = sweep.run("--name", name, *[arg for o in overrides for arg in ("--set", o)])
     assert result.returncode == 1, result.stdout[-3000:]
     broken = Sweep(name, sweep.spec, sweep.workdir, sweep.tracking_uri, result)
@@ -179,29 +242,45 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
     ("extra", "expected"),
     [
         (["--set", "alpha=[0, -1]"], "search.alpha[1]: must be a finite number >= 0"),
-        (["--set", "trainable.dataset=cifar10", "--set", "trainable.data_root=/nonexistent"], "dataset 'cifar10': files not found"),
+        (
+            ["--set", "trainable.dataset=cifar10", "--set", "trainable.data_root=/nonexistent"],
+            "dataset 'cifar10': files not found",
+        ),
         (["--set", "trainable.modle=mlp"], "trainable.modle: unknown key"),
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_creates_nothing(tmp_path: Path, extra: list[str], expected: str) -> None:
+def test_bad_input_exits_2_with_one_line_and_creates_nothing(
+    tmp_path: Path, extra: list[str], expected: str
+) -> None:
     # Refused before the tracking store is touched, so one store stands for both.
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.format(name="refused"))
-    result = mixup_tune("run", str(spec), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *extra, cwd=tmp_path)
+    result = mixup_tune(
+        "run", str(spec), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *extra, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"], "no MLflow store, no Ray storage"
 
 
 def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) -> None:
-    """What the data check refuses before the first MLflow run: side by side, since each command mostly imports and starts Ray."""
+    """What the data check refuses before the first MLflow run: side by side, since each command mostly
+    imports and starts Ray."""
     rng = np.random.default_rng(0)
-    good = {"x_train": rng.random((30, 4)), "y_train": np.arange(30) % 3, "x_test": rng.random((9, 4)), "y_test": np.arange(9) % 3}
+    good = {
+        "x_train": rng.random((30, 4)),
+        "y_train": np.arange(30) % 3,
+        "x_test": rng.random((9, 4)),
+        "y_test": np.arange(9) % 3,
+    }
     cases = {
         "lengths": ({"y_train": np.arange(29) % 3}, "x_train has 30 examples but y_train has 29 labels"),
         "negative": ({"y_test": np.r_[-2, np.arange(8) % 3]}, "y_test holds the label -2"),
-        "nan": ({"x_train": np.where(np.arange(120).reshape(30, 4) == 77, np.nan, 0.5)}, "x_train holds NaN or infinite values (first in example 19)"),
+        "nan": (
+            {"x_train": np.where(np.arange(120).reshape(30, 4) == 77, np.nan, 0.5)},
+            "x_train holds NaN or infinite values (first in example 19)",
+        ),
         "not-a-zip": (None, "cannot read"),
     }
     started = {}
@@ -212,20 +291,40 @@ def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) 
             (folder / "data.npz").write_bytes(b"PK\x03\x04" + rng.bytes(300))  # a zip's magic, then junk
         else:
             np.savez(folder / "data.npz", **{**good, **arrays})
-        spec = TINY_SPEC.format(name=f"bad-{case}").replace("dataset: digits", f"dataset: npz, data_path: {folder / 'data.npz'}")
+        spec = TINY_SPEC.format(name=f"bad-{case}").replace(
+            "dataset: digits", f"dataset: npz, data_path: {folder / 'data.npz'}"
+        )
         (folder / "tiny.yaml").write_text(spec)
-        command = [CLI, "run", "tiny.yaml", "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}", "--storage", str(folder / "ray")]
-        started[case] = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            CLI,
+            "run",
+            "tiny.yaml",
+            "--tracking-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--storage",
+            str(folder / "ray"),
+        ]
+        started[case] = subprocess.Popen(
+            command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     for case, process in started.items():
         _, stderr = process.communicate(timeout=180)
         assert process.returncode == 2 and stderr.count("\n") == 1, (case, stderr[-3000:])
         assert "data.npz" in stderr and cases[case][1] in stderr, (case, stderr)
-        assert sorted(p.name for p in (tmp_path / case).iterdir()) == ["data.npz", "tiny.yaml"], "no MLflow store, no Ray storage"
+        assert sorted(p.name for p in (tmp_path / case).iterdir()) == ["data.npz", "tiny.yaml"], (
+            "no MLflow store, no Ray storage"
+        )
 
 
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
-    commands = [[CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri] for command in ("runs", "analyze", "resume", "sync")]
-    started = [subprocess.Popen(c, cwd=sweep.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]  # side by side: each mostly imports
+    commands = [
+        [CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri]
+        for command in ("runs", "analyze", "resume", "sync")
+    ]
+    started = [
+        subprocess.Popen(c, cwd=sweep.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]  # side by side: each mostly imports
     for process in started:
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 2 and "no-such-sweep" in stderr and stderr.count("\n") == 1, stderr
@@ -233,7 +332,9 @@ def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
 
 def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> None:
     result = mixup_tune("runs", "quickstart", cwd=tmp_path)
-    assert result.returncode == 2 and "no MLflow database at" in result.stderr and result.stderr.count("\n") == 1
+    assert (
+        result.returncode == 2 and "no MLflow database at" in result.stderr and result.stderr.count("\n") == 1
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -243,9 +344,13 @@ def test_an_unreachable_tracking_server_is_refused_before_anything_runs(tmp_path
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.format(name="unreachable"))
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    result = mixup_tune("run", str(spec), "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), cwd=tmp_path, timeout=120)
+    result = mixup_tune(
+        "run", str(spec), "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), cwd=tmp_path, timeout=120
+    )
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and f"cannot reach MLflow tracking server {uri}" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and f"cannot reach MLflow tracking server {uri}" in result.stderr, (
+        result.stderr
+    )
     assert not (tmp_path / "ray").exists(), "no trial may start"
 
 
@@ -255,8 +360,22 @@ def test_a_file_that_is_not_a_database_is_refused_in_one_line_by_every_command(t
     (tmp_path / "tiny.yaml").write_text(TINY_SPEC.format(name="refused"))
     uri = f"sqlite:///{store}"
     commands = [["run", "tiny.yaml"], ["runs", "refused"], ["analyze", "refused"]]
-    started = [subprocess.Popen([CLI, *c, "--tracking-uri", uri], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    started = [
+        subprocess.Popen(
+            [CLI, *c, "--tracking-uri", uri],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in commands
+    ]
     for process in started:
         _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2 and stderr.count("\n") == 1 and "file is not a database" in stderr, stderr
-    assert store.read_text() == "not a database\n" and sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "tiny.yaml"]
+        assert process.returncode == 2 and stderr.count("\n") == 1 and "file is not a database" in stderr, (
+            stderr
+        )
+    assert store.read_text() == "not a database\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "mlflow.db",
+        "tiny.yaml",
+    ]

@@ -7,54 +7,143 @@ from pathlib import Path
 import pytest
 
 from mixup_tune.search import grid_points
-from mixup_tune.spec import SpecError, load_spec
+from mixup_tune.spec import SpecError
+from mixup_tune.sweep_file import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 
 BAD_SPECS = {
     "unknown top-level key": ("name: a\nbogus: 1\n", "bogus: unknown key"),
     "unknown trainable key": ("name: a\ntrainable: {epochz: 3}\n", "trainable.epochz: unknown key"),
-    "negative alpha on an axis": ("name: a\nsearch: {alpha: [0, -1]}\n", "search.alpha[1]: must be a finite number >= 0"),
-    "label noise of 1": ("name: a\ntrainable: {label_noise: 1.0}\n", "trainable.label_noise: must be in [0, 1)"),
-    "label noise on an axis": ("name: a\nsearch: {label_noise: [0.2, 1.5]}\n", "search.label_noise[1]: must be in [0, 1)"),
-    "unknown dataset": ("name: a\ntrainable: {dataset: mnist9}\n", "trainable.dataset: unknown dataset 'mnist9'; known: abalone, arcene, arrhythmia, cifar10, cifar100, digits"),
-    "unknown model": ("name: a\ntrainable: {model: vgg}\n", "trainable.model: unknown model 'vgg'; known: cnn, densenet_bc190, fast_cifar, lenet, mlp"),
-    "wrong type": ("name: a\ntrainable: {epochs: many}\n", "trainable.epochs: must be an integer, not a string; got 'many'"),
-    "boolean epochs": ("name: a\ntrainable: {epochs: true}\n", "trainable.epochs: must be an integer, not a boolean; got True"),
-    "numeric string": ("name: a\ntrainable: {alpha: '0.5'}\n", "trainable.alpha: must be a number, not a string; got '0.5'"),
-    "boolean on an axis": ("name: a\nsearch: {alpha: [0, true]}\n", "search.alpha[1]: must be a number, not a boolean"),
-    "string among choices": ("name: a\ntune: {algorithm: random}\nsearch: {optimizer.lr: {choice: [0.1, '0.2']}}\n", "search.optimizer.lr[1]: must be a number, not a string"),
-    "boolean nested": ("name: a\ntrainable: {optimizer: {lr: true}}\n", "trainable.optimizer.lr: must be a number, not a boolean"),
-    "boolean in a list": ("name: a\ntrainable: {hidden_sizes: [128, true]}\n", "trainable.hidden_sizes: [1] must be an integer, not a boolean"),
-    "number for a switch": ("name: a\ntrainable: {adversarial: 1}\n", "trainable.adversarial: must be true or false; got 1"),
-    "string in a variant": ("name: a\nvariants: [{dropout: '0.5'}]\n", "variants[0].dropout: must be a number, not a string"),
-    "boolean sample count": ("name: a\ntune: {algorithm: random, num_samples: true}\n", "tune.num_samples: must be an integer (got True)"),
+    "negative alpha on an axis": (
+        "name: a\nsearch: {alpha: [0, -1]}\n",
+        "search.alpha[1]: must be a finite number >= 0",
+    ),
+    "label noise of 1": (
+        "name: a\ntrainable: {label_noise: 1.0}\n",
+        "trainable.label_noise: must be in [0, 1)",
+    ),
+    "label noise on an axis": (
+        "name: a\nsearch: {label_noise: [0.2, 1.5]}\n",
+        "search.label_noise[1]: must be in [0, 1)",
+    ),
+    "unknown dataset": (
+        "name: a\ntrainable: {dataset: mnist9}\n",
+        "trainable.dataset: unknown dataset 'mnist9'; known: abalone, arcene, arrhythmia, cifar10, cifar100, "
+        "digits",
+    ),
+    "unknown model": (
+        "name: a\ntrainable: {model: vgg}\n",
+        "trainable.model: unknown model 'vgg'; known: cnn, densenet_bc190, fast_cifar, lenet, mlp",
+    ),
+    "wrong type": (
+        "name: a\ntrainable: {epochs: many}\n",
+        "trainable.epochs: must be an integer, not a string; got 'many'",
+    ),
+    "boolean epochs": (
+        "name: a\ntrainable: {epochs: true}\n",
+        "trainable.epochs: must be an integer, not a boolean; got True",
+    ),
+    "numeric string": (
+        "name: a\ntrainable: {alpha: '0.5'}\n",
+        "trainable.alpha: must be a number, not a string; got '0.5'",
+    ),
+    "boolean on an axis": (
+        "name: a\nsearch: {alpha: [0, true]}\n",
+        "search.alpha[1]: must be a number, not a boolean",
+    ),
+    "string among choices": (
+        "name: a\ntune: {algorithm: random}\nsearch: {optimizer.lr: {choice: [0.1, '0.2']}}\n",
+        "search.optimizer.lr[1]: must be a number, not a string",
+    ),
+    "boolean nested": (
+        "name: a\ntrainable: {optimizer: {lr: true}}\n",
+        "trainable.optimizer.lr: must be a number, not a boolean",
+    ),
+    "boolean in a list": (
+        "name: a\ntrainable: {hidden_sizes: [128, true]}\n",
+        "trainable.hidden_sizes: [1] must be an integer, not a boolean",
+    ),
+    "number for a switch": (
+        "name: a\ntrainable: {adversarial: 1}\n",
+        "trainable.adversarial: must be true or false; got 1",
+    ),
+    "string in a variant": (
+        "name: a\nvariants: [{dropout: '0.5'}]\n",
+        "variants[0].dropout: must be a number, not a string",
+    ),
+    "boolean sample count": (
+        "name: a\ntune: {algorithm: random, num_samples: true}\n",
+        "tune.num_samples: must be an integer (got True)",
+    ),
     "string cpus": ("name: a\nresources: {cpu: '2'}\n", "resources.cpu: must be a number (got '2')"),
-    "boolean bound": ("name: a\ntune: {algorithm: random}\nsearch: {alpha: {uniform: [0, true]}}\n", "search.alpha: must be a number (got True)"),
-    "nested range": ("name: a\ntrainable: {optimizer: {lr: -1}}\n", "trainable.optimizer.lr: must be a finite number > 0"),
-    "unknown optimizer": ("name: a\ntrainable: {optimizer: {name: rmsprop}}\n", "trainable.optimizer.name: must be 'sgd' or 'adam'"),
+    "boolean bound": (
+        "name: a\ntune: {algorithm: random}\nsearch: {alpha: {uniform: [0, true]}}\n",
+        "search.alpha: must be a number (got True)",
+    ),
+    "nested range": (
+        "name: a\ntrainable: {optimizer: {lr: -1}}\n",
+        "trainable.optimizer.lr: must be a finite number > 0",
+    ),
+    "unknown optimizer": (
+        "name: a\ntrainable: {optimizer: {name: rmsprop}}\n",
+        "trainable.optimizer.name: must be 'sgd' or 'adam'",
+    ),
     "unknown search option": ("name: a\nsearch: {foo: [1]}\n", "search.foo: unknown option"),
     "YAML syntax": ("name: a\nsearch: {alpha: [0, 1\n", "YAML syntax error"),
     "empty file": ("", "the sweep file is empty"),
     "not a mapping": ("- 1\n- 2\n", "a sweep file is a mapping"),
     "missing name": ("trainable: {}\n", "name: required key is missing"),
-    "NaN alpha": ("name: a\ntrainable: {alpha: .nan}\n", "trainable.alpha: must be a finite number >= 0; got nan"),
-    "distribution on a grid": ("name: a\nsearch: {alpha: {uniform: [0, 1]}}\n", "a distribution needs tune.algorithm random or optuna"),
-    "empty range": ("name: a\ntune: {algorithm: random}\nsearch: {alpha: {uniform: [1, 0]}}\n", "uniform needs finite low < high"),
+    "NaN alpha": (
+        "name: a\ntrainable: {alpha: .nan}\n",
+        "trainable.alpha: must be a finite number >= 0; got nan",
+    ),
+    "distribution on a grid": (
+        "name: a\nsearch: {alpha: {uniform: [0, 1]}}\n",
+        "a distribution needs tune.algorithm random or optuna",
+    ),
+    "empty range": (
+        "name: a\ntune: {algorithm: random}\nsearch: {alpha: {uniform: [1, 0]}}\n",
+        "uniform needs finite low < high",
+    ),
     "scalar axis": ("name: a\nsearch: {alpha: 3}\n", "search.alpha: must be a list"),
     "gpu word": ("name: a\nresources: {gpu: lots}\n", "resources.gpu: must be auto or a number"),
     "unknown study": ("name: a\nstudy: foo\n", "study: must be"),
     "grid repeats": ("name: a\ntune: {num_samples: 3}\n", "tune.num_samples: must be 1 for a grid"),
-    "val_error without a split": ("name: a\ntune: {metric: val_error}\n", "tune.metric: val_error needs a validation split"),
+    "val_error without a split": (
+        "name: a\ntune: {metric: val_error}\n",
+        "tune.metric: val_error needs a validation split",
+    ),
     "variant with unknown option": ("name: a\nvariants: [{alfa: 1}]\n", "variants[0].alfa: unknown option"),
-    "variant out of range": ("name: a\nvariants: [{alpha: 0}, {dropout: 1.5}]\n", "variants[1]: dropout: must be in [0, 1)"),
-    "variant also an axis": ("name: a\nsearch: {alpha: [0, 1]}\nvariants: [{alpha: 8}]\n", "variants[0].alpha: is also a search axis"),
-    "variants off-grid": ("name: a\ntune: {algorithm: random}\nvariants: [{alpha: 8}]\n", "variants: need tune.algorithm grid"),
-    "surrogate with unknown option": ("name: a\nblack_box: {surrogate: {alfa: 0}}\n", "black_box.surrogate.alfa: unknown option"),
-    "surrogate out of range": ("name: a\nblack_box: {surrogate: {alpha: -1}}\n", "black_box.surrogate: alpha: must be a finite number >= 0"),
-    "black box over datasets": ("name: a\nsearch: {dataset: [digits, iris]}\nblack_box: {}\n", "black_box: needs one dataset"),
+    "variant out of range": (
+        "name: a\nvariants: [{alpha: 0}, {dropout: 1.5}]\n",
+        "variants[1]: dropout: must be in [0, 1)",
+    ),
+    "variant also an axis": (
+        "name: a\nsearch: {alpha: [0, 1]}\nvariants: [{alpha: 8}]\n",
+        "variants[0].alpha: is also a search axis",
+    ),
+    "variants off-grid": (
+        "name: a\ntune: {algorithm: random}\nvariants: [{alpha: 8}]\n",
+        "variants: need tune.algorithm grid",
+    ),
+    "surrogate with unknown option": (
+        "name: a\nblack_box: {surrogate: {alfa: 0}}\n",
+        "black_box.surrogate.alfa: unknown option",
+    ),
+    "surrogate out of range": (
+        "name: a\nblack_box: {surrogate: {alpha: -1}}\n",
+        "black_box.surrogate: alpha: must be a finite number >= 0",
+    ),
+    "black box over datasets": (
+        "name: a\nsearch: {dataset: [digits, iris]}\nblack_box: {}\n",
+        "black_box: needs one dataset",
+    ),
     "black box epsilon": ("name: a\nblack_box: {epsilon: 2}\n", "black_box.epsilon"),
-    "adversarial epsilon": ("name: a\ntrainable: {adversarial_epsilon: 0}\n", "trainable.adversarial_epsilon: must be in (0, 1]"),
+    "adversarial epsilon": (
+        "name: a\ntrainable: {adversarial_epsilon: 0}\n",
+        "trainable.adversarial_epsilon: must be in (0, 1]",
+    ),
     "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
 }
 
@@ -91,13 +180,29 @@ def test_quickstart_is_a_16_trial_grid() -> None:
 
 
 def test_overrides_reach_any_field() -> None:
-    spec = load_spec(REPO / "sweeps" / "quickstart.yaml", ["epochs=2", "alpha=[0, 1]", "trainable.optimizer.lr=0.05", "name=other", "search.optimizer.momentum=[0.5, 0.9]"])
+    spec = load_spec(
+        REPO / "sweeps" / "quickstart.yaml",
+        [
+            "epochs=2",
+            "alpha=[0, 1]",
+            "trainable.optimizer.lr=0.05",
+            "name=other",
+            "search.optimizer.momentum=[0.5, 0.9]",
+        ],
+    )
     assert spec.name == "other" and spec.trainable.epochs == 2 and spec.trainable.optimizer.lr == 0.05
     assert spec.search["alpha"] == [0, 1] and spec.search["optimizer.momentum"] == [0.5, 0.9]
     assert len(grid_points(spec)) == 2 * 2 * 2 * 2
 
 
-@pytest.mark.parametrize(("override", "expected"), [("foo=1", "--set foo: unknown key"), ("alpha", "expected key=value"), ("epochs=-3", "trainable.epochs: must be >= 1")])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("foo=1", "--set foo: unknown key"),
+        ("alpha", "expected key=value"),
+        ("epochs=-3", "trainable.epochs: must be >= 1"),
+    ],
+)
 def test_bad_overrides(override: str, expected: str) -> None:
     with pytest.raises(SpecError, match=expected):
         load_spec(REPO / "sweeps" / "quickstart.yaml", [override])
@@ -105,7 +210,10 @@ def test_bad_overrides(override: str, expected: str) -> None:
 
 def test_random_and_optuna_specs_validate(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("name: r\ntune: {algorithm: optuna, num_samples: 5}\nsearch: {alpha: {loguniform: [0.1, 4]}, seed: [0, 1], optimizer.lr: {uniform: [0.01, 0.2]}}\n")
+    path.write_text(
+        "name: r\ntune: {algorithm: optuna, num_samples: 5}\nsearch: {alpha: {loguniform: [0.1, 4]}, seed: "
+        "[0, 1], optimizer.lr: {uniform: [0.01, 0.2]}}\n"
+    )
     spec = load_spec(path)
     assert spec.search["alpha"].kind == "loguniform"
 
@@ -115,7 +223,17 @@ def test_label_noise_variants_cross_the_grid() -> None:
     points = grid_points(spec)
     assert len(points) == 3 * 9 * 2
     methods = {(p["alpha"], p["dropout"]) for p in points}
-    assert methods == {(0, 0.0), (0.0, 0.5), (0.0, 0.7), (0.0, 0.8), (0.0, 0.9), (1, 0.0), (2, 0.0), (8, 0.0), (32, 0.0)}
+    assert methods == {
+        (0, 0.0),
+        (0.0, 0.5),
+        (0.0, 0.7),
+        (0.0, 0.8),
+        (0.0, 0.9),
+        (1, 0.0),
+        (2, 0.0),
+        (8, 0.0),
+        (32, 0.0),
+    }
     assert {p["label_noise"] for p in points} == {0.2, 0.5, 0.8}
 
 
@@ -131,14 +249,31 @@ def test_every_shipped_sweep_validates(name: str) -> None:
     assert load_spec(REPO / "sweeps" / f"{name}.yaml").name == name
 
 
-# The sweeps at the paper's scale (the others are CPU-sized versions, or the quick GPU recipe of cifar10_fast).
-PAPER_SWEEPS = ["adversarial", "bias_variance", "cifar", "cifar-wrn", "gan", "gan-released", "imagenet", "imagenet-200", "in_between", "label_noise", "speech", "uci"]
+# The sweeps at the paper's scale (the others are CPU-sized versions, or the quick GPU recipe of
+# cifar10_fast).
+PAPER_SWEEPS = [
+    "adversarial",
+    "bias_variance",
+    "cifar",
+    "cifar-wrn",
+    "gan",
+    "gan-released",
+    "imagenet",
+    "imagenet-200",
+    "in_between",
+    "label_noise",
+    "speech",
+    "uci",
+]
 
 
 @pytest.mark.parametrize("name", PAPER_SWEEPS)
 def test_paper_sweeps_train_in_fp32_with_the_authors_preact_resnet(name: str) -> None:
-    """The paper trained in fp32 (precision: auto would mean bf16 on a GPU), and its CIFAR numbers come from its authors' PreAct ResNet-18."""
+    """The paper trained in fp32 (precision: auto would mean bf16 on a GPU), and its CIFAR numbers come from
+    its authors' PreAct ResNet-18."""
     spec = load_spec(REPO / "sweeps" / f"{name}.yaml")
     points = grid_points(spec)
     assert points and all(point["precision"] == "fp32" for point in points)
-    assert not any(point.get("model") == "preact_resnet18" for point in points), "He et al.'s variant is not the paper's"
+    assert not any(point.get("model") == "preact_resnet18" for point in points), (
+        "He et al.'s variant is not the paper's"
+    )

@@ -14,20 +14,60 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mixup_tune import cli
-from mixup_tune.spec import SpecError, SweepSpec, load_spec
+from mixup_tune.spec import SpecError, SweepSpec
+from mixup_tune.sweep_file import load_spec
 
-KEYS = ["name", "experiment", "study", "trainable", "search", "variants", "tune", "resources", "black_box", "log_models", "bogus"]
-OPTIONS = ["alpha", "label_noise", "dropout", "epochs", "batch_size", "dataset", "model", "seed", "optimizer", "schedule", "hidden_sizes", "val_fraction", "device", "nonsense"]
+KEYS = [
+    "name",
+    "experiment",
+    "study",
+    "trainable",
+    "search",
+    "variants",
+    "tune",
+    "resources",
+    "black_box",
+    "log_models",
+    "bogus",
+]
+OPTIONS = [
+    "alpha",
+    "label_noise",
+    "dropout",
+    "epochs",
+    "batch_size",
+    "dataset",
+    "model",
+    "seed",
+    "optimizer",
+    "schedule",
+    "hidden_sizes",
+    "val_fraction",
+    "device",
+    "nonsense",
+]
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["digits", "mlp", "cnn", "sgd", "adam", "grid", "optuna", "auto", "", "mnist9", "vgg", "1e400"]),
+    st.sampled_from(
+        ["digits", "mlp", "cnn", "sgd", "adam", "grid", "optuna", "auto", "", "mnist9", "vgg", "1e400"]
+    ),
     st.text(max_size=12),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(OPTIONS + KEYS), inner, max_size=4)), max_leaves=12)
-documents = st.dictionaries(st.sampled_from(KEYS), st.one_of(values, st.dictionaries(st.sampled_from(OPTIONS), values, max_size=5)), max_size=7)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(OPTIONS + KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+documents = st.dictionaries(
+    st.sampled_from(KEYS),
+    st.one_of(values, st.dictionaries(st.sampled_from(OPTIONS), values, max_size=5)),
+    max_size=7,
+)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -64,7 +104,13 @@ def test_any_text_or_binary_junk_is_a_spec_or_one_line(content: bytes, tmp_path_
 
 
 @FAST
-@given(key=st.sampled_from(OPTIONS + ["trainable.optimizer.lr", "search.alpha", "tune.num_samples", "resources.gpu", "name", "x.y.z", ""]), raw=st.text(max_size=20))
+@given(
+    key=st.sampled_from(
+        OPTIONS
+        + ["trainable.optimizer.lr", "search.alpha", "tune.num_samples", "resources.gpu", "name", "x.y.z", ""]
+    ),
+    raw=st.text(max_size=20),
+)
 def test_any_override_is_a_spec_or_one_line(key: str, raw: str, tmp_path_factory) -> None:
     path = tmp_path_factory.mktemp("spec") / "sweep.yaml"
     path.write_text("name: quick\nsearch: {alpha: [0, 1]}\n")
@@ -100,7 +146,9 @@ def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
 
 @FAST
 @given(where=st.sampled_from(_paths(QUICKSTART)[1:]), value=values)
-def test_one_bad_value_anywhere_in_a_good_spec_is_one_line(where: tuple, value: object, tmp_path_factory) -> None:
+def test_one_bad_value_anywhere_in_a_good_spec_is_one_line(
+    where: tuple, value: object, tmp_path_factory
+) -> None:
     """Mutations of the real quickstart reach every validator, not just the first key."""
     import copy
 

@@ -1,4 +1,5 @@
-"""The sweep callback writes a trial's epochs to MLflow in batches, without losing, reordering or repeating any.
+"""The sweep callback writes a trial's epochs to MLflow in batches, without losing, reordering or repeating
+any.
 
 Driven through Ray Tune's hooks directly, against a real sqlite store: the
 trial objects carry what Tune's ``Trial`` gives the callback (id, config,
@@ -21,17 +22,33 @@ from mixup_tune.tracking import MlflowSweepCallback
 
 
 def _result(epoch: int) -> dict[str, float]:
-    return {"epoch": epoch, "test_error": 50.0 - epoch, "train_error_real": 40.0 - epoch, "train_loss": 1.0 / epoch, "lr": 0.1, "best_test_error": 50.0 - epoch,
-            "labels_changed": 0, "diverged": False}  # fmt: skip
+    return {
+        "epoch": epoch,
+        "test_error": 50.0 - epoch,
+        "train_error_real": 40.0 - epoch,
+        "train_loss": 1.0 / epoch,
+        "lr": 0.1,
+        "best_test_error": 50.0 - epoch,
+        "labels_changed": 0,
+        "diverged": False,
+    }
 
 
 def _trial(trial_id: str, alpha: float) -> SimpleNamespace:
-    return SimpleNamespace(trial_id=trial_id, config={"dataset": "digits", "alpha": alpha}, num_failures=0, last_result=None, checkpoint=None)
+    return SimpleNamespace(
+        trial_id=trial_id,
+        config={"dataset": "digits", "alpha": alpha},
+        num_failures=0,
+        last_result=None,
+        checkpoint=None,
+    )
 
 
 def _callback(tmp_path: Path) -> tuple[MlflowSweepCallback, MlflowClient]:
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    record = SweepRecord.start(client, "batches", "batches", study="generic", storage="", algorithm="grid", log_model=False)
+    record = SweepRecord.start(
+        client, "batches", "batches", study="generic", storage="", algorithm="grid", log_model=False
+    )
     return MlflowSweepCallback(record), client
 
 
@@ -48,7 +65,9 @@ def test_epochs_are_held_back_then_written_once_each_at_the_trials_end(tmp_path:
     assert _logged_epochs(client, run_id) == [1], "the first epoch is written at once: the run shows progress"
     for epoch in range(2, 11):
         callback.on_trial_result(0, [], trial, _result(epoch))
-    callback.on_trial_result(0, [], trial, _result(5))  # replayed, as after a restore from an older checkpoint
+    callback.on_trial_result(
+        0, [], trial, _result(5)
+    )  # replayed, as after a restore from an older checkpoint
     assert _logged_epochs(client, run_id) == [1], "epochs within FLUSH_INTERVAL_S wait on the driver"
 
     trial.last_result = _result(10)
@@ -59,7 +78,9 @@ def test_epochs_are_held_back_then_written_once_each_at_the_trials_end(tmp_path:
     assert callback.record.offline_reason is None
 
 
-def test_a_slow_trials_epochs_are_written_as_they_come_and_the_sweeps_end_flushes_the_rest(tmp_path: Path, monkeypatch) -> None:
+def test_a_slow_trials_epochs_are_written_as_they_come_and_the_sweeps_end_flushes_the_rest(
+    tmp_path: Path, monkeypatch
+) -> None:
     callback, client = _callback(tmp_path)
     monkeypatch.setattr(sweep, "FLUSH_INTERVAL_S", 0.2)  # stands for epochs longer than the interval
     slow, fast = _trial("slow", 0.0), _trial("fast", 1.0)

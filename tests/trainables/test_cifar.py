@@ -1,4 +1,5 @@
-"""Section 3.2: CIFAR-100 from its usual files, WideResNet-28-10 and DenseNet-BC-190, and the CIFAR study's analysis."""
+"""Section 3.2: CIFAR-100 from its usual files, WideResNet-28-10 and DenseNet-BC-190, and the CIFAR study's
+analysis."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 import torch
 
 from trainables import DatasetError, load_data
-from trainables.models.cifar import DenseNetBC, WideResNet
 from trainables.models import build_model
+from trainables.models.cifar import DenseNetBC, WideResNet
 
 
 def _fake_cifar100(root: Path, per_split: tuple[int, int] = (300, 100)) -> None:
@@ -22,15 +23,28 @@ def _fake_cifar100(root: Path, per_split: tuple[int, int] = (300, 100)) -> None:
     generator = np.random.default_rng(0)
     for name, count in zip(("train", "test"), per_split):
         labels = np.arange(count) % 100
-        data = (generator.integers(0, 40, (count, 3, 32, 32)) + labels[:, None, None, None] * 2).astype(np.uint8)  # a learnable signal
+        data = (generator.integers(0, 40, (count, 3, 32, 32)) + labels[:, None, None, None] * 2).astype(
+            np.uint8
+        )  # a learnable signal
         with open(folder / name, "wb") as file:
-            pickle.dump({"data": data.reshape(count, -1), "fine_labels": labels.tolist(), "coarse_labels": (labels // 5).tolist()}, file)
+            pickle.dump(
+                {
+                    "data": data.reshape(count, -1),
+                    "fine_labels": labels.tolist(),
+                    "coarse_labels": (labels // 5).tolist(),
+                },
+                file,
+            )
 
 
 def test_cifar100_reads_torchvisions_pickles(tmp_path: Path, isolated_cache: Path) -> None:
     _fake_cifar100(tmp_path)
     data = load_data("cifar100", data_root=tmp_path)
-    assert tuple(data.x_train.shape) == (300, 3, 32, 32) and data.x_train.dtype == torch.uint8 and data.num_classes == 100
+    assert (
+        tuple(data.x_train.shape) == (300, 3, 32, 32)
+        and data.x_train.dtype == torch.uint8
+        and data.num_classes == 100
+    )
     assert data.y_test.tolist() == [i % 100 for i in range(100)]
     with open(tmp_path / "cifar-100-python" / "train", "rb") as file:
         first = np.asarray(pickle.load(file)["data"][0]).reshape(3, 32, 32)
@@ -38,12 +52,16 @@ def test_cifar100_reads_torchvisions_pickles(tmp_path: Path, isolated_cache: Pat
 
 
 def test_a_missing_cifar100_names_every_layout(tmp_path: Path, isolated_cache: Path) -> None:
-    with pytest.raises(DatasetError, match=r"cifar-100-python.*cifar100-jpg/\{train,test\}.*cifar100-jpg.tar.gz"):
+    with pytest.raises(
+        DatasetError, match=r"cifar-100-python.*cifar100-jpg/\{train,test\}.*cifar100-jpg.tar.gz"
+    ):
         load_data("cifar100", data_root=tmp_path)
 
 
 @pytest.mark.parametrize(("name", "parameters"), [("wrn28_10", 36.5e6), ("densenet_bc190", 25.8e6)])
-def test_the_papers_networks_have_their_published_size_and_take_cifar_images(name: str, parameters: float) -> None:
+def test_the_papers_networks_have_their_published_size_and_take_cifar_images(
+    name: str, parameters: float
+) -> None:
     model = build_model(name, (3, 32, 32), 100)
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(parameters, rel=0.02)
     model.eval()
@@ -72,7 +90,8 @@ def test_a_tiny_cifar100_sweep_gives_figure3s_table_and_curves(tmp_path: Path) -
     _fake_cifar100(tmp_path / "data")
     uri = run_and_analyze(
         tmp_path,
-        f"name: cifar-tiny\nstudy: cifar\ntrainable: {{dataset: cifar100, data_root: {tmp_path / 'data'}, model: cnn, epochs: 3, batch_size: 50}}\n"
+        "name: cifar-tiny\nstudy: cifar\ntrainable: "
+        f"{{dataset: cifar100, data_root: {tmp_path / 'data'}, model: cnn, epochs: 3, batch_size: 50}}\n"
         "search: {alpha: [0, 1], seed: [0, 1]}\nresources: {cpu: 1, gpu: 0}\n",
     )
     from analysis import load_runs
@@ -84,4 +103,7 @@ def test_a_tiny_cifar100_sweep_gives_figure3s_table_and_curves(tmp_path: Path) -
     assert mixup["model"] == "cnn" and mixup["dataset"] == "cifar100"
     assert mixup["minus_erm_mean"] == pytest.approx((by_seed[1.0] - by_seed[0.0]).mean(), abs=1e-3)
     assert (tmp_path / "out" / "cifar_curves.png").stat().st_size > 10_000
-    assert "## CIFAR: ERM against mixup per network (Section 3.2, Figure 3)" in (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "## CIFAR: ERM against mixup per network (Section 3.2, Figure 3)"
+        in (tmp_path / "out" / "report.md").read_text()
+    )

@@ -1,4 +1,5 @@
-"""Label corruption: a seeded fraction gets uniform labels; the mask is kept; test labels are never touched."""
+"""Label corruption: a seeded fraction gets uniform labels; the mask is kept; test labels are never
+touched."""
 
 from __future__ import annotations
 
@@ -41,13 +42,16 @@ def test_trial_corrupts_training_labels_only_and_measures_against_them() -> None
     assert 40 < noisy.labels_changed_pct < 50
     metrics = noisy.evaluate()
     wrong = noisy.predict(noisy.x_train) != noisy.y_train
-    assert metrics["train_error_corrupted"] == pytest.approx(100 * wrong[noisy.selected].double().mean().item())
+    assert metrics["train_error_corrupted"] == pytest.approx(
+        100 * wrong[noisy.selected].double().mean().item()
+    )
     assert metrics["train_error_real"] == pytest.approx(100 * wrong[~noisy.selected].double().mean().item())
     assert "train_error_corrupted" not in clean.evaluate()
 
 
 def test_the_bernoulli_protocol_is_zhang_et_als_draw() -> None:
-    """Oracle: their recipe with numpy's legacy generator seeded 12345, a uniform per example then a label per chosen one."""
+    """Oracle: their recipe with numpy's legacy generator seeded 12345, a uniform per example then a label per
+    chosen one."""
     labels = torch.arange(5000) % 10
     ours = corrupt_labels_bernoulli(labels, 0.5, 10)
     rng = np.random.RandomState(12345)
@@ -60,7 +64,9 @@ def test_the_bernoulli_protocol_is_zhang_et_als_draw() -> None:
 
 def test_the_bernoulli_corruption_is_shared_by_every_seed_and_the_fraction_one_is_not() -> None:
     options = dict(dataset="digits", model="mlp", epochs=1, label_noise=0.4, device="cpu")
-    shared = [Trial(TrainConfig(**options, seed=seed, label_noise_protocol="bernoulli")).y_train for seed in (0, 1)]
+    shared = [
+        Trial(TrainConfig(**options, seed=seed, label_noise_protocol="bernoulli")).y_train for seed in (0, 1)
+    ]
     own = [Trial(TrainConfig(**options, seed=seed)).y_train for seed in (0, 1)]
     assert torch.equal(shared[0], shared[1]) and not torch.equal(own[0], own[1])
 
@@ -68,4 +74,7 @@ def test_the_bernoulli_corruption_is_shared_by_every_seed_and_the_fraction_one_i
 def test_the_protocol_option_leaves_existing_trial_ids_alone() -> None:
     """Added after trial ids were first logged: at its default it is not part of a config's flat form."""
     assert "label_noise_protocol" not in TrainConfig(label_noise=0.2).flat()
-    assert TrainConfig(label_noise=0.2, label_noise_protocol="bernoulli").flat()["label_noise_protocol"] == "bernoulli"
+    assert (
+        TrainConfig(label_noise=0.2, label_noise_protocol="bernoulli").flat()["label_noise_protocol"]
+        == "bernoulli"
+    )

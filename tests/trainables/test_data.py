@@ -49,7 +49,13 @@ def test_train_subset_is_a_fixed_draw() -> None:
 
 def test_npz_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
-    np.savez(path, x_train=np.ones((5, 3), np.float32), y_train=np.array([0, 1, 2, 1, 0]), x_test=np.zeros((2, 3)), y_test=np.array([2, 0]))
+    np.savez(
+        path,
+        x_train=np.ones((5, 3), np.float32),
+        y_train=np.array([0, 1, 2, 1, 0]),
+        x_test=np.zeros((2, 3)),
+        y_test=np.array([2, 0]),
+    )
     data = load_data("npz", data_path=path)
     assert data.x_train.dtype == torch.float32 and data.num_classes == 3 and data.x_test.shape == (2, 3)
 
@@ -102,11 +108,18 @@ def test_missing_cifar10_names_the_paths_expected(tmp_path: Path, isolated_cache
 def test_a_corrupt_download_is_named_not_a_traceback(tmp_path: Path, isolated_cache: Path) -> None:
     rng = np.random.default_rng(0)
     (tmp_path / "cifar10-jpg.tar.gz").write_bytes(rng.bytes(5000))  # junk where the archive should be
-    with pytest.raises(DatasetError, match=f"dataset 'cifar10': cannot read {tmp_path}/cifar10-jpg.tar.gz .*corrupt"):
+    with pytest.raises(
+        DatasetError, match=f"dataset 'cifar10': cannot read {tmp_path}/cifar10-jpg.tar.gz .*corrupt"
+    ):
         load_data("cifar10", data_root=tmp_path)
     folder = tmp_path / "fashion-mnist"
     folder.mkdir()
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (folder / f"{name}.gz").write_bytes(rng.bytes(100))
     with pytest.raises(DatasetError, match="dataset 'fashion_mnist': cannot read .*corrupt"):
         load_data("fashion_mnist", data_root=tmp_path)

@@ -1,4 +1,5 @@
-"""The project's ``train`` against a textbook mixup loop (tests/trainables/reference_mixup.py), over every input layout.
+"""The project's ``train`` against a textbook mixup loop (tests/trainables/reference_mixup.py), over every
+input layout.
 
 Two comparisons:
 
@@ -25,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from reference_mixup import train_reference
 
 import trainables.tasks.classify
-from reference_mixup import train_reference
 from trainables import MixupSampler, TrainConfig, train
 from trainables.mixup import Criterion
 from trainables.tasks.classify import Trial
@@ -52,7 +53,12 @@ def digits() -> dict[str, np.ndarray]:
     images = (bunch.images * 15).astype(np.uint8)  # 0-16 grey levels as 0-240
     order = np.random.default_rng(0).permutation(len(images))
     train_rows, test_rows = order[:1347], order[1347:]
-    return {"x_train": images[train_rows], "y_train": bunch.target[train_rows], "x_test": images[test_rows], "y_test": bunch.target[test_rows]}
+    return {
+        "x_train": images[train_rows],
+        "y_train": bunch.target[train_rows],
+        "x_test": images[test_rows],
+        "y_test": bunch.target[test_rows],
+    }
 
 
 def fashion_subset(root: Path, train_size: int = 2000, test_size: int = 1000) -> dict[str, np.ndarray]:
@@ -63,15 +69,33 @@ def fashion_subset(root: Path, train_size: int = 2000, test_size: int = 1000) ->
         with gzip.open(root / "fashion-mnist" / f"{name}.gz") as file:
             return np.frombuffer(file.read(), np.uint8, offset=offset)
 
-    x_train, y_train = read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28), read("train-labels-idx1-ubyte", 8).astype(np.int64)
-    x_test, y_test = read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28), read("t10k-labels-idx1-ubyte", 8).astype(np.int64)
+    x_train, y_train = (
+        read("train-images-idx3-ubyte", 16).reshape(-1, 28, 28),
+        read("train-labels-idx1-ubyte", 8).astype(np.int64),
+    )
+    x_test, y_test = (
+        read("t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28),
+        read("t10k-labels-idx1-ubyte", 8).astype(np.int64),
+    )
     rng = np.random.default_rng(0)
-    keep_train, keep_test = rng.permutation(len(x_train))[:train_size], rng.permutation(len(x_test))[:test_size]
-    return {"x_train": x_train[keep_train], "y_train": y_train[keep_train], "x_test": x_test[keep_test], "y_test": y_test[keep_test]}
+    keep_train, keep_test = (
+        rng.permutation(len(x_train))[:train_size],
+        rng.permutation(len(x_test))[:test_size],
+    )
+    return {
+        "x_train": x_train[keep_train],
+        "y_train": y_train[keep_train],
+        "x_test": x_test[keep_test],
+        "y_test": y_test[keep_test],
+    }
 
 
 def write_layout(data: dict[str, np.ndarray], layout: str, path: Path) -> dict[str, np.ndarray]:
-    arrays = {**data, "x_train": as_layout(data["x_train"], layout), "x_test": as_layout(data["x_test"], layout)}
+    arrays = {
+        **data,
+        "x_train": as_layout(data["x_train"], layout),
+        "x_test": as_layout(data["x_test"], layout),
+    }
     np.savez(path, **arrays)
     return arrays
 
@@ -100,8 +124,11 @@ class RecordingSampler:
         return weights, perms
 
 
-def project_with_draws(config: TrainConfig, epochs: int) -> tuple[list[float], dict, list, tuple[np.ndarray, np.ndarray]]:
-    """Train ``epochs`` epochs; return the per-step losses, the initial weights, every draw and the corrupted labels."""
+def project_with_draws(
+    config: TrainConfig, epochs: int
+) -> tuple[list[float], dict, list, tuple[np.ndarray, np.ndarray]]:
+    """Train ``epochs`` epochs; return the per-step losses, the initial weights, every draw and the corrupted
+    labels."""
     trial = Trial(config)
     init = copy.deepcopy(trial.model.state_dict())
     recorder = RecordingSampler(trial.mixup)
@@ -116,37 +143,90 @@ def project_with_draws(config: TrainConfig, epochs: int) -> tuple[list[float], d
         trial.train_epoch(on_step=lambda loss: losses.append(float(loss)))
         trial.scheduler.step()
         trial.epoch += 1
-        sizes = [len(order[start : start + config.batch_size]) for start in range(0, len(order), config.batch_size)]
-        steps = recorder.steps[drawn:] or [(1.0, torch.arange(size)) for size in sizes if size >= 2]  # ERM: lambda 1, nobody mixed
+        sizes = [
+            len(order[start : start + config.batch_size]) for start in range(0, len(order), config.batch_size)
+        ]
+        steps = recorder.steps[drawn:] or [
+            (1.0, torch.arange(size)) for size in sizes if size >= 2
+        ]  # ERM: lambda 1, nobody mixed
         draws.append((order, steps))
     return losses, init, draws, (trial.y_train.numpy(), trial.selected.numpy())
 
 
 # ERM is trained batch by batch; mixup premixes an unaugmented epoch that fits, else mixes batch by batch.
-CASES = [(0.0, 0.0, "per_batch"), (0.0, 0.4, "per_batch"), (1.0, 0.0, "premixed"), (1.0, 0.4, "premixed"), (1.0, 0.0, "per_batch"), (1.0, 0.4, "per_batch")]
+CASES = [
+    (0.0, 0.0, "per_batch"),
+    (0.0, 0.4, "per_batch"),
+    (1.0, 0.0, "premixed"),
+    (1.0, 0.4, "premixed"),
+    (1.0, 0.0, "per_batch"),
+    (1.0, 0.4, "per_batch"),
+]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize(("alpha", "noise", "path"), CASES)
-def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, path: str, alpha: float, noise: float) -> None:
+def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, path: str, alpha: float, noise: float
+) -> None:
     if path == "per_batch":
-        monkeypatch.setattr(trainables.tasks.classify, "PREMIX_MAX_ELEMENTS", 0)  # an epoch too big to premix: mixed batch by batch
+        monkeypatch.setattr(
+            trainables.tasks.classify, "PREMIX_MAX_ELEMENTS", 0
+        )  # an epoch too big to premix: mixed batch by batch
     arrays = write_layout(digits(), layout, tmp_path / "data.npz")
-    config = TrainConfig(dataset="npz", data_path=str(tmp_path / "data.npz"), model="mlp", hidden_sizes=(64,), epochs=2, batch_size=64, alpha=alpha, label_noise=noise, seed=3)
+    config = TrainConfig(
+        dataset="npz",
+        data_path=str(tmp_path / "data.npz"),
+        model="mlp",
+        hidden_sizes=(64,),
+        epochs=2,
+        batch_size=64,
+        alpha=alpha,
+        label_noise=noise,
+        seed=3,
+    )
     ours, init, draws, labels = project_with_draws(config, epochs=2)
-    reference = train_reference(arrays, 10, alpha=alpha, epochs=2, batch_size=64, seed=3, hidden=[64], init=init, draws=draws, labels=labels)
+    reference = train_reference(
+        arrays,
+        10,
+        alpha=alpha,
+        epochs=2,
+        batch_size=64,
+        seed=3,
+        hidden=[64],
+        init=init,
+        draws=draws,
+        labels=labels,
+    )
     assert len(ours) == len(reference["losses"]) == 2 * 22  # 1,347 examples: 21 batches of 64 and one of 3
-    assert np.allclose(ours, reference["losses"], rtol=0, atol=1e-5), max(abs(a - b) for a, b in zip(ours, reference["losses"]))
+    assert np.allclose(ours, reference["losses"], rtol=0, atol=1e-5), max(
+        abs(a - b) for a, b in zip(ours, reference["losses"])
+    )
 
 
 # Independent draws: the recipe of each dataset, and the seed spread measured for it (std over 12 seeds of one
-# trainer, in points of %, the larger of the two trainers'; tests/trainables/measure_differential_spread.py). A difference
+# trainer, in points of %, the larger of the two trainers'; tests/trainables/measure_differential_spread.py).
+# A difference
 # of means over SEEDS seeds each passes within TOLERANCE_SIGMAS standard errors of that difference.
 SEEDS = 4
 TOLERANCE_SIGMAS = 4.0
 RECIPES = {
-    "digits": {"hidden": [128], "epochs": 20, "batch_size": 64, "optimizer": "sgd", "lr": 0.1, "weight_decay": 1e-4},
-    "fashion_mnist": {"hidden": [128], "epochs": 20, "batch_size": 64, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0},
+    "digits": {
+        "hidden": [128],
+        "epochs": 20,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "weight_decay": 1e-4,
+    },
+    "fashion_mnist": {
+        "hidden": [128],
+        "epochs": 20,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+    },
 }
 SPREAD = {  # (dataset, alpha, label noise) -> {metric: std over seeds}, measured 2026-12-01
     ("digits", 0.0, 0.0): {"test_error": 0.36},
@@ -169,14 +249,33 @@ def compare_over_seeds(data: dict[str, np.ndarray], dataset: str, layout: str, p
         if name != dataset:
             continue
         optimizer = {"name": recipe["optimizer"], "lr": recipe["lr"], "weight_decay": recipe["weight_decay"]}
-        config = dict(dataset="npz", data_path=str(path), model="mlp", hidden_sizes=tuple(recipe["hidden"]), epochs=recipe["epochs"], batch_size=recipe["batch_size"], optimizer=optimizer, alpha=alpha, label_noise=noise)
+        config = dict(
+            dataset="npz",
+            data_path=str(path),
+            model="mlp",
+            hidden_sizes=tuple(recipe["hidden"]),
+            epochs=recipe["epochs"],
+            batch_size=recipe["batch_size"],
+            optimizer=optimizer,
+            alpha=alpha,
+            label_noise=noise,
+        )
         ours = [train(TrainConfig(**config, seed=seed)).final for seed in range(SEEDS)]
-        theirs = [train_reference(arrays, 10, alpha=alpha, label_noise=noise, seed=seed, **recipe) for seed in range(SEEDS)]
+        theirs = [
+            train_reference(arrays, 10, alpha=alpha, label_noise=noise, seed=seed, **recipe)
+            for seed in range(SEEDS)
+        ]
         for metric, sigma in spread.items():
-            mean_ours, mean_theirs = statistics.fmean(r[metric] for r in ours), statistics.fmean(r[metric] for r in theirs)
+            mean_ours, mean_theirs = (
+                statistics.fmean(r[metric] for r in ours),
+                statistics.fmean(r[metric] for r in theirs),
+            )
             tolerance = TOLERANCE_SIGMAS * sigma * (2 / SEEDS) ** 0.5
             if abs(mean_ours - mean_theirs) > tolerance:
-                problems.append(f"alpha={alpha} noise={noise} {metric}: ours {mean_ours:.2f}, textbook {mean_theirs:.2f} (tolerance {tolerance:.2f})")
+                problems.append(
+                    f"alpha={alpha} noise={noise} {metric}: ours {mean_ours:.2f}, textbook {mean_theirs:.2f} "
+                    f"(tolerance {tolerance:.2f})"
+                )
     return problems
 
 
@@ -187,6 +286,12 @@ def test_digits_learn_what_the_textbook_loop_learns_in_every_layout(tmp_path: Pa
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_fashion_mnist_learns_what_the_textbook_loop_learns_in_every_layout(tmp_path: Path, layout: str, datasets_dir: Path) -> None:
+def test_fashion_mnist_learns_what_the_textbook_loop_learns_in_every_layout(
+    tmp_path: Path, layout: str, datasets_dir: Path
+) -> None:
     torch.set_num_threads(1)
-    assert not (problems := compare_over_seeds(fashion_subset(datasets_dir), "fashion_mnist", layout, tmp_path / "data.npz")), problems
+    assert not (
+        problems := compare_over_seeds(
+            fashion_subset(datasets_dir), "fashion_mnist", layout, tmp_path / "data.npz"
+        )
+    ), problems

@@ -29,7 +29,8 @@ def test_rows_are_bounded_and_repeatable(models: dict[str, Trial]) -> None:
 
 
 def test_at_the_ends_a_miss_needs_a_wrong_prediction(models: dict[str, Trial]) -> None:
-    """At lambda = 1 the input is x_i itself: a miss is a misclassified x_i, so the rate is at most the training error."""
+    """At lambda = 1 the input is x_i itself: a miss is a misclassified x_i, so the rate is at most the
+    training error."""
     trial = models["erm"]
     [row] = in_between(trial, [1.0], pairs=1000)
     train_error = 100 * (trial.predict(trial.x_train) != trial.y_train_true).double().mean().item()
@@ -38,6 +39,9 @@ def test_at_the_ends_a_miss_needs_a_wrong_prediction(models: dict[str, Trial]) -
 
 def test_mixup_misses_less_and_is_smoother_between_examples(models: dict[str, Trial]) -> None:
     lambdas = np.linspace(0.3, 0.7, 3)
-    erm, mixup = in_between(models["erm"], lambdas, pairs=500), in_between(models["mixup"], lambdas, pairs=500)
+    erm, mixup = (
+        in_between(models["erm"], lambdas, pairs=500),
+        in_between(models["mixup"], lambdas, pairs=500),
+    )
     assert np.mean([r["miss_rate"] for r in mixup]) < np.mean([r["miss_rate"] for r in erm])
     assert np.mean([r["gradient_norm"] for r in mixup]) < np.mean([r["gradient_norm"] for r in erm])

@@ -1,4 +1,5 @@
-"""mixup itself: alpha = 0 is ERM, lambda ~ Beta(alpha, alpha), partners are a permutation, the loss is the paper's."""
+"""mixup itself: alpha = 0 is ERM, lambda ~ Beta(alpha, alpha), partners are a permutation, the loss is the
+paper's."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def test_alpha_zero_is_exact_erm() -> None:
     loss = training_loss(model, x, y, sampler)
     reference = F.cross_entropy(model(x), y)
     assert torch.equal(loss, reference)
-    for ours, theirs in zip(_grads(model, training_loss(model, x, y, sampler)), _grads(model, F.cross_entropy(model(x), y))):
+    for ours, theirs in zip(
+        _grads(model, training_loss(model, x, y, sampler)), _grads(model, F.cross_entropy(model(x), y))
+    ):
         assert torch.equal(ours, theirs)
     assert sampler.state_dict()["lambda_rng"] == before["lambda_rng"], "ERM must draw nothing"
 
@@ -87,12 +90,15 @@ def test_mixed_inputs_and_loss_follow_the_paper() -> None:
     weights = torch.stack([lam, 1 - lam], dim=1)
     assert torch.allclose(mixup_cross_entropy(logits, [y, y[perm]], weights), expected)
     soft = 0.3 * F.one_hot(y, 3) + 0.7 * F.one_hot(y[perm], 3)
-    assert torch.allclose(mixup_cross_entropy(logits, [y, y[perm]], weights), F.cross_entropy(logits, soft.float()))
+    assert torch.allclose(
+        mixup_cross_entropy(logits, [y, y[perm]], weights), F.cross_entropy(logits, soft.float())
+    )
 
 
 @pytest.mark.parametrize("classes", [2, 10, 1000])
 def test_the_fast_forms_of_the_loss_equal_its_definition(classes: int) -> None:
-    """One lambda per batch as a number, and soft targets built once per epoch: each is mixup_cross_entropy's value and gradient."""
+    """One lambda per batch as a number, and soft targets built once per epoch: each is mixup_cross_entropy's
+    value and gradient."""
     generator = torch.Generator().manual_seed(classes)
     logits = torch.randn(64, classes, generator=generator, requires_grad=True)
     y, partner = (torch.randint(0, classes, (64,), generator=generator) for _ in range(2))
@@ -100,21 +106,33 @@ def test_the_fast_forms_of_the_loss_equal_its_definition(classes: int) -> None:
         weights = torch.tensor([weight, 1 - weight]).expand(64, 2)
         definition = mixup_cross_entropy(logits, [y, partner], weights)
         soft = weights[:, :1] * F.one_hot(y, classes) + weights[:, 1:] * F.one_hot(partner, classes)
-        for fast in (one_lambda_cross_entropy(logits, y, partner, weight), soft_target_cross_entropy(logits, soft)):
+        for fast in (
+            one_lambda_cross_entropy(logits, y, partner, weight),
+            soft_target_cross_entropy(logits, soft),
+        ):
             assert torch.allclose(fast, definition, rtol=1e-6, atol=1e-6)
-            (grad_fast,), (grad_definition,) = torch.autograd.grad(fast, logits), torch.autograd.grad(definition, logits, retain_graph=True)
+            (grad_fast,), (grad_definition,) = (
+                torch.autograd.grad(fast, logits),
+                torch.autograd.grad(definition, logits, retain_graph=True),
+            )
             assert torch.allclose(grad_fast, grad_definition, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("lambda_per", ["batch", "sample"])
 def test_a_mixed_batch_is_scored_by_the_definition(lambda_per: str) -> None:
-    """MixupSampler.mix_batch: its inputs are the paper's x~, and its loss (a fast form per batch) the definition's."""
+    """MixupSampler.mix_batch: its inputs are the paper's x~, and its loss (a fast form per batch) the
+    definition's."""
     model, x, y = _model_and_batch(5)
     inputs, criterion = MixupSampler(0.4, lambda_per, seed=3).mix_batch(x, y)
     lam, perm = MixupSampler(0.4, lambda_per, seed=3).sample(len(x))
     assert torch.allclose(inputs, mix_inputs(x, lam, perm))
     logits = model(inputs)
-    assert torch.allclose(criterion(logits), mixup_cross_entropy(logits, [y, y[perm]], torch.stack([lam, 1 - lam], dim=1)), rtol=1e-6, atol=1e-7)
+    assert torch.allclose(
+        criterion(logits),
+        mixup_cross_entropy(logits, [y, y[perm]], torch.stack([lam, 1 - lam], dim=1)),
+        rtol=1e-6,
+        atol=1e-7,
+    )
     erm_inputs, erm_loss = MixupSampler(0.0, lambda_per, seed=3).mix_batch(x, y)
     assert erm_inputs is x and torch.equal(erm_loss(logits), F.cross_entropy(logits, y))
 
@@ -138,16 +156,32 @@ def test_the_per_batch_fast_path_draws_and_computes_what_the_general_one_does() 
     model = torch.nn.Linear(6, 4)
     x, y = torch.randn(32, 6), torch.randint(0, 4, (32,))
     lam, perm = MixupSampler(0.4, "batch", seed=3).sample(32)
-    expected = mixup_cross_entropy(model(mix_inputs(x, lam, perm)), [y, y[perm]], torch.stack([lam, 1 - lam], dim=1))
-    assert torch.allclose(training_loss(model, x, y, MixupSampler(0.4, "batch", seed=3)), expected, rtol=1e-6, atol=1e-7)
+    expected = mixup_cross_entropy(
+        model(mix_inputs(x, lam, perm)), [y, y[perm]], torch.stack([lam, 1 - lam], dim=1)
+    )
+    assert torch.allclose(
+        training_loss(model, x, y, MixupSampler(0.4, "batch", seed=3)), expected, rtol=1e-6, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("lambda_per", ["batch", "sample"])
-def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mixing the whole epoch at once (no augmentation) uses the same draws and gives the same training, to rounding."""
+def test_a_premixed_epoch_equals_mixing_batch_by_batch(
+    lambda_per: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mixing the whole epoch at once (no augmentation) uses the same draws and gives the same training, to
+    rounding."""
     from trainables.tasks import classify
 
-    config = TrainConfig(dataset="digits", model="mlp", alpha=0.7, lambda_per=lambda_per, batch_size=50, epochs=2, seed=5, device="cpu")
+    config = TrainConfig(
+        dataset="digits",
+        model="mlp",
+        alpha=0.7,
+        lambda_per=lambda_per,
+        batch_size=50,
+        epochs=2,
+        seed=5,
+        device="cpu",
+    )
     premixed = Trial(config)
     assert premixed._premixes()
     premixed_losses = [premixed.train_epoch() for _ in range(2)]
@@ -158,7 +192,9 @@ def test_a_premixed_epoch_equals_mixing_batch_by_batch(lambda_per: str, monkeypa
     assert premixed_losses == pytest.approx(batch_losses, rel=1e-5)
     for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
-    assert premixed.mixup.state_dict()["perm_gen"].equal(by_batch.mixup.state_dict()["perm_gen"])  # the same draws, consumed alike
+    assert premixed.mixup.state_dict()["perm_gen"].equal(
+        by_batch.mixup.state_dict()["perm_gen"]
+    )  # the same draws, consumed alike
 
 
 # Section 2's alternatives: k-way Dirichlet weights, a second loader, equal-label partners.
@@ -170,11 +206,18 @@ def test_k_way_weights_are_dirichlet_rows_summing_to_one(k: int, lambda_per: str
     weights = torch.cat([sampler.weights(64) for _ in range(200)])
     assert weights.shape == (64 * 200, k) and (weights >= 0).all()
     assert torch.allclose(weights.sum(1), torch.ones(len(weights)))
-    assert torch.allclose(weights.mean(0), torch.full((k,), 1 / k), atol=0.03)  # symmetric Dirichlet: each weight 1/k on average
+    assert torch.allclose(
+        weights.mean(0), torch.full((k,), 1 / k), atol=0.03
+    )  # symmetric Dirichlet: each weight 1/k on average
     batch = sampler.weights(64)
     assert (batch == batch[0]).all() == (lambda_per == "batch")
     # Dirichlet(a, ..., a)'s first weight is Beta(a, (k - 1) a)
-    assert stats.kstest(weights[:: 64 if lambda_per == "batch" else 1, 0].numpy(), stats.beta(0.5, 0.5 * (k - 1)).cdf).pvalue > 1e-3
+    assert (
+        stats.kstest(
+            weights[:: 64 if lambda_per == "batch" else 1, 0].numpy(), stats.beta(0.5, 0.5 * (k - 1)).cdf
+        ).pvalue
+        > 1e-3
+    )
 
 
 def test_two_way_weights_take_the_papers_beta_draws() -> None:
@@ -190,7 +233,10 @@ def test_same_label_partners_are_a_permutation_within_each_label() -> None:
     assert torch.equal(torch.sort(perm).values, torch.arange(200)) and torch.equal(y[perm], y)
     assert (perm != torch.arange(200)).float().mean() > 0.5  # a shuffle, not the identity
     alone = torch.tensor([0, 1, 1, 2])
-    assert sampler.same_label_permutation(alone)[[0, 3]].tolist() == [0, 3]  # an example alone in its label mixes with itself
+    assert sampler.same_label_permutation(alone)[[0, 3]].tolist() == [
+        0,
+        3,
+    ]  # an example alone in its label mixes with itself
 
 
 def test_the_general_k_way_path_at_k_2_equals_the_papers_path() -> None:
@@ -198,26 +244,51 @@ def test_the_general_k_way_path_at_k_2_equals_the_papers_path() -> None:
     model, x, y = _model_and_batch(3)
     lam, perm = MixupSampler(0.7, "sample", seed=4).sample(32)
     logits = model(mix_inputs(x, lam, perm))
-    papers = lam * F.cross_entropy(logits, y, reduction="none") + (1 - lam) * F.cross_entropy(logits, y[perm], reduction="none")
+    papers = lam * F.cross_entropy(logits, y, reduction="none") + (1 - lam) * F.cross_entropy(
+        logits, y[perm], reduction="none"
+    )
     expected = _grads(model, papers.mean())
     weights = torch.stack([lam, 1 - lam], dim=1)
-    general = _grads(model, mixup_cross_entropy(model(mix_many([x, x[perm]], weights)), [y, y[perm]], weights))
+    general = _grads(
+        model, mixup_cross_entropy(model(mix_many([x, x[perm]], weights)), [y, y[perm]], weights)
+    )
     for a, b in zip(expected, general, strict=True):
         assert torch.allclose(a, b, atol=1e-6)
 
 
-@pytest.mark.parametrize("variant", [{"mix_k": 3}, {"mix_pairing": "two_loaders"}, {"mix_pairing": "same_label"}, {"mix_k": 3, "mix_pairing": "two_loaders"}])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"mix_k": 3},
+        {"mix_pairing": "two_loaders"},
+        {"mix_pairing": "same_label"},
+        {"mix_k": 3, "mix_pairing": "two_loaders"},
+    ],
+)
 def test_each_variant_trains_reproducibly_and_is_not_the_default(variant: dict) -> None:
     options = dict(dataset="digits", model="mlp", alpha=1.0, batch_size=64, epochs=2, seed=0, device="cpu")
     runs = [train(TrainConfig(**options, **variant)).history for _ in range(2)]
     assert runs[0] == runs[1], "the same seed gives the same trial"
     assert runs[0][-1]["test_error"] < 20
-    assert [h["train_loss"] for h in runs[0]] != [h["train_loss"] for h in train(TrainConfig(**options)).history]
+    assert [h["train_loss"] for h in runs[0]] != [
+        h["train_loss"] for h in train(TrainConfig(**options)).history
+    ]
 
 
 def test_same_label_mixing_keeps_every_target_one_hot() -> None:
-    """Partners of equal label make the mixed target the label itself: the loss is CE on mixed inputs, no soft target."""
-    trial = Trial(TrainConfig(dataset="digits", model="mlp", alpha=1.0, mix_pairing="same_label", batch_size=64, seed=0, device="cpu"))
+    """Partners of equal label make the mixed target the label itself: the loss is CE on mixed inputs, no soft
+    target."""
+    trial = Trial(
+        TrainConfig(
+            dataset="digits",
+            model="mlp",
+            alpha=1.0,
+            mix_pairing="same_label",
+            batch_size=64,
+            seed=0,
+            device="cpu",
+        )
+    )
     order = torch.arange(len(trial.y_train))
     seen = []
     original = trial.mixup.same_label_permutation

@@ -12,8 +12,15 @@ from trainables.models.cifar import PreActBlock
 
 @pytest.mark.parametrize(
     ("name", "shape"),
-    [("mlp", (4,)), ("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("cnn", (1, 28, 28)), ("preact_resnet18", (3, 32, 32)), ("preact_resnet18_authors", (3, 32, 32)),
-     ("fast_cifar", (3, 32, 32))],
+    [
+        ("mlp", (4,)),
+        ("mlp", (1, 8, 8)),
+        ("cnn", (1, 8, 8)),
+        ("cnn", (1, 28, 28)),
+        ("preact_resnet18", (3, 32, 32)),
+        ("preact_resnet18_authors", (3, 32, 32)),
+        ("fast_cifar", (3, 32, 32)),
+    ],
 )
 def test_output_shape(name: str, shape: tuple[int, ...]) -> None:
     model = build_model(name, shape, num_classes=7)
@@ -21,19 +28,27 @@ def test_output_shape(name: str, shape: tuple[int, ...]) -> None:
 
 
 def test_mlp_has_the_requested_widths() -> None:
-    widths = [m.out_features for m in build_model("mlp", (64,), 10, hidden_sizes=(128, 128)) if isinstance(m, nn.Linear)]
+    widths = [
+        m.out_features
+        for m in build_model("mlp", (64,), 10, hidden_sizes=(128, 128))
+        if isinstance(m, nn.Linear)
+    ]
     assert widths == [128, 128, 10]
 
 
-@pytest.mark.parametrize(("name", "parameters"), [("preact_resnet18", 11_172_170), ("preact_resnet18_authors", 11_171_274)])
+@pytest.mark.parametrize(
+    ("name", "parameters"), [("preact_resnet18", 11_172_170), ("preact_resnet18_authors", 11_171_274)]
+)
 def test_both_preact_resnets_have_their_published_size(name: str, parameters: int) -> None:
-    """He et al.'s has a final BN (1,024 parameters); the authors' release (mixup-cifar10) a stem BN (128) instead."""
+    """He et al.'s has a final BN (1,024 parameters); the authors' release (mixup-cifar10) a stem BN (128)
+    instead."""
     assert sum(p.numel() for p in build_model(name, (3, 32, 32), 10).parameters()) == parameters
 
 
 @pytest.mark.parametrize(("authors", "carries"), [(False, "x"), (True, "pre-activation")])
 def test_an_identity_shortcut_carries_x_or_the_pre_activation(authors: bool, carries: str) -> None:
-    """With its convolutions zeroed, a block outputs its shortcut: x (He et al.) or BN-ReLU(x) (the authors' code)."""
+    """With its convolutions zeroed, a block outputs its shortcut: x (He et al.) or BN-ReLU(x) (the authors'
+    code)."""
     block = PreActBlock(16, 16, stride=1, dropout=0.0, shortcut_from_activation=authors).eval()
     for conv in (block.conv1, block.conv2):
         nn.init.zeros_(conv.weight)
@@ -82,7 +97,8 @@ def test_unknown_model_and_wrong_input_are_named() -> None:
 
 
 def test_the_configs_built_in_names_are_the_registries() -> None:
-    """TrainConfig checks these names without importing torch; they must be exactly what the registries hold."""
+    """TrainConfig checks these names without importing torch; they must be exactly what the registries
+    hold."""
     from trainables.config import BUILTIN_DATASETS, BUILTIN_MODELS
     from trainables.data import dataset_names
 

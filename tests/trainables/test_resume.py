@@ -19,7 +19,9 @@ def _serialise(state: dict[str, Any]) -> dict[str, Any]:
     return torch.load(buffer, weights_only=False)
 
 
-def _final_state(config: TrainConfig, stop_after: int | None = None) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+def _final_state(
+    config: TrainConfig, stop_after: int | None = None
+) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
     if stop_after is None:
         captured: dict[str, Any] = {}
         result = train(config, on_epoch=lambda metrics, state: captured.update(state=state()))
@@ -34,22 +36,52 @@ def _final_state(config: TrainConfig, stop_after: int | None = None) -> tuple[li
     with pytest.raises(KeyboardInterrupt):
         train(config, on_epoch=interrupt)
     captured = {}
-    result = train(config, on_epoch=lambda metrics, state: captured.update(state=state()), resume_state=saved["state"])
+    result = train(
+        config, on_epoch=lambda metrics, state: captured.update(state=state()), resume_state=saved["state"]
+    )
     return result.history, captured["state"]["model"]
 
 
 CONFIGS = {
     # every RNG at once: augmentation, dropout, per-sample lambda, pairing, shuffling, label noise
-    "cnn-augment-dropout-mixup": dict(dataset="npz", model="cnn", augment=True, dropout=0.3, alpha=1.0, lambda_per="sample", label_noise=0.3, batch_size=16),
-    "mlp-digits-step-schedule": dict(dataset="digits", model="mlp", alpha=0.4, schedule={"name": "step", "step_size": 2, "gamma": 0.5}, batch_size=128),
-    "adam-erm": dict(dataset="digits", model="mlp", alpha=0.0, optimizer={"name": "adam", "lr": 0.001}, batch_size=256),
+    "cnn-augment-dropout-mixup": dict(
+        dataset="npz",
+        model="cnn",
+        augment=True,
+        dropout=0.3,
+        alpha=1.0,
+        lambda_per="sample",
+        label_noise=0.3,
+        batch_size=16,
+    ),
+    "mlp-digits-step-schedule": dict(
+        dataset="digits",
+        model="mlp",
+        alpha=0.4,
+        schedule={"name": "step", "step_size": 2, "gamma": 0.5},
+        batch_size=128,
+    ),
+    "adam-erm": dict(
+        dataset="digits", model="mlp", alpha=0.0, optimizer={"name": "adam", "lr": 0.001}, batch_size=256
+    ),
     # fp16 autocast: the gradient scaler's state (scale, growth tracker) is part of the checkpoint
     "mlp-fp16": dict(dataset="digits", model="mlp", alpha=1.0, precision="fp16", batch_size=64),
-    # Section 2's variants: the second loaders' orders and the equal-label draws come from checkpointed generators
-    "mlp-3way-two-loaders": dict(dataset="digits", model="mlp", alpha=1.0, mix_k=3, mix_pairing="two_loaders", batch_size=64),
+    # Section 2's variants: the second loaders' orders and the equal-label draws come from checkpointed
+    # generators
+    "mlp-3way-two-loaders": dict(
+        dataset="digits", model="mlp", alpha=1.0, mix_k=3, mix_pairing="two_loaders", batch_size=64
+    ),
     # Goyal et al.'s warm-up: two schedulers chained, both in the checkpoint
-    "mlp-warmup-multistep": dict(dataset="digits", model="mlp", alpha=0.2, schedule={"name": "multistep", "milestones": [3], "warmup_epochs": 2}, batch_size=128),
-    "cnn-augment-same-label": dict(dataset="npz", model="cnn", augment=True, alpha=1.0, mix_pairing="same_label", batch_size=16),
+    "mlp-warmup-multistep": dict(
+        dataset="digits",
+        model="mlp",
+        alpha=0.2,
+        schedule={"name": "multistep", "milestones": [3], "warmup_epochs": 2},
+        batch_size=128,
+    ),
+    "cnn-augment-same-label": dict(
+        dataset="npz", model="cnn", augment=True, alpha=1.0, mix_pairing="same_label", batch_size=16
+    ),
 }
 
 
@@ -85,7 +117,8 @@ def test_nan_loss_stops_the_trial_at_once() -> None:
 
 
 def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default() -> None:
-    """Checkpoints written before Section 2's options (mix_k, schedule.warmup_epochs, ...) still resume; a changed option does not."""
+    """Checkpoints written before Section 2's options (mix_k, schedule.warmup_epochs, ...) still resume; a
+    changed option does not."""
     config = TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, device="cpu")
     trial = Trial(config)
     trial.train_epoch()
@@ -96,14 +129,24 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default() -
         del state["config"]["schedule"][option]
     Trial(config).load_state_dict(state)
     with pytest.raises(ValueError, match="different config"):
-        Trial(TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, mix_k=3, device="cpu")).load_state_dict(state)
+        Trial(
+            TrainConfig(dataset="digits", model="mlp", epochs=2, alpha=1.0, seed=1, mix_k=3, device="cpu")
+        ).load_state_dict(state)
 
 
 def test_the_goyal_schedule_warms_up_linearly_per_iteration_then_divides_by_10_at_its_epochs() -> None:
-    """Section 3.1: 0.1 to 0.4 over 5 epochs, rising every iteration as Goyal et al. do, then /10 at 30, 60 and 80
-    (counted from epoch 0, warm-up included). Digits: 1,347 examples in batches of 64 are 22 iterations per epoch."""
-    config = TrainConfig(dataset="digits", model="mlp", epochs=90, optimizer={"name": "sgd", "lr": 0.4},
-                         schedule={"name": "multistep", "milestones": [30, 60, 80], "warmup_epochs": 5}, device="cpu")  # fmt: skip
+    """Section 3.1: 0.1 to 0.4 over 5 epochs, rising every iteration as Goyal et al. do, then /10 at 30, 60
+    and 80
+    (counted from epoch 0, warm-up included). Digits: 1,347 examples in batches of 64 are 22 iterations per
+    epoch."""
+    config = TrainConfig(
+        dataset="digits",
+        model="mlp",
+        epochs=90,
+        optimizer={"name": "sgd", "lr": 0.4},
+        schedule={"name": "multistep", "milestones": [30, 60, 80], "warmup_epochs": 5},
+        device="cpu",
+    )
     trial = Trial(config)
     lrs, within_first = [], []
     for epoch in range(90):
@@ -115,5 +158,11 @@ def test_the_goyal_schedule_warms_up_linearly_per_iteration_then_divides_by_10_a
                 within_first.append(trial.optimizer.param_groups[0]["lr"])
         trial.scheduler.step()
     assert lrs[:6] == pytest.approx([0.1, 0.16, 0.22, 0.28, 0.34, 0.4])
-    assert within_first == pytest.approx([0.4 * (0.25 + 0.75 * (i + 1) / 110) for i in range(22)]), "linear in the iteration, not a step per epoch"
-    assert lrs[29:31] == pytest.approx([0.4, 0.04]) and lrs[59:61] == pytest.approx([0.04, 0.004]) and lrs[79:81] == pytest.approx([0.004, 0.0004])
+    assert within_first == pytest.approx([0.4 * (0.25 + 0.75 * (i + 1) / 110) for i in range(22)]), (
+        "linear in the iteration, not a step per epoch"
+    )
+    assert (
+        lrs[29:31] == pytest.approx([0.4, 0.04])
+        and lrs[59:61] == pytest.approx([0.04, 0.004])
+        and lrs[79:81] == pytest.approx([0.004, 0.0004])
+    )

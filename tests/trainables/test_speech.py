@@ -1,4 +1,5 @@
-"""Speech Commands (Section 3.3): spectrograms from real clips, a speaker-disjoint split, LeNet and VGG-11, ERM warm-up."""
+"""Speech Commands (Section 3.3): spectrograms from real clips, a speaker-disjoint split, LeNet and VGG-11,
+ERM warm-up."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import soundfile
 import torch
 
 from trainables import DatasetError, TrainConfig, load_data, train
-from trainables.models import build_model
 from trainables.data.speech import FRAMES, SAMPLE_RATE, speaker_of, split_of
+from trainables.models import build_model
 
 
 def test_the_shipped_test_set_becomes_normalised_spectrograms_split_by_speaker(datasets_dir: Path) -> None:
@@ -23,15 +24,24 @@ def test_the_shipped_test_set_becomes_normalised_spectrograms_split_by_speaker(d
     for split in (data.y_train, data.y_val, data.y_test):
         assert set(split.tolist()) == set(range(12))
     clips = data.x_test[:50, 0].float()
-    assert torch.allclose(clips.mean((1, 2)), torch.zeros(50), atol=1e-2) and torch.allclose(clips.std((1, 2)), torch.ones(50), atol=1e-2)
+    assert torch.allclose(clips.mean((1, 2)), torch.zeros(50), atol=1e-2) and torch.allclose(
+        clips.std((1, 2)), torch.ones(50), atol=1e-2
+    )
 
 
 def test_a_speakers_clips_all_go_to_one_split() -> None:
-    clips = [Path(f"{word}/{speaker}_nohash_{n}.wav") for word in ("yes", "no") for speaker in ("0a7c2a8d", "ffd2ba2f", "3c4aa5ef") for n in range(3)]
+    clips = [
+        Path(f"{word}/{speaker}_nohash_{n}.wav")
+        for word in ("yes", "no")
+        for speaker in ("0a7c2a8d", "ffd2ba2f", "3c4aa5ef")
+        for n in range(3)
+    ]
     by_speaker: dict[str, set[str]] = {}
     for clip in clips:
         by_speaker.setdefault(speaker_of(clip), set()).add(split_of(speaker_of(clip)))
-    assert sorted(by_speaker) == ["0a7c2a8d", "3c4aa5ef", "ffd2ba2f"] and all(len(splits) == 1 for splits in by_speaker.values())
+    assert sorted(by_speaker) == ["0a7c2a8d", "3c4aa5ef", "ffd2ba2f"] and all(
+        len(splits) == 1 for splits in by_speaker.values()
+    )
     shares = [split_of(f"speaker{i}") for i in range(3000)]
     assert 0.77 < shares.count("train") / 3000 < 0.83 and 0.08 < shares.count("val") / 3000 < 0.12
 
@@ -44,10 +54,14 @@ def _write_tree(root: Path, rate: int = SAMPLE_RATE) -> None:
             seconds = 0.5 if i == 0 else 1.0  # one short clip: its spectrogram is zero-padded
             t = np.arange(int(seconds * rate)) / rate
             wave = 0.3 * np.sin(2 * np.pi * frequency * t) + 0.01 * generator.standard_normal(len(t))
-            soundfile.write(root / "speech_commands" / word / f"spk{i:02d}_nohash_0.wav", wave.astype(np.float32), rate)
+            soundfile.write(
+                root / "speech_commands" / word / f"spk{i:02d}_nohash_0.wav", wave.astype(np.float32), rate
+            )
 
 
-def test_a_folder_of_wav_clips_is_read_and_short_clips_are_zero_padded(tmp_path: Path, isolated_cache: Path) -> None:
+def test_a_folder_of_wav_clips_is_read_and_short_clips_are_zero_padded(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
     _write_tree(tmp_path)
     data = load_data("speech_commands", data_root=tmp_path)
     x = torch.cat([data.x_train, data.x_val, data.x_test]).float()
@@ -56,15 +70,22 @@ def test_a_folder_of_wav_clips_is_read_and_short_clips_are_zero_padded(tmp_path:
     assert sorted(padded.tolist())[-2:] == [FRAMES - 51] * 2 and (padded[padded != FRAMES - 51] == 0).all()
 
 
-def test_the_full_datasets_own_lists_give_its_validation_and_test_split(tmp_path: Path, isolated_cache: Path) -> None:
-    """validation_list.txt and testing_list.txt, as the full dataset ships them: what they list is validation and test."""
+def test_the_full_datasets_own_lists_give_its_validation_and_test_split(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    """validation_list.txt and testing_list.txt, as the full dataset ships them: what they list is validation
+    and test."""
     _write_tree(tmp_path)
     tree = tmp_path / "speech_commands"
     (tree / "validation_list.txt").write_text("yes/spk00_nohash_0.wav\nno/spk01_nohash_0.wav\n")
-    (tree / "testing_list.txt").write_text("yes/spk02_nohash_0.wav\nno/spk03_nohash_0.wav\nno/spk04_nohash_0.wav\n")
+    (tree / "testing_list.txt").write_text(
+        "yes/spk02_nohash_0.wav\nno/spk03_nohash_0.wav\nno/spk04_nohash_0.wav\n"
+    )
     data = load_data("speech_commands", data_root=tmp_path)
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (19, 2, 3)
-    assert data.y_val.tolist() == [0, 1] and data.y_test.tolist() == [0, 0, 1], "classes sorted (no = 0, yes = 1), clips by class"
+    assert data.y_val.tolist() == [0, 1] and data.y_test.tolist() == [0, 0, 1], (
+        "classes sorted (no = 0, yes = 1), clips by class"
+    )
 
 
 def test_a_clip_at_another_rate_and_a_missing_dataset_are_named(tmp_path: Path, isolated_cache: Path) -> None:
@@ -93,13 +114,17 @@ def test_mixup_starts_after_the_erm_warm_up() -> None:
 
 
 @pytest.mark.integration
-def test_a_tiny_speech_sweep_reports_validation_and_test_error_beside_figure4(tmp_path: Path, datasets_dir: Path) -> None:
+def test_a_tiny_speech_sweep_reports_validation_and_test_error_beside_figure4(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
     from helpers import run_and_analyze
 
     run_and_analyze(
         tmp_path,
-        f"name: speech-tiny\nstudy: speech\ntrainable: {{dataset: speech_commands, data_root: {datasets_dir}, model: lenet, train_subset: 300, "
-        "epochs: 2, mixup_warmup_epochs: 1, batch_size: 100, optimizer: {name: adam, lr: 3.0e-3, weight_decay: 0.0}}\n"
+        "name: speech-tiny\nstudy: speech\ntrainable: "
+        f"{{dataset: speech_commands, data_root: {datasets_dir}, model: lenet, train_subset: 300, "
+        "epochs: 2, mixup_warmup_epochs: 1, batch_size: 100, optimizer: {name: adam, lr: 3.0e-3, "
+        "weight_decay: 0.0}}\n"
         "search: {alpha: [0, 0.2], seed: [0]}\nresources: {cpu: 1, gpu: 0}\n",
     )
     table = pd.read_csv(tmp_path / "out" / "speech.csv")

@@ -18,7 +18,15 @@ the registry sits below them (``_registry``), so no loader imports this package.
 
 from . import arrays, images, speech, tabular  # noqa: F401  (each registers its datasets)
 from ._common import CACHE_VERSION
-from ._registry import DATASETS, STREAMED, cache_dir, dataset_names, default_data_root, load_data, register_dataset
+from ._registry import (
+    DATASETS,
+    STREAMED,
+    cache_dir,
+    dataset_names,
+    default_data_root,
+    load_data,
+    register_dataset,
+)
 from ._splits import SPLIT_SEED, Source, Splits
 
 __all__ = [

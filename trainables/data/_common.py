@@ -17,20 +17,34 @@ import torch
 from ..errors import DatasetError, first_line
 from ._splits import Source, Splits
 
-# Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output is read.
-# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never trained on);
+# Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output
+# is read.
+# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never
+# trained on);
 #    CIFAR-10's pickles are read without torchvision (same tensors).
 # 3: Speech Commands folders with validation_list.txt and testing_list.txt are split by those lists.
 CACHE_VERSION = 3
 
 
 # What decoding a truncated or corrupt file raises (gzip, tar, PIL, numpy, torch): reported as a DatasetError.
-UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, tarfile.TarError, zlib.error, zipfile.BadZipFile, pickle.UnpicklingError)
+UNREADABLE = (
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    tarfile.TarError,
+    zlib.error,
+    zipfile.BadZipFile,
+    pickle.UnpicklingError,
+)
 
 
 def unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
     reason = first_line(error, 160)
-    return DatasetError(f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch them again")
+    return DatasetError(
+        f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch "
+        "them again"
+    )
 
 
 def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:
@@ -54,4 +68,7 @@ def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits])
 
 
 def missing(dataset: str, expected: str) -> DatasetError:
-    return DatasetError(f"dataset {dataset!r}: files not found; expected {expected} (set data_root, $MIXUP_TUNE_DATA, or download: true)")
+    return DatasetError(
+        f"dataset {dataset!r}: files not found; expected {expected} (set data_root, $MIXUP_TUNE_DATA, or "
+        "download: true)"
+    )

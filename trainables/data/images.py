@@ -23,7 +23,12 @@ from ._common import cached, missing
 from ._registry import register_dataset
 from ._splits import Source, Splits
 
-_FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_FASHION_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 @register_dataset("fashion_mnist")
@@ -33,7 +38,9 @@ def _fashion_mnist(source: Source) -> Splits:
 
     root = source.data_root
     if not (root / "FashionMNIST" / "raw" / _FASHION_FILES[0]).exists():
-        gz_dir = next((d for d in (root / "fashion-mnist", root) if (d / f"{_FASHION_FILES[0]}.gz").exists()), None)
+        gz_dir = next(
+            (d for d in (root / "fashion-mnist", root) if (d / f"{_FASHION_FILES[0]}.gz").exists()), None
+        )
         root = source.cache
         raw = root / "FashionMNIST" / "raw"
         if gz_dir is not None and not (raw / _FASHION_FILES[-1]).exists():
@@ -51,12 +58,20 @@ def _fashion_mnist(source: Source) -> Splits:
             test = FashionMNIST(str(root), train=False, download=source.download)
         except AssertionError as error:  # torchvision's idx parser checks the header with asserts
             raise ValueError("not idx files (the MNIST format) inside") from error
-        return Splits(train.data[:, None].contiguous(), train.targets.long(), test.data[:, None].contiguous(), test.targets.long(), 10)
+        return Splits(
+            train.data[:, None].contiguous(),
+            train.targets.long(),
+            test.data[:, None].contiguous(),
+            test.targets.long(),
+            10,
+        )
 
     try:
         return cached(source, "fashion_mnist", root, build)
     except DatasetError:
-        if root == source.cache:  # the idx files copied from bad .gz files must not stand in for good ones later
+        if (
+            root == source.cache
+        ):  # the idx files copied from bad .gz files must not stand in for good ones later
             shutil.rmtree(root / "FashionMNIST", ignore_errors=True)
         raise
 
@@ -71,24 +86,37 @@ def _cifar10(source: Source) -> Splits:
         CIFAR10(str(source.data_root), train=True, download=True)
     if pickles.is_dir():
         train_files = [f"data_batch_{i}" for i in range(1, 6)]
-        return cached(source, "cifar10", pickles, lambda: _cifar_pickles(pickles, train_files, "test_batch", "labels", 10))
+        return cached(
+            source,
+            "cifar10",
+            pickles,
+            lambda: _cifar_pickles(pickles, train_files, "test_batch", "labels", 10),
+        )
     return _image_tree_or_archive(source, "cifar10", str(pickles))
 
 
 @register_dataset("cifar100")
 def _cifar100(source: Source) -> Splits:
-    """CIFAR-100's 100 fine labels from torchvision's python pickles, an ImageFolder tree, or a .tar.gz of that tree."""
+    """CIFAR-100's 100 fine labels from torchvision's python pickles, an ImageFolder tree, or a .tar.gz of
+    that tree."""
     pickles = source.data_root / "cifar-100-python"
     if source.download and not (pickles / "train").exists():
         from torchvision.datasets import CIFAR100
 
         CIFAR100(str(source.data_root), train=True, download=True)
     if (pickles / "train").exists():
-        return cached(source, "cifar100", pickles, lambda: _cifar_pickles(pickles, ["train"], "test", "fine_labels", 100))
+        return cached(
+            source,
+            "cifar100",
+            pickles,
+            lambda: _cifar_pickles(pickles, ["train"], "test", "fine_labels", 100),
+        )
     return _image_tree_or_archive(source, "cifar100", str(pickles))
 
 
-def _cifar_pickles(folder: Path, train_files: list[str], test_file: str, label_key: str, classes: int) -> Splits:
+def _cifar_pickles(
+    folder: Path, train_files: list[str], test_file: str, label_key: str, classes: int
+) -> Splits:
     """The python pickles, read as torchvision reads them, without its checksum of each whole file
     (which would refuse any copy but the original: a subset, or the tests' tiny files)."""
 
@@ -106,7 +134,8 @@ def _cifar_pickles(folder: Path, train_files: list[str], test_file: str, label_k
 
 
 def _image_tree_or_archive(source: Source, name: str, other_layout: str) -> Splits:
-    """``<root>/<name>-jpg/{train,test}/<class>/``, else the archive ``<root>/<name>-jpg.tar.gz`` of that tree."""
+    """``<root>/<name>-jpg/{train,test}/<class>/``, else the archive ``<root>/<name>-jpg.tar.gz`` of that
+    tree."""
     tree, archive = source.data_root / f"{name}-jpg", source.data_root / f"{name}-jpg.tar.gz"
     if (tree / "train").is_dir():
         return cached(source, name, tree, lambda: _decode_train_test_folders(tree))
@@ -125,7 +154,8 @@ def _imagefolder(source: Source) -> Splits:
 
 
 def _decode_archive(archive: Path, cache: Path) -> Splits:
-    """``<top>/{train,test}/<class>/<image>`` inside a tar archive, in ImageFolder's order (classes, then file names, sorted).
+    """``<top>/{train,test}/<class>/<image>`` inside a tar archive, in ImageFolder's order (classes, then file
+    names, sorted).
 
     All-JPEG archives are decoded straight from memory; others are extracted next to the cache first.
     """
@@ -135,8 +165,15 @@ def _decode_archive(archive: Path, cache: Path) -> Splits:
     members: dict[tuple[str, str, str], bytes] = {}  # (split, class, file name) -> bytes
     with tarfile.open(archive, "r|*") as tar:  # one sequential pass: no seeking in the compressed stream
         for member in tar:
-            parts = member.name.removeprefix("./").split("/")  # flat class folders, as the CIFAR archives have
-            if member.isfile() and len(parts) == 4 and parts[1] in ("train", "test") and parts[3].lower().endswith(IMG_EXTENSIONS):
+            parts = member.name.removeprefix("./").split(
+                "/"
+            )  # flat class folders, as the CIFAR archives have
+            if (
+                member.isfile()
+                and len(parts) == 4
+                and parts[1] in ("train", "test")
+                and parts[3].lower().endswith(IMG_EXTENSIONS)
+            ):
                 members[(parts[1], parts[2], parts[3])] = tar.extractfile(member).read()  # type: ignore[union-attr]
     splits = {}
     for split in ("train", "test"):
@@ -158,12 +195,17 @@ def _decode_archive(archive: Path, cache: Path) -> Splits:
         splits[split] = (torch.stack(images), torch.tensor([classes.index(key[1]) for key in keys]), classes)
     if splits["train"][2] != splits["test"][2]:
         raise DatasetError(f"{archive}: train and test have different class folders")
-    return Splits(splits["train"][0], splits["train"][1], splits["test"][0], splits["test"][1], len(splits["train"][2]))
+    return Splits(
+        splits["train"][0], splits["train"][1], splits["test"][0], splits["test"][1], len(splits["train"][2])
+    )
 
 
 @register_dataset("imagefolder_stream")
 def _imagefolder_stream(source: Source) -> Splits:
-    raise DatasetError("dataset 'imagefolder_stream' is read from disk batch by batch (trainables.data.streaming): it has no in-memory splits")
+    raise DatasetError(
+        "dataset 'imagefolder_stream' is read from disk batch by batch (trainables.data.streaming): it has "
+        "no in-memory splits"
+    )
 
 
 def _decode_train_test_folders(path: Path) -> Splits:
@@ -187,7 +229,8 @@ def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
             return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)  # a writable copy
 
     try:
-        # All JPEG (CIFAR-10, ImageNet): one batched call to torchvision's libjpeg-turbo decoder gives the same
+        # All JPEG (CIFAR-10, ImageNet): one batched call to torchvision's libjpeg-turbo decoder gives the
+        # same
         # pixels as PIL (checked on CIFAR-10) ten times faster on small images.
         images = decode_jpeg([read_file(file) for file in files], mode=ImageReadMode.RGB)
     except RuntimeError:  # another format among them (PNG, BMP, ...)
@@ -195,5 +238,7 @@ def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
             images = list(pool.map(with_pil, files, chunksize=256))
     shapes = {tuple(image.shape[1:]) for image in images}
     if len(shapes) != 1:
-        raise DatasetError(f"{path}: images differ in size ({sorted(shapes)[:3]}...); resize them to one size first")
+        raise DatasetError(
+            f"{path}: images differ in size ({sorted(shapes)[:3]}...); resize them to one size first"
+        )
     return torch.stack(images).contiguous(), torch.tensor(folder.targets, dtype=torch.int64), folder.classes

@@ -48,13 +48,15 @@ def speaker_of(path: Path) -> str:
 
 
 def split_of(speaker: str) -> str:
-    """'train', 'val' or 'test' for every clip of a speaker: a fixed hash, not a random draw, so it never changes."""
+    """'train', 'val' or 'test' for every clip of a speaker: a fixed hash, not a random draw, so it never
+    changes."""
     share = int(hashlib.sha1(speaker.encode()).hexdigest(), 16) % 100
     return "train" if share < SPLIT_PERCENT[0] else "val" if share < sum(SPLIT_PERCENT) else "test"
 
 
 def spectrograms(waveforms: list[np.ndarray]) -> torch.Tensor:
-    """Log power, standardised per clip, as (N, 160, 101): frequencies by 10 ms frames, zero past each clip's end.
+    """Log power, standardised per clip, as (N, 160, 101): frequencies by 10 ms frames, zero past each clip's
+    end.
 
     One batched STFT over clips zero-padded to a second; each clip's mean and
     std are taken over its own frames only.
@@ -67,9 +69,17 @@ def spectrograms(waveforms: list[np.ndarray]) -> torch.Tensor:
         batch[i, : len(clip)] = clip
         frames[i] = min(FRAMES, 1 + len(clip) // HOP)
     out = torch.empty(len(waveforms), FREQUENCIES, FRAMES)
-    for start in range(0, len(waveforms), 512):  # chunks: the complex STFT of every clip at once would take GBs
+    for start in range(
+        0, len(waveforms), 512
+    ):  # chunks: the complex STFT of every clip at once would take GBs
         chunk = batch[start : start + 512]
-        power = torch.stft(chunk, n_fft=WINDOW, hop_length=HOP, window=torch.hann_window(WINDOW), return_complex=True).abs().square()
+        power = (
+            torch.stft(
+                chunk, n_fft=WINDOW, hop_length=HOP, window=torch.hann_window(WINDOW), return_complex=True
+            )
+            .abs()
+            .square()
+        )
         out[start : start + 512] = torch.log(power[:, :FREQUENCIES, :FRAMES] + 1e-10)
     valid = (torch.arange(FRAMES)[None, :] < frames[:, None])[:, None, :].expand_as(out)  # (N, F, T)
     count = valid.sum((1, 2)).clamp(min=1)
@@ -85,7 +95,11 @@ def _read_tree(root: Path) -> Splits:
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_background"))
     if not classes:
         raise DatasetError(f"{root}: expected one folder of clips per label")
-    clips = [(clip, label) for label, name in enumerate(classes) for clip in sorted(p for p in (root / name).iterdir() if p.suffix.lower() in (".wav", ".flac"))]
+    clips = [
+        (clip, label)
+        for label, name in enumerate(classes)
+        for clip in sorted(p for p in (root / name).iterdir() if p.suffix.lower() in (".wav", ".flac"))
+    ]
 
     def read(clip: Path) -> np.ndarray:
         waveform, rate = soundfile.read(clip, dtype="float32")  # libsndfile decodes outside the GIL
@@ -97,11 +111,15 @@ def _read_tree(root: Path) -> Splits:
         waveforms = list(pool.map(read, (clip for clip, _ in clips), chunksize=64))
     x = spectrograms(waveforms).half()[:, None]  # half: 32 KB per clip in the cache
     y = torch.tensor([label for _, label in clips], dtype=torch.int64)
-    split = np.array(_listed_split(root, [clip for clip, _ in clips]) or [split_of(speaker_of(clip)) for clip, _ in clips])
+    split = np.array(
+        _listed_split(root, [clip for clip, _ in clips]) or [split_of(speaker_of(clip)) for clip, _ in clips]
+    )
     parts = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "val", "test")}
     if any(len(index) == 0 for index in parts.values()):
         raise DatasetError(f"{root}: too few speakers for a training, validation and test split")
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = ((x[parts[n]], y[parts[n]]) for n in ("train", "val", "test"))
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        (x[parts[n]], y[parts[n]]) for n in ("train", "val", "test")
+    )
     return Splits(x_train, y_train, x_test, y_test, len(classes), x_val, y_val)
 
 
@@ -110,7 +128,12 @@ def _listed_split(root: Path, clips: list[Path]) -> list[str] | None:
     lists = {"val": root / "validation_list.txt", "test": root / "testing_list.txt"}
     if not all(path.is_file() for path in lists.values()):
         return None
-    listed = {line.strip(): split for split, path in lists.items() for line in path.read_text().splitlines() if line.strip()}
+    listed = {
+        line.strip(): split
+        for split, path in lists.items()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    }
     return [listed.get(clip.relative_to(root).as_posix(), "train") for clip in clips]
 
 

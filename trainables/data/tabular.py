@@ -48,19 +48,27 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Spli
     return tabular_splits(x[train], labels[train], x[test], labels[test], len(classes))
 
 
-def tabular_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, num_classes: int) -> Splits:
+def tabular_splits(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, num_classes: int
+) -> Splits:
     """Float32 features and int64 labels; missing values (NaN) take the training split's column median."""
     if np.isnan(x_train).any() or np.isnan(x_test).any():
         median = np.nanmedian(x_train, axis=0)
         median = np.where(np.isnan(median), 0.0, median)  # a column missing in every training row
-        x_train, x_test = np.where(np.isnan(x_train), median, x_train), np.where(np.isnan(x_test), median, x_test)
-    as_features = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))  # noqa: E731
-    as_labels = lambda y: torch.from_numpy(np.asarray(y, dtype=np.int64))  # noqa: E731
-    return Splits(as_features(x_train), as_labels(y_train), as_features(x_test), as_labels(y_test), num_classes)
+        x_train, x_test = (
+            np.where(np.isnan(x_train), median, x_train),
+            np.where(np.isnan(x_test), median, x_test),
+        )
+    as_features = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    as_labels = lambda y: torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return Splits(
+        as_features(x_train), as_labels(y_train), as_features(x_test), as_labels(y_test), num_classes
+    )
 
 
 def _sklearn_data_file(name: str) -> Path:
-    """A file bundled with scikit-learn, found without importing it (the import alone takes about a second)."""
+    """A file bundled with scikit-learn, found without importing it (the import alone takes about a
+    second)."""
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
         raise DatasetError("the scikit-learn datasets need scikit-learn installed (pip install scikit-learn)")
@@ -108,16 +116,22 @@ def _uci(name: str, files: tuple[str, ...], build: Callable[[Path], Splits]) -> 
 
 
 def _abalone(folder: Path) -> Splits:
-    """4,177 abalones: sex (one-hot M/F/I) and 7 measurements; the class is the number of rings (28 present)."""
+    """4,177 abalones: sex (one-hot M/F/I) and 7 measurements; the class is the number of rings (28
+    present)."""
     rows = [line.split(",") for line in (folder / "abalone.data").read_text().split()]
     sex = np.array([[row[0] == s for s in "MFI"] for row in rows], dtype=np.float64)
     measures = np.array([row[1:8] for row in rows], dtype=np.float64)
-    return train_test_split(np.hstack([sex, measures]), np.array([int(row[8]) for row in rows]), TEST_FRACTION)
+    return train_test_split(
+        np.hstack([sex, measures]), np.array([int(row[8]) for row in rows]), TEST_FRACTION
+    )
 
 
 def _arcene(folder: Path) -> Splits:
     """Mass spectra, 10,000 features, cancer or not; the challenge's train and valid sets (100 each)."""
-    read = lambda split: (np.loadtxt(folder / f"arcene_{split}.data"), np.loadtxt(folder / f"arcene_{split}.labels"))  # noqa: E731
+    read = lambda split: (
+        np.loadtxt(folder / f"arcene_{split}.data"),
+        np.loadtxt(folder / f"arcene_{split}.labels"),
+    )
     (x_train, y_train), (x_test, y_test) = read("train"), read("valid")
     return tabular_splits(x_train, (y_train > 0).astype(np.int64), x_test, (y_test > 0).astype(np.int64), 2)
 
@@ -143,7 +157,9 @@ def _phishing(folder: Path) -> Splits:
 
 
 register_dataset("abalone")(_uci("abalone", ("abalone.data",), _abalone))
-register_dataset("arcene")(_uci("arcene", tuple(f"arcene_{s}.{k}" for s in ("train", "valid") for k in ("data", "labels")), _arcene))
+register_dataset("arcene")(
+    _uci("arcene", tuple(f"arcene_{s}.{k}" for s in ("train", "valid") for k in ("data", "labels")), _arcene)
+)
 register_dataset("arrhythmia")(_uci("arrhythmia", ("arrhythmia.data",), _arrhythmia))
 register_dataset("htru2")(_uci("htru2", ("HTRU_2.csv",), _htru2))
 register_dataset("phishing")(_uci("phishing", ("phishing.arff",), _phishing))

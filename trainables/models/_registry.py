@@ -1,4 +1,5 @@
-"""The model registry: names to builders, below the model families that fill it (as timm's ``models/_registry.py``)."""
+"""The model registry: names to builders, below the model families that fill it (as timm's
+``models/_registry.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ register_model = MODELS.register
 model_names = MODELS.names
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int] = (128, 128), dropout: float = 0.0) -> nn.Module:
+def build_model(
+    name: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    hidden_sizes: Sequence[int] = (128, 128),
+    dropout: float = 0.0,
+) -> nn.Module:
     """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
     return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
 
@@ -22,6 +29,9 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, hidde
 def image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
     """(channels, height, width), or a ValueError naming the model that needs an image."""
     if len(input_shape) != 3:
-        raise ValueError(f"model {model!r} needs image input (channels, height, width); this dataset gives shape {input_shape}")
+        raise ValueError(
+            f"model {model!r} needs image input (channels, height, width); this dataset gives shape "
+            f"{input_shape}"
+        )
     channels, height, width = input_shape
     return channels, height, width

@@ -33,10 +33,17 @@ from ._registry import image_shape, register_model
 class _WideBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
         super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(in_planes), nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1, self.conv1 = (
+            nn.BatchNorm2d(in_planes),
+            nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False),
+        )
         self.bn2, self.conv2 = nn.BatchNorm2d(planes), nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if stride != 1 or in_planes != planes else None
+        self.shortcut = (
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+            if stride != 1 or in_planes != planes
+            else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
@@ -47,7 +54,9 @@ class _WideBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
-    def __init__(self, in_channels: int, num_classes: int, depth: int = 28, widen: int = 10, dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, depth: int = 28, widen: int = 10, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"WideResNet depth must be 6n + 4; got {depth}")
@@ -56,8 +65,14 @@ class WideResNet(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)]
         for group, (planes, stride) in enumerate(zip(widths[1:], (1, 2, 2))):
             for block in range(blocks):
-                layers.append(_WideBlock(widths[group] if block == 0 else planes, planes, stride if block == 0 else 1, dropout))
-        self.features = nn.Sequential(*layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), GlobalAvgPool())
+                layers.append(
+                    _WideBlock(
+                        widths[group] if block == 0 else planes, planes, stride if block == 0 else 1, dropout
+                    )
+                )
+        self.features = nn.Sequential(
+            *layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), GlobalAvgPool()
+        )
         self.head = nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -68,7 +83,10 @@ class _DenseLayer(nn.Module):
     def __init__(self, in_planes: int, growth: int) -> None:
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(in_planes), nn.Conv2d(in_planes, 4 * growth, 1, bias=False)
-        self.bn2, self.conv2 = nn.BatchNorm2d(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+        self.bn2, self.conv2 = (
+            nn.BatchNorm2d(4 * growth),
+            nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
@@ -76,7 +94,9 @@ class _DenseLayer(nn.Module):
 
 
 class DenseNetBC(nn.Module):
-    def __init__(self, in_channels: int, num_classes: int, depth: int = 190, growth: int = 40, compression: float = 0.5) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, depth: int = 190, growth: int = 40, compression: float = 0.5
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"DenseNet-BC depth must be 6n + 4; got {depth}")
@@ -89,7 +109,12 @@ class DenseNetBC(nn.Module):
                 planes += growth
             if block < 2:  # transition: halve the channels and the resolution
                 out = int(planes * compression)
-                layers += [nn.BatchNorm2d(planes), nn.ReLU(inplace=True), nn.Conv2d(planes, out, 1, bias=False), nn.AvgPool2d(2)]
+                layers += [
+                    nn.BatchNorm2d(planes),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(planes, out, 1, bias=False),
+                    nn.AvgPool2d(2),
+                ]
                 planes = out
         self.features = nn.Sequential(*layers, nn.BatchNorm2d(planes), nn.ReLU(inplace=True), GlobalAvgPool())
         self.head = nn.Linear(planes, num_classes)
@@ -99,13 +124,17 @@ class DenseNetBC(nn.Module):
 
 
 @register_model("wrn28_10")
-def _wrn28_10(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _wrn28_10(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, _, _ = image_shape(input_shape, "wrn28_10")
     return WideResNet(channels, num_classes, depth=28, widen=10, dropout=dropout)
 
 
 @register_model("densenet_bc190")
-def _densenet_bc190(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _densenet_bc190(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, _, _ = image_shape(input_shape, "densenet_bc190")
     if dropout > 0:
         raise ValueError("model 'densenet_bc190' has no dropout option (the paper trains it without)")
@@ -119,7 +148,9 @@ class PreActBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float, shortcut_from_activation: bool = False) -> None:
+    def __init__(
+        self, in_planes: int, planes: int, stride: int, dropout: float, shortcut_from_activation: bool = False
+    ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -156,7 +187,9 @@ class PreActResNet18(nn.Module):
       of the pre-activation, no final BN-ReLU; 11,171,274 parameters.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0, authors: bool = False) -> None:
+    def __init__(
+        self, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0, authors: bool = False
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         self.stem_bn: nn.Module = nn.BatchNorm2d(64) if authors else nn.Identity()
@@ -164,7 +197,9 @@ class PreActResNet18(nn.Module):
         in_planes = 64
         for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             for block_stride in (stride, 1):
-                layers.append(PreActBlock(in_planes, planes, block_stride, dropout, shortcut_from_activation=authors))
+                layers.append(
+                    PreActBlock(in_planes, planes, block_stride, dropout, shortcut_from_activation=authors)
+                )
                 in_planes = planes
         self.layers = nn.Sequential(*layers)
         self.bn: nn.Module = nn.Identity() if authors else nn.BatchNorm2d(512)
@@ -182,13 +217,17 @@ class PreActResNet18(nn.Module):
 
 
 @register_model("preact_resnet18")
-def _preact_resnet18(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _preact_resnet18(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, _, _ = image_shape(input_shape, "preact_resnet18")
     return PreActResNet18(channels, num_classes, dropout)
 
 
 @register_model("preact_resnet18_authors")
-def _preact_resnet18_authors(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _preact_resnet18_authors(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, _, _ = image_shape(input_shape, "preact_resnet18_authors")
     return PreActResNet18(channels, num_classes, dropout, authors=True)
 
@@ -220,8 +259,16 @@ class FastCifarNet(nn.Sequential):
     and loss stay the sweep's.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256), dropout: float = 0.0) -> None:
-        stem = 24  # 2x2 patches of 3 channels: 12 numbers, 24 filters (airbench: +/- each whitening direction)
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        widths: tuple[int, int, int] = (64, 256, 256),
+        dropout: float = 0.0,
+    ) -> None:
+        stem = (
+            24  # 2x2 patches of 3 channels: 12 numbers, 24 filters (airbench: +/- each whitening direction)
+        )
         super().__init__(
             nn.Conv2d(in_channels, stem, 2, bias=True),
             nn.GELU(),
@@ -239,8 +286,13 @@ class FastCifarNet(nn.Sequential):
 
 
 @register_model("fast_cifar")
-def _fast_cifar(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _fast_cifar(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, height, width = image_shape(input_shape, "fast_cifar")
     if min(height, width) < 17:
-        raise ValueError(f"model 'fast_cifar' needs images of at least 17x17 (it halves the resolution three times after a 2x2 stem); this dataset gives {height}x{width}")
+        raise ValueError(
+            "model 'fast_cifar' needs images of at least 17x17 (it halves the resolution three times after "
+            f"a 2x2 stem); this dataset gives {height}x{width}"
+        )
     return FastCifarNet(channels, num_classes, dropout=dropout)

@@ -1,4 +1,5 @@
-"""Section 3.1's ImageNet networks, from torchvision: ResNet-50, ResNet-101, ResNeXt-101 32x4d and 64x4d, untrained.
+"""Section 3.1's ImageNet networks, from torchvision: ResNet-50, ResNet-101, ResNeXt-101 32x4d and 64x4d,
+untrained.
 
 torchvision builds ResNeXt-101 as 32x8d and 64x4d; the paper's 32x4d is the
 same ``ResNet`` with 32 groups of width 4. Any input size of 32 x 32 or
@@ -19,16 +20,31 @@ def _torchvision(name: str, input_shape: tuple[int, ...], num_classes: int) -> n
 
     channels, height, width = image_shape(input_shape, name)
     if channels != 3 or min(height, width) < 32:
-        raise ValueError(f"model {name!r} needs colour images of at least 32 x 32; this dataset gives {channels} x {height} x {width}")
+        raise ValueError(
+            f"model {name!r} needs colour images of at least 32 x 32; this dataset gives {channels} x "
+            f"{height} x {width}"
+        )
     if name == "resnext101_32x4d":
-        return resnet.ResNet(resnet.Bottleneck, [3, 4, 23, 3], num_classes=num_classes, groups=32, width_per_group=4)
-    builders = {"resnet50": resnet.resnet50, "resnet101": resnet.resnet101, "resnext101_64x4d": resnet.resnext101_64x4d}
+        return resnet.ResNet(
+            resnet.Bottleneck, [3, 4, 23, 3], num_classes=num_classes, groups=32, width_per_group=4
+        )
+    builders = {
+        "resnet50": resnet.resnet50,
+        "resnet101": resnet.resnet101,
+        "resnext101_64x4d": resnet.resnext101_64x4d,
+    }
     return builders[name](weights=None, num_classes=num_classes)
 
 
 for _name in ("resnet50", "resnet101", "resnext101_32x4d", "resnext101_64x4d"):
 
-    def _build(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float, name: str = _name) -> nn.Module:
+    def _build(
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden_sizes: Sequence[int],
+        dropout: float,
+        name: str = _name,
+    ) -> nn.Module:
         if dropout > 0:
             raise ValueError(f"model {name!r} has no dropout option")
         return _torchvision(name, input_shape, num_classes)

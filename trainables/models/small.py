@@ -16,7 +16,9 @@ from ._registry import image_shape, register_model
 
 
 class MLP(nn.Sequential):
-    def __init__(self, in_features: int, hidden_sizes: Sequence[int], num_classes: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_features: int, hidden_sizes: Sequence[int], num_classes: int, dropout: float = 0.0
+    ) -> None:
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for hidden in hidden_sizes:
@@ -29,7 +31,9 @@ class MLP(nn.Sequential):
 
 
 @register_model("mlp")
-def _mlp(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _mlp(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     return MLP(math.prod(input_shape), hidden_sizes, num_classes, dropout)
 
 
@@ -53,13 +57,17 @@ class SmallCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2) if pool else nn.Identity(),
         )
-        self.head = nn.Sequential(GlobalAvgPool(), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes))  # Flatten: a no-op that keeps the saved models' keys
+        self.head = nn.Sequential(
+            GlobalAvgPool(), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes)
+        )  # Flatten: a no-op that keeps the saved models' keys
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
 
 
 @register_model("cnn")
-def _cnn(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _cnn(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, height, _ = image_shape(input_shape, "cnn")
     return SmallCNN(channels, height, num_classes, dropout)

@@ -1,4 +1,5 @@
-"""The two networks of Section 3.3 for spectrograms (1 x 160 x 101): LeNet and VGG-11, each with two fully-connected layers.
+"""The two networks of Section 3.3 for spectrograms (1 x 160 x 101): LeNet and VGG-11, each with two
+fully-connected layers.
 
 The paper gives no more than "two convolutional and two fully-connected layers".
 ``lenet`` is LeNet-5 as Caffe has it (5x5 convolutions of 20 and 50 channels,
@@ -22,18 +23,42 @@ from torch import Tensor, nn
 
 from ._registry import image_shape, register_model
 
-_VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")  # configuration A of Simonyan & Zisserman
+_VGG11 = (
+    64,
+    "M",
+    128,
+    "M",
+    256,
+    256,
+    "M",
+    512,
+    512,
+    "M",
+    512,
+    512,
+    "M",
+)  # configuration A of Simonyan & Zisserman
 
 
 class LeNet(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 20, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(20, 50, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 20, 5),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.AdaptiveMaxPool2d((10, 6)),  # 37 x 22 for a spectrogram: 3,000 inputs to the head, not 40,700
-        )  # fmt: skip
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(50 * 10 * 6, 500), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(500, num_classes))
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(50 * 10 * 6, 500),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(500, num_classes),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
@@ -48,24 +73,43 @@ class VGG11(nn.Module):
             if width == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
-                layers += [nn.Conv2d(channels, int(width), 3, padding=1, bias=False), nn.BatchNorm2d(int(width)), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(channels, int(width), 3, padding=1, bias=False),
+                    nn.BatchNorm2d(int(width)),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = int(width)
-        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((5, 3)))  # 160 x 101 pools to 5 x 3 already
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(channels * 15, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        self.features = nn.Sequential(
+            *layers, nn.AdaptiveAvgPool2d((5, 3))
+        )  # 160 x 101 pools to 5 x 3 already
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * 15, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
 
 
 @register_model("lenet")
-def _lenet(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _lenet(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, _, _ = image_shape(input_shape, "lenet")
     return LeNet(channels, num_classes, dropout)
 
 
 @register_model("vgg11")
-def _vgg11(input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float) -> nn.Module:
+def _vgg11(
+    input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
+) -> nn.Module:
     channels, height, width = image_shape(input_shape, "vgg11")
     if min(height, width) < 32:
-        raise ValueError(f"model 'vgg11' pools five times and needs inputs of at least 32 x 32; this dataset gives {height} x {width}")
+        raise ValueError(
+            "model 'vgg11' pools five times and needs inputs of at least 32 x 32; this dataset gives "
+            f"{height} x {width}"
+        )
     return VGG11(channels, num_classes, dropout)

@@ -1,7 +1,8 @@
 """The training tasks and ``train``, which picks one for a config.
 
 - ``classify``: the in-memory classifier ``Trial`` (every study but ImageNet's and the GAN's);
-- ``stream``: ``StreamingTrial``, the same trial on image folders read batch by batch (``imagefolder_stream``);
+- ``stream``: ``StreamingTrial``, the same trial on image folders read batch by batch
+  (``imagefolder_stream``);
 - ``gan``: Section 3.7's toy GAN (``task: gan``).
 
 They know nothing of Ray or MLflow. After every epoch they call ``on_epoch(metrics,
@@ -21,7 +22,12 @@ from ._common import Metrics, OnEpoch, TrainResult
 from .classify import Trial
 
 
-def train(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None, splits: Splits | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    on_epoch: OnEpoch | None = None,
+    resume_state: dict[str, Any] | None = None,
+    splits: Splits | None = None,
+) -> TrainResult:
     """Train one trial for ``config.epochs`` epochs, or on from ``resume_state``.
 
     Stops early, with ``diverged`` set, when the training loss is NaN or

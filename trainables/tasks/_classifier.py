@@ -1,7 +1,9 @@
-"""What in-memory and streamed classifier trials share: their RNGs, labels, model and optimiser, the training step and
+"""What in-memory and streamed classifier trials share: their RNGs, labels, model and optimiser, the training
+step and
 the epoch loop.
 
-A subclass supplies its data: ``minibatches()``, the epoch's (inputs, loss of the logits) pairs, and ``evaluate()``.
+A subclass supplies its data: ``minibatches()``, the epoch's (inputs, loss of the logits) pairs, and
+``evaluate()``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,32 @@ from ..mixup import Criterion, MixupSampler
 from ..models import build_model
 from ..normalise import Normalisation, as_unit_range
 from ..schedule import Schedule, iterations_per_epoch
-from ._common import Metrics, OnEpoch, TrainResult, build_optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
+from ._common import (
+    Metrics,
+    OnEpoch,
+    TrainResult,
+    build_optimizer,
+    check_checkpoint,
+    checkpoint,
+    restore_rng,
+    rng_state,
+)
 
 
 class ClassifierTrial:
-    """Everything one classifier trial holds but its data: model, optimiser, schedule, labels and every RNG."""
+    """Everything one classifier trial holds but its data: model, optimiser, schedule, labels and every
+    RNG."""
 
     normalisation: Normalisation  # set by the subclass, from its data
 
-    def __init__(self, config: TrainConfig, labels: Tensor, num_classes: int, input_shape: tuple[int, ...], is_image: bool) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        labels: Tensor,
+        num_classes: int,
+        input_shape: tuple[int, ...],
+        is_image: bool,
+    ) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         configure_determinism(config.deterministic, self.device)
@@ -46,7 +65,9 @@ class ClassifierTrial:
         shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(self.config.seed).generate_state(3)
         self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
         self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
-        self.mixup = MixupSampler(self.config.alpha, self.config.lambda_per, int(mixup_seed), k=self.config.mix_k)
+        self.mixup = MixupSampler(
+            self.config.alpha, self.config.lambda_per, int(mixup_seed), k=self.config.mix_k
+        )
 
     def _corrupt_labels(self, labels: Tensor) -> None:
         """The training labels the trial learns (``label_noise`` of them redrawn), and which were redrawn."""
@@ -63,25 +84,34 @@ class ClassifierTrial:
 
     def _build_model(self, input_shape: tuple[int, ...], is_image: bool) -> None:
         config = self.config
-        self.model = build_model(config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout).to(self.device)
+        self.model = build_model(
+            config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout
+        ).to(self.device)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.channels_last = config.channels_last and is_image
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # fp16 needs its gradients scaled (bf16 has fp32's range and does not); a no-op otherwise.
-        self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.autocast_dtype == torch.float16)
+        self.grad_scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.autocast_dtype == torch.float16
+        )
         # Compiled for training only: evaluation's varying batch sizes would recompile it. Same parameters.
         self.train_forward: nn.Module = torch.compile(self.model) if config.compile else self.model  # type: ignore[assignment]
         self.optimizer = build_optimizer(config, self.model)
-        self.scheduler = Schedule(config, self.optimizer, iterations_per_epoch(len(self.y_train), config.batch_size))
+        self.scheduler = Schedule(
+            config, self.optimizer, iterations_per_epoch(len(self.y_train), config.batch_size)
+        )
         self.epoch = 0
         self.history: list[Metrics] = []
 
     def noise_description(self) -> dict[str, str]:
-        return {"label_noise_protocol": self.config.label_noise_protocol} if self.config.label_noise > 0 else {}
+        return (
+            {"label_noise_protocol": self.config.label_noise_protocol} if self.config.label_noise > 0 else {}
+        )
 
     def input_description(self) -> dict[str, str]:
-        """What the model was fed, reported with the first epoch (MLflow tags): the example shape, the normalisation
+        """What the model was fed, reported with the first epoch (MLflow tags): the example shape, the
+        normalisation
         and, with label noise, the corruption protocol."""
         raise NotImplementedError
 
@@ -94,18 +124,27 @@ class ClassifierTrial:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def autocast(self) -> torch.autocast:
-        """Mixed precision for training's forward passes (a no-op at fp32); losses are taken in fp32 all the same."""
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None)
+        """Mixed precision for training's forward passes (a no-op at fp32); losses are taken in fp32 all the
+        same."""
+        return torch.autocast(
+            self.device.type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        )
 
     def shuffled_batches(self, device: torch.device | None = None) -> list[Tensor]:
-        """The epoch's minibatches of example indices (on ``device``), from the shuffling generator. A trailing single
+        """The epoch's minibatches of example indices (on ``device``), from the shuffling generator. A
+        trailing single
         example is skipped: BatchNorm and pairing need two."""
         n, batch = len(self.y_train), self.config.batch_size
         order = torch.randperm(n, generator=self.shuffle_gen).to(device or "cpu")
-        return [idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2]
+        return [
+            idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2
+        ]
 
     def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
-        """The epoch's training minibatches: the (mixed) inputs, and the loss of the model's logits on them."""
+        """The epoch's training minibatches: the (mixed) inputs, and the loss of the model's logits on
+        them."""
         raise NotImplementedError
 
     def train_epoch(self, on_step: Callable[[Tensor], None] | None = None) -> float:
@@ -143,7 +182,12 @@ class ClassifierTrial:
 
     def state_dict(self) -> dict[str, Any]:
         rng = rng_state(self.device, self.generators(), self.mixup)
-        parts = {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler, "grad_scaler": self.grad_scaler}
+        parts = {
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "scheduler": self.scheduler,
+            "grad_scaler": self.grad_scaler,
+        }
         return checkpoint(self.config, self.epoch, self.history, rng, **parts)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -157,8 +201,11 @@ class ClassifierTrial:
         restore_rng(state["rng"], self.device, self.generators(), self.mixup)
 
 
-def run_epochs(trial: ClassifierTrial, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None) -> TrainResult:
-    """Train ``trial`` for ``config.epochs`` epochs, or on from ``resume_state``, reporting each epoch to ``on_epoch``.
+def run_epochs(
+    trial: ClassifierTrial, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None
+) -> TrainResult:
+    """Train ``trial`` for ``config.epochs`` epochs, or on from ``resume_state``, reporting each epoch to
+    ``on_epoch``.
 
     Stops early, with ``diverged`` set, when the training loss is NaN or
     infinite: a diverged config would only diverge again.
@@ -175,7 +222,9 @@ def run_epochs(trial: ClassifierTrial, on_epoch: OnEpoch | None = None, resume_s
         diverged = not math.isfinite(train_loss)
         metrics: Metrics = {"epoch": trial.epoch, "train_loss": train_loss, "lr": lr, **trial.evaluate()}
         best = min(best, metrics["test_error"])
-        metrics.update(best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged))
+        metrics.update(
+            best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged)
+        )
         if trial.epoch == 1:
             metrics.update(trial.input_description())  # type: ignore[arg-type]  # two strings, once
         if config.adversarial and trial.epoch == config.epochs and not diverged:

@@ -18,7 +18,9 @@ from ..config import TrainConfig, flatten
 from ..mixup import MixupSampler
 
 Metrics = dict[str, float]
-OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]  # (the epoch's metrics, a function giving the checkpoint)
+OnEpoch = Callable[
+    [Metrics, Callable[[], dict[str, Any]]], None
+]  # (the epoch's metrics, a function giving the checkpoint)
 CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 1024  # examples per forward pass when measuring errors
 
@@ -38,28 +40,55 @@ def percent_wrong(wrong: Tensor) -> float:
     return 100.0 * float(wrong.double().mean()) if wrong.numel() else math.nan
 
 
-def build_optimizer(config: TrainConfig, model: nn.Module, fused: bool | None = None) -> torch.optim.Optimizer:
+def build_optimizer(
+    config: TrainConfig, model: nn.Module, fused: bool | None = None
+) -> torch.optim.Optimizer:
     opt = config.optimizer
     if opt.name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=fused)
+        return torch.optim.Adam(
+            model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, fused=fused
+        )
     nesterov = opt.nesterov and opt.momentum > 0
-    return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay, nesterov=nesterov, fused=fused)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=opt.lr,
+        momentum=opt.momentum,
+        weight_decay=opt.weight_decay,
+        nesterov=nesterov,
+        fused=fused,
+    )
 
 
-def checkpoint(config: TrainConfig, epoch: int, history: list[Metrics], rng: dict[str, Any], **parts: Any) -> dict[str, Any]:
-    """A trial's full state: its config, progress and RNGs, and the ``state_dict()`` of each part (model, optimiser, ...)."""
+def checkpoint(
+    config: TrainConfig, epoch: int, history: list[Metrics], rng: dict[str, Any], **parts: Any
+) -> dict[str, Any]:
+    """A trial's full state: its config, progress and RNGs, and the ``state_dict()`` of each part (model,
+    optimiser, ...)."""
     states = {name: part.state_dict() for name, part in parts.items()}
-    return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "epoch": epoch, "history": list(history), "rng": rng, **states}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.to_dict(),
+        "epoch": epoch,
+        "history": list(history),
+        "rng": rng,
+        **states,
+    }
 
 
 def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
-    """Refuse a checkpoint of another format, or written by a trial computing something else than ``config``."""
+    """Refuse a checkpoint of another format, or written by a trial computing something else than
+    ``config``."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
-    ignore = {"device", "data_root", "loader_workers"}  # where and how fast a trial runs may change; what it computes may not
+    ignore = {
+        "device",
+        "data_root",
+        "loader_workers",
+    }  # where and how fast a trial runs may change; what it computes may not
     current = {k: v for k, v in flatten(config.to_dict()).items() if k not in ignore}
     # Compared option by option, nested ones too: an option added since the checkpoint was written
-    # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a mismatch.
+    # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a
+    # mismatch.
     written = flatten(state["config"])
     defaults = flatten(TrainConfig().to_dict())
     saved = {k: written.get(k, defaults[k]) for k in current}
@@ -67,15 +96,24 @@ def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
         raise ValueError("checkpoint was written by a trial with a different config")
 
 
-def rng_state(device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler) -> dict[str, Any]:
-    """Every RNG a trial draws from: torch's global one (initialisation, dropout), its own generators, mixup's and CUDA's."""
-    rng: dict[str, Any] = {"torch": torch.get_rng_state(), **{name: gen.get_state() for name, gen in generators.items()}, "mixup": mixup.state_dict()}
+def rng_state(
+    device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler
+) -> dict[str, Any]:
+    """Every RNG a trial draws from: torch's global one (initialisation, dropout), its own generators, mixup's
+    and CUDA's."""
+    rng: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        **{name: gen.get_state() for name, gen in generators.items()},
+        "mixup": mixup.state_dict(),
+    }
     if device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(device)
     return rng
 
 
-def restore_rng(rng: dict[str, Any], device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler) -> None:
+def restore_rng(
+    rng: dict[str, Any], device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler
+) -> None:
     torch.set_rng_state(rng["torch"])
     for name, gen in generators.items():
         gen.set_state(rng[name])

@@ -34,23 +34,43 @@ PREMIX_MAX_ELEMENTS = 2**26  # floats (256 MB): above this an epoch is mixed bat
 
 
 class Trial(ClassifierTrial):
-    """A classifier trial on an in-memory dataset: data on the device, model, optimiser, schedule and every RNG."""
+    """A classifier trial on an in-memory dataset: data on the device, model, optimiser, schedule and every
+    RNG."""
 
     def __init__(self, config: TrainConfig, splits: Splits | None = None) -> None:
-        splits = splits or load_data(config.dataset, config.data_root, config.data_path, config.train_subset, config.val_fraction, config.download)
+        splits = splits or load_data(
+            config.dataset,
+            config.data_root,
+            config.data_path,
+            config.train_subset,
+            config.val_fraction,
+            config.download,
+        )
         super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
-        self.augment = config.augment if config.augment is not None else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
-        self.x_train, self.x_test, self.y_test = splits.x_train.to(self.device), splits.x_test.to(self.device), splits.y_test.to(self.device)
+        self.augment = (
+            config.augment
+            if config.augment is not None
+            else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
+        )
+        self.x_train, self.x_test, self.y_test = (
+            splits.x_train.to(self.device),
+            splits.x_test.to(self.device),
+            splits.y_test.to(self.device),
+        )
         self.x_val = None if splits.x_val is None else splits.x_val.to(self.device)
         self.y_val = None if splits.y_val is None else splits.y_val.to(self.device)
         self.normalisation = Normalisation.fit(self.x_train)
 
     def input_description(self) -> dict[str, str]:
-        described = {"input_shape": "x".join(map(str, self.x_train.shape[1:])), "normalisation": self.normalisation.describe()}
+        described = {
+            "input_shape": "x".join(map(str, self.x_train.shape[1:])),
+            "normalisation": self.normalisation.describe(),
+        }
         return {**described, **self.noise_description()}
 
     def _batch_inputs(self, idx: Tensor) -> Tensor:
-        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised inputs."""
+        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised
+        inputs."""
         x = self.x_train[idx]
         return self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
 
@@ -68,14 +88,19 @@ class Trial(ClassifierTrial):
                 yield self.mixup.mix_batch(self._batch_inputs(idx), self.y_train[idx])
 
     def _variant_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
-        """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or the same label.
+        """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or
+        the same label.
 
         With a second loader, each partner batch is a slice of its own shuffled
         pass over the training set, augmented on its own; otherwise partners are
         the augmented batch itself, permuted (within each label for ``same_label``).
         """
         k, pairing = self.config.mix_k, self.config.mix_pairing
-        orders = [self.mixup.permutation(len(self.y_train)).to(self.device) for _ in range(k - 1)] if pairing == "two_loaders" else []
+        orders = (
+            [self.mixup.permutation(len(self.y_train)).to(self.device) for _ in range(k - 1)]
+            if pairing == "two_loaders"
+            else []
+        )
         start = 0
         for idx in batches:
             size = len(idx)
@@ -84,15 +109,21 @@ class Trial(ClassifierTrial):
                 xs, ys = [self._batch_inputs(s) for s in sources], [self.y_train[s] for s in sources]
             else:
                 x, y = self._batch_inputs(idx), self.y_train[idx]
-                draw = (lambda: self.mixup.same_label_permutation(y)) if pairing == "same_label" else (lambda: self.mixup.permutation(size).to(self.device))
-                perms = [torch.arange(size, device=self.device)] + [draw() for _ in range(k - 1)]
+                perms = [torch.arange(size, device=self.device)] + [self._partners(y) for _ in range(k - 1)]
                 xs, ys = [x[p] for p in perms], [y[p] for p in perms]
             weights = self.mixup.weights(size)
             start += size
             yield mix_many(xs, weights), partial(mixup_cross_entropy, ys=ys, weights=weights)
 
+    def _partners(self, y: Tensor) -> Tensor:
+        """Each example's partner in the batch: a permutation of it, within each label for ``same_label``."""
+        if self.config.mix_pairing == "same_label":
+            return self.mixup.same_label_permutation(y)
+        return self.mixup.permutation(len(y)).to(self.device)
+
     def _premixes(self) -> bool:
-        """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it fits.
+        """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it
+        fits.
 
         On small models, mixup's dozen small operations per batch were a fifth
         of the epoch (benchmarks/mixup_overhead.py); mixed once per epoch, what
@@ -102,19 +133,27 @@ class Trial(ClassifierTrial):
         return self.mixup.mixes and not self.augment and size <= PREMIX_MAX_ELEMENTS
 
     def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
-        """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per batch."""
+        """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per
+        batch."""
         sizes = [len(idx) for idx in batches]
         weights, perms = self.mixup.plan(sizes)
         own = torch.cat(batches)
         partner = torch.cat([idx[perm.to(self.device)] for idx, perm in zip(batches, perms)])
         w = weights.to(self.device)
-        mixed = torch.lerp(self.inputs(self.x_train[partner]), self.inputs(self.x_train[own]), w.view(-1, *([1] * (self.x_train.dim() - 1))))
+        mixed = torch.lerp(
+            self.inputs(self.x_train[partner]),
+            self.inputs(self.x_train[own]),
+            w.view(-1, *([1] * (self.x_train.dim() - 1))),
+        )
         # One-hot sums, not scatter_add_ (no deterministic CUDA kernel); the same values to the bit.
-        one_hot = lambda y: F.one_hot(y, self.num_classes).float()  # noqa: E731
+        one_hot = lambda y: F.one_hot(y, self.num_classes).float()
         targets = w[:, None] * one_hot(self.y_train[own]) + (1 - w)[:, None] * one_hot(self.y_train[partner])
         start = 0
         for size in sizes:
-            yield mixed[start : start + size], partial(soft_target_cross_entropy, targets=targets[start : start + size])
+            yield (
+                mixed[start : start + size],
+                partial(soft_target_cross_entropy, targets=targets[start : start + size]),
+            )
             start += size
 
     @torch.inference_mode()
@@ -126,13 +165,19 @@ class Trial(ClassifierTrial):
         numbers, and bf16's rounding of near-tied logits would move them.
         """
         self.model.eval()
-        ranked = [self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices for i in range(0, len(x), EVAL_BATCH)]
+        ranked = [
+            self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices
+            for i in range(0, len(x), EVAL_BATCH)
+        ]
         return torch.cat(ranked)[:, 0] if top == 1 else torch.cat(ranked)
 
     def evaluate(self) -> Metrics:
         if self.num_classes > 5:  # top-5 as well (the paper's ImageNet tables), from the same forward pass
             ranked = self.predict(self.x_test, top=5)
-            metrics = {"test_error": percent_wrong(ranked[:, 0] != self.y_test), "test_error_top5": percent_wrong((ranked != self.y_test[:, None]).all(1))}
+            metrics = {
+                "test_error": percent_wrong(ranked[:, 0] != self.y_test),
+                "test_error_top5": percent_wrong((ranked != self.y_test[:, None]).all(1)),
+            }
         else:
             metrics = {"test_error": percent_wrong(self.predict(self.x_test) != self.y_test)}
         train_wrong = self.predict(self.x_train) != self.y_train
@@ -151,7 +196,9 @@ class Trial(ClassifierTrial):
     def attack_subset(self) -> tuple[Tensor, Tensor]:
         """A fixed test subset (the same for every trial of a dataset), in [0, 1], with its true labels."""
         count = min(self.config.adversarial_examples, len(self.y_test))
-        chosen = torch.randperm(len(self.y_test), generator=torch.Generator().manual_seed(SPLIT_SEED))[:count].to(self.device)
+        chosen = torch.randperm(len(self.y_test), generator=torch.Generator().manual_seed(SPLIT_SEED))[
+            :count
+        ].to(self.device)
         return as_unit_range(self.x_test[chosen]), self.y_test[chosen]
 
     def white_box(self) -> Metrics:

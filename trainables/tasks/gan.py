@@ -52,7 +52,16 @@ from ..config import TrainConfig
 from ..device import autocast_dtype, configure_determinism, resolve_device
 from ..mixup import MixupSampler
 from ..models import MLP
-from ._common import Metrics, OnEpoch, TrainResult, build_optimizer, check_checkpoint, checkpoint, restore_rng, rng_state
+from ._common import (
+    Metrics,
+    OnEpoch,
+    TrainResult,
+    build_optimizer,
+    check_checkpoint,
+    checkpoint,
+    restore_rng,
+    rng_state,
+)
 from .gan_targets import TARGETS, SampleQuality
 
 # The generator of the evaluation noise is reseeded at every evaluation from the trial seed and the iteration,
@@ -77,7 +86,8 @@ class GanTrial:
         self.mixup = MixupSampler(config.alpha, config.lambda_per, int(mixup_seed))
         self.generator = MLP(gan.noise_dim, gan.generator_widths, 2).to(self.device)
         self.discriminator = MLP(2, gan.discriminator_widths, 1).to(self.device)
-        # Fused updates: a toy GAN's steps are many and small, and the fused update makes an iteration a quarter faster on a CPU.
+        # Fused updates: a toy GAN's steps are many and small, and the fused update makes an iteration a
+        # quarter faster on a CPU.
         self.g_optimizer = build_optimizer(config, self.generator, fused=True)
         self.d_optimizer = build_optimizer(config, self.discriminator, fused=True)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
@@ -86,25 +96,41 @@ class GanTrial:
         self.history: list[Metrics] = []
 
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None)
+        return torch.autocast(
+            self.device.type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        )
 
     def real(self) -> Tensor:
         return self.target.sample(self.config.batch_size, self.data_gen)
 
     def noise(self, count: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(count, self.config.gan.noise_dim, generator=generator or self.noise_gen, device=self.device)
+        return torch.randn(
+            count, self.config.gan.noise_dim, generator=generator or self.noise_gen, device=self.device
+        )
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        """The discriminator's loss: ERM's two terms, or mixup's one on lam x + (1 - lam) g(z) with target lam."""
+        """The discriminator's loss: ERM's two terms, or mixup's one on lam x + (1 - lam) g(z) with target
+        lam."""
         if not self.mixup.mixes:
-            logits = self.discriminator(torch.cat([real, fake])).float().squeeze(1)  # one forward pass for both
+            logits = (
+                self.discriminator(torch.cat([real, fake])).float().squeeze(1)
+            )  # one forward pass for both
             real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
-            return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        lam = self.mixup.weights(len(real))[:, :1].to(self.device)  # (B, 1): one lambda per batch, or per sample
-        return F.binary_cross_entropy_with_logits(self.discriminator(torch.lerp(fake, real, lam)).float(), lam)
+            return F.binary_cross_entropy_with_logits(
+                real_logits, torch.ones_like(real_logits)
+            ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        lam = self.mixup.weights(len(real))[:, :1].to(
+            self.device
+        )  # (B, 1): one lambda per batch, or per sample
+        return F.binary_cross_entropy_with_logits(
+            self.discriminator(torch.lerp(fake, real, lam)).float(), lam
+        )
 
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        """What the generator descends: minus the discriminator's loss (minimax), or that loss with every target
+        """What the generator descends: minus the discriminator's loss (minimax), or that loss with every
+        target
         "real" (non-saturating: l(d(g(z)), 1), and l(d(lam x + (1 - lam) g(z)), 1) with mixup)."""
         if self.config.gan.generator_loss == "minimax":
             return -self.critic_loss(real, fake)
@@ -115,17 +141,21 @@ class GanTrial:
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def labelled_batch(self) -> tuple[Tensor, Tensor]:
-        """The released code's batch: real and generated points, labelled 1 and 0, shuffled (gradients reach the generator)."""
+        """The released code's batch: real and generated points, labelled 1 and 0, shuffled (gradients reach
+        the generator)."""
         real = self.real()
         with self.autocast():
             fake = self.generator(self.noise(len(real))).float()
-        labels = torch.cat([torch.ones(len(real), 1, device=self.device), torch.zeros(len(fake), 1, device=self.device)])
+        labels = torch.cat(
+            [torch.ones(len(real), 1, device=self.device), torch.zeros(len(fake), 1, device=self.device)]
+        )
         order = self.mixup.permutation(2 * len(real)).to(self.device)
         return torch.cat([real, fake])[order], labels[order]
 
     @torch.no_grad()  # the discriminator's step: no generator gradients needed
     def critic_batch(self) -> tuple[Tensor, Tensor]:
-        """The released code's discriminator batch: w b1 + (1 - w) b2 and w l1 + (1 - w) l2, w ~ Uniform(0, alpha) per point."""
+        """The released code's discriminator batch: w b1 + (1 - w) b2 and w l1 + (1 - w) l2, w ~ Uniform(0,
+        alpha) per point."""
         points, labels = self.labelled_batch()
         if not self.mixup.mixes:
             return points, labels
@@ -135,7 +165,8 @@ class GanTrial:
         return torch.lerp(other, points, weight), torch.lerp(other_labels, labels, weight)
 
     def discriminator_loss(self) -> Tensor:
-        """One discriminator batch's loss, drawing its points: the paper's formula, or the released code's batches."""
+        """One discriminator batch's loss, drawing its points: the paper's formula, or the released code's
+        batches."""
         if self.config.gan.mixing == "released_code":
             points, labels = self.critic_batch()
             return F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
@@ -145,18 +176,22 @@ class GanTrial:
         return self.critic_loss(real, fake)
 
     def generator_step_loss(self) -> Tensor:
-        """What the generator's step descends, drawing its points (``generator_loss`` for the paper's formula)."""
+        """What the generator's step descends, drawing its points (``generator_loss`` for the paper's
+        formula)."""
         if self.config.gan.mixing != "released_code":
             real = self.real()
             return self.generator_loss(real, self.generator(self.noise(len(real))).float())
-        if self.config.gan.generator_loss == "minimax":  # minus the discriminator's loss on an unmixed labelled batch
+        if (
+            self.config.gan.generator_loss == "minimax"
+        ):  # minus the discriminator's loss on an unmixed labelled batch
             points, labels = self.labelled_batch()
             return -F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
         logits = self.discriminator(self.generator(self.noise(self.config.batch_size)).float()).float()
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def step(self) -> tuple[Tensor, Tensor]:
-        """One generator iteration, after ``discriminator_steps`` discriminator updates; the last losses of each."""
+        """One generator iteration, after ``discriminator_steps`` discriminator updates; the last losses of
+        each."""
         for _ in range(self.config.gan.discriminator_steps):
             with self.autocast():
                 d_loss = self.discriminator_loss()
@@ -175,12 +210,18 @@ class GanTrial:
 
     @torch.inference_mode()
     def generate(self, count: int) -> Tensor:
-        """``count`` generated points from noise reseeded for this iteration: training's streams do not move."""
-        generator = torch.Generator(self.device).manual_seed(int(np.random.SeedSequence([self.config.seed, _EVAL_STREAM, self.iteration]).generate_state(1)[0]))
-        return self.generator(self.noise(count, generator))  # fp32 whatever training's precision: these points are measured
+        """``count`` generated points from noise reseeded for this iteration: training's streams do not
+        move."""
+        generator = torch.Generator(self.device).manual_seed(
+            int(np.random.SeedSequence([self.config.seed, _EVAL_STREAM, self.iteration]).generate_state(1)[0])
+        )
+        return self.generator(
+            self.noise(count, generator)
+        )  # fp32 whatever training's precision: these points are measured
 
     def train_epoch(self) -> Metrics:
-        """``iterations_per_epoch`` generator iterations; the mean losses, the samples' quality and due snapshots."""
+        """``iterations_per_epoch`` generator iterations; the mean losses, the samples' quality and due
+        snapshots."""
         gan = self.config.gan
         d_sum = torch.zeros((), device=self.device)
         g_sum = torch.zeros((), device=self.device)
@@ -191,7 +232,11 @@ class GanTrial:
             g_sum += g_loss
             if self.iteration in gan.snapshots:
                 snapshots[str(self.iteration)] = self.generate(gan.snapshot_size).cpu().tolist()
-        metrics: Metrics = {"iteration": float(self.iteration), "d_loss": float(d_sum) / gan.iterations_per_epoch, "g_loss": float(g_sum) / gan.iterations_per_epoch}
+        metrics: Metrics = {
+            "iteration": float(self.iteration),
+            "d_loss": float(d_sum) / gan.iterations_per_epoch,
+            "g_loss": float(g_sum) / gan.iterations_per_epoch,
+        }
         metrics.update(self.quality(self.generate(gan.eval_samples)))
         if snapshots:
             metrics["snapshots"] = snapshots  # type: ignore[assignment]  # points, not a number: an artifact for the tracker
@@ -201,7 +246,16 @@ class GanTrial:
 
     def state_dict(self) -> dict[str, Any]:
         rng = rng_state(self.device, {"data": self.data_gen, "noise": self.noise_gen}, self.mixup)
-        return {**checkpoint(self.config, self.epoch, self.history, rng, **{name: getattr(self, name) for name in self.PARTS}), "iteration": self.iteration}
+        return {
+            **checkpoint(
+                self.config,
+                self.epoch,
+                self.history,
+                rng,
+                **{name: getattr(self, name) for name in self.PARTS},
+            ),
+            "iteration": self.iteration,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_checkpoint(state, self.config)
@@ -211,8 +265,11 @@ class GanTrial:
         restore_rng(state["rng"], self.device, {"data": self.data_gen, "noise": self.noise_gen}, self.mixup)
 
 
-def train_gan(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None) -> TrainResult:
-    """Train for ``config.epochs`` x ``gan.iterations_per_epoch`` generator iterations, or on from ``resume_state``.
+def train_gan(
+    config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state: dict[str, Any] | None = None
+) -> TrainResult:
+    """Train for ``config.epochs`` x ``gan.iterations_per_epoch`` generator iterations, or on from
+    ``resume_state``.
 
     Stops early, with ``diverged`` set, when a loss is NaN or infinite.
     """
@@ -224,10 +281,11 @@ def train_gan(config: TrainConfig, on_epoch: OnEpoch | None = None, resume_state
         trial.epoch += 1
         diverged = not (math.isfinite(metrics["d_loss"]) and math.isfinite(metrics["g_loss"]))
         metrics = {"epoch": trial.epoch, **metrics, "diverged": float(diverged)}
-        trial.history.append({k: v for k, v in metrics.items() if k != "snapshots"})  # the checkpoint keeps numbers only
+        trial.history.append(
+            {k: v for k, v in metrics.items() if k != "snapshots"}
+        )  # the checkpoint keeps numbers only
         if on_epoch is not None:
             on_epoch(metrics, trial.state_dict)
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)
-

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-COVERED_SHARE = 0.2  # a mode is covered when it holds this fraction of an even split of the high-quality samples
+COVERED_SHARE = (
+    0.2  # a mode is covered when it holds this fraction of an even split of the high-quality samples
+)
 QUALITY_STDS = 3.0  # a sample is of high quality within this many stds of the skeleton
 DIRECTIONS = 64  # random unit vectors of the sliced Wasserstein distance
 METRIC_SEED = 12345  # the reference draw and the directions: the same for every trial
@@ -42,7 +44,9 @@ class Target:
     skeleton: Tensor  # (K, 2): mode centres, or points along the spiral's centre line
     std: float  # of the Gaussian noise around the skeleton
     modes: bool  # whether each skeleton point is a mode (a mixture) or a sample of a curve
-    quality_radius: float = 0.0  # a sample within this of the skeleton is of high quality; 0: QUALITY_STDS x std
+    quality_radius: float = (
+        0.0  # a sample within this of the skeleton is of high quality; 0: QUALITY_STDS x std
+    )
 
     @property
     def high_quality_within(self) -> float:
@@ -83,7 +87,13 @@ def _grid_unit() -> Target:
     return Target("grid_unit", torch.cartesian_prod(axis, axis), 0.01, True, quality_radius=0.09)
 
 
-TARGETS = {"ring": _ring(), "grid": _grid(), "spiral": _spiral(), "ring_unit": _ring_unit(), "grid_unit": _grid_unit()}
+TARGETS = {
+    "ring": _ring(),
+    "grid": _grid(),
+    "spiral": _spiral(),
+    "ring_unit": _ring_unit(),
+    "grid_unit": _grid_unit(),
+}
 
 
 class SampleQuality:
@@ -102,7 +112,10 @@ class SampleQuality:
         distances = torch.cdist(samples, self.skeleton)  # (N, K)
         nearest, which = distances.min(dim=1)
         good = nearest <= self.target.high_quality_within
-        metrics = {"high_quality": 100.0 * float(good.float().mean()), "sample_distance": self.sliced_wasserstein(samples)}
+        metrics = {
+            "high_quality": 100.0 * float(good.float().mean()),
+            "sample_distance": self.sliced_wasserstein(samples),
+        }
         if self.target.modes:
             counts = torch.bincount(which[good], minlength=len(self.skeleton))
             fair_share = len(samples) / len(self.skeleton)
@@ -110,7 +123,8 @@ class SampleQuality:
         return metrics
 
     def sliced_wasserstein(self, samples: Tensor) -> float:
-        """Mean over directions of the 1-D Wasserstein-1 distance, from sorted projections (quantiles when sizes differ)."""
+        """Mean over directions of the 1-D Wasserstein-1 distance, from sorted projections (quantiles when
+        sizes differ)."""
         ours = torch.sort(samples @ self.directions, dim=0).values
         theirs = torch.sort(self.reference @ self.directions, dim=0).values
         if len(ours) != len(theirs):

@@ -1,4 +1,5 @@
-"""The streamed classifier trial: ImageNet-sized image folders (``imagefolder_stream``), read from disk batch by batch.
+"""The streamed classifier trial: ImageNet-sized image folders (``imagefolder_stream``), read from disk batch
+by batch.
 
 Files are decoded, cropped and flipped in DataLoader worker processes
 (``trainables.data.streaming``); mixup, the optimiser, the training step and
@@ -28,31 +29,59 @@ from ._common import EVAL_BATCH, Metrics, percent_wrong
 
 
 class StreamingTrial(ClassifierTrial):
-    """A classifier trial with its images on disk: batches are decoded by DataLoader workers, then mixed and trained on the device."""
+    """A classifier trial with its images on disk: batches are decoded by DataLoader workers, then mixed and
+    trained on the device."""
 
     def __init__(self, config: TrainConfig) -> None:
         classes, train_files, train_labels, test_files, test_labels = scan(config.data_path or "")
         if config.train_subset is not None and config.train_subset < len(train_files):
-            keep = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[: config.train_subset]
+            keep = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[
+                : config.train_subset
+            ]
             train_files, train_labels = [train_files[i] for i in keep.tolist()], train_labels[keep]
         size = config.crop_size
         super().__init__(config, train_labels, len(classes), (3, size, size), is_image=True)
         self.y_test = test_labels.to(self.device)
-        self.train_images, self.train_eval_images, self.test_images = ImageFiles(train_files, size, True), ImageFiles(train_files, size, False), ImageFiles(test_files, size, False)
-        self.train_eval = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[:TRAIN_EVAL_IMAGES].sort().values
-        mean, std = (torch.tensor(values, device=self.device).view(3, 1, 1) for values in (IMAGENET_MEAN, IMAGENET_STD))
-        self.normalisation = Normalisation(mean, std, per_channel=True, centred_only=0, origin="ImageNet (torchvision's constants)")
+        self.train_images, self.train_eval_images, self.test_images = (
+            ImageFiles(train_files, size, True),
+            ImageFiles(train_files, size, False),
+            ImageFiles(test_files, size, False),
+        )
+        self.train_eval = (
+            torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[
+                :TRAIN_EVAL_IMAGES
+            ]
+            .sort()
+            .values
+        )
+        mean, std = (
+            torch.tensor(values, device=self.device).view(3, 1, 1) for values in (IMAGENET_MEAN, IMAGENET_STD)
+        )
+        self.normalisation = Normalisation(
+            mean, std, per_channel=True, centred_only=0, origin="ImageNet (torchvision's constants)"
+        )
 
     def input_description(self) -> dict[str, str]:
         size = self.config.crop_size
-        return {"input_shape": f"3x{size}x{size}", "normalisation": self.normalisation.describe(), **self.noise_description()}
+        return {
+            "input_shape": f"3x{size}x{size}",
+            "normalisation": self.normalisation.describe(),
+            **self.noise_description(),
+        }
 
     def _loader(self, images: ImageFiles, batches: list[list[int]]) -> DataLoader:
         workers = self.config.loader_workers
-        return DataLoader(images, batch_sampler=batches, num_workers=workers, pin_memory=self.device.type == "cuda",
-                          prefetch_factor=4 if workers else None)  # fmt: skip
+        return DataLoader(
+            images,
+            batch_sampler=batches,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if workers else None,
+        )
 
-    def _device_batches(self, images: ImageFiles, batches: list[list[int]]) -> Iterator[tuple[Tensor, Tensor]]:
+    def _device_batches(
+        self, images: ImageFiles, batches: list[list[int]]
+    ) -> Iterator[tuple[Tensor, Tensor]]:
         """(normalised inputs, indices) on the device, batch by batch."""
         for x, index in self._loader(images, batches):
             index = index.to(self.device, non_blocking=True)
@@ -84,7 +113,9 @@ class StreamingTrial(ClassifierTrial):
         if top == 5:
             metrics["test_error_top5"] = percent_wrong((ranked != self.y_test[:, None]).all(1))
         subset = self.train_eval.to(self.device)
-        wrong = self._ranked(self.train_eval_images, self.train_eval.tolist(), 1)[:, 0] != self.y_train[subset]
+        wrong = (
+            self._ranked(self.train_eval_images, self.train_eval.tolist(), 1)[:, 0] != self.y_train[subset]
+        )
         metrics["train_error_real"] = percent_wrong(wrong[~self.selected[subset]])
         if self.config.label_noise > 0:
             metrics["train_error_corrupted"] = percent_wrong(wrong[self.selected[subset]])

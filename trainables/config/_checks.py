@@ -1,18 +1,31 @@
-"""Strict types for trainable options: what pydantic's lax mode would let through, refused with the option's name.
+"""Checks every option section shares: range checks that name the option, and strict types.
 
-Used by ``TrainConfig``'s own checks and by the sweep spec (``mixup_tune.spec``),
-on nested or dotted dicts of options, before any config is built.
+Strict types are what pydantic's lax mode would let through, refused with the option's name: used
+by the configs' own checks and by the sweep spec (``mixup_tune.spec``), on nested or dotted dicts of
+options, before any config is built.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import types
 import typing
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
+
+FORBID_EXTRA = {"extra": "forbid"}
+
+
+def require(ok: bool, field_name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(field_name, message)
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def normalise_types(config: Any) -> None:
@@ -48,12 +61,27 @@ def type_problem(expected: Any, value: Any) -> str | None:
         items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
         if len(items) != len(value):
             return f"must be a list of {len(items)} values; got {len(value)}"
-        return next((f"[{i}] {problem}" for i, (t, v) in enumerate(zip(items, value)) if (problem := type_problem(t, v)) is not None), None)
+        return next(
+            (
+                f"[{i}] {problem}"
+                for i, (t, v) in enumerate(zip(items, value))
+                if (problem := type_problem(t, v)) is not None
+            ),
+            None,
+        )
     if expected is bool and not isinstance(value, bool):
         return f"must be true or false; got {value!r}"
-    if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float) if expected is float else int)):
+    if expected in (int, float) and (
+        isinstance(value, bool) or not isinstance(value, (int, float) if expected is float else int)
+    ):
         kind = "an integer" if expected is int else "a number"
-        what = "a boolean" if isinstance(value, bool) else "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+        what = (
+            "a boolean"
+            if isinstance(value, bool)
+            else "a string"
+            if isinstance(value, str)
+            else f"a {type(value).__name__}"
+        )
         return f"must be {kind}, not {what}; got {value!r}"
     if expected is str and not isinstance(value, str):
         return f"must be a string; got {value!r}"
@@ -66,7 +94,8 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def check_option_types(cls: type, values: dict[str, Any], prefix: str = "") -> None:
-    """Raise ConfigError for the first value whose type is wrong, in a nested or dotted dict of ``cls``'s options.
+    """Raise ConfigError for the first value whose type is wrong, in a nested or dotted dict of ``cls``'s
+    options.
 
     Unknown names are left to the validation that knows what to suggest.
     """
@@ -90,4 +119,11 @@ def check_option_types(cls: type, values: dict[str, Any], prefix: str = "") -> N
 
 def check_own_types(config: Any) -> None:
     """The same check on a constructed config: catches ``TrainConfig(epochs=True)`` built in Python."""
-    check_option_types(type(config), {f.name: getattr(config, f.name) for f in fields(config) if not is_dataclass(getattr(config, f.name))})
+    check_option_types(
+        type(config),
+        {
+            f.name: getattr(config, f.name)
+            for f in fields(config)
+            if not is_dataclass(getattr(config, f.name))
+        },
+    )

@@ -1,0 +1,33 @@
+"""Every option of a training trial, in one place, with units in the comments.
+
+Plain dataclasses, so ``trainables`` runs where only torch is installed. The
+sweep spec (``mixup_tune.spec``) validates the same dataclasses with pydantic:
+``__pydantic_config__`` forbids unknown keys, and ``__post_init__`` checks
+ranges and names, both there and here.
+"""
+
+from ._checks import check_option_types, type_problem
+from ._sections import (
+    BUILTIN_DATASETS,
+    BUILTIN_MODELS,
+    GAN_OPTIONS,
+    GanConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+)
+from ._train import TrainConfig, flatten, option_names, unflatten
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "BUILTIN_MODELS",
+    "GAN_OPTIONS",
+    "GanConfig",
+    "OptimizerConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "check_option_types",
+    "flatten",
+    "option_names",
+    "type_problem",
+    "unflatten",
+]

@@ -1,0 +1,312 @@
+"""``TrainConfig``: one trial's every option, and the flat dotted names sweeps use for them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
+
+from ._checks import FORBID_EXTRA, check_own_types, finite, normalise_types, require
+from ._sections import (
+    BUILTIN_DATASETS,
+    BUILTIN_MODELS,
+    GAN_OPTIONS,
+    GanConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+)
+
+# Classifier options added after trial ids were first logged, with their defaults (see TrainConfig.flat).
+_ADDED_LATER = {
+    "crop_size": 224,
+    "loader_workers": 4,
+    "label_noise_protocol": "fraction",
+    "deterministic": True,
+}
+_GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
+
+
+@dataclass
+class TrainConfig:
+    """One trial. Every field can be a sweep axis (nested ones as ``optimizer.lr``)."""
+
+    __pydantic_config__ = FORBID_EXTRA
+
+    task: Literal["classify", "gan"] = (
+        # gan: Section 3.7's toy GAN, set by ``gan`` (alpha, batch_size, epochs, optimizer, seed apply)
+        "classify"
+    )
+
+    # data
+    dataset: str = "digits"  # a name from trainables.data.dataset_names()
+    data_root: str | None = None  # None: $MIXUP_TUNE_DATA, else ../shared/datasets, else ./data
+    data_path: str | None = None  # file or folder, for the "npz" and "imagefolder" datasets
+    train_subset: int | None = None  # keep this many training examples (fixed draw, same for every trial)
+    val_fraction: float = 0.0  # held out of the training set before corruption; reported as val_error
+    augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
+    # imagefolder_stream only: pixels per side of the random-resized training crop and the centre test crop
+    crop_size: int = 224
+    # imagefolder_stream only: DataLoader worker processes decoding images (what is drawn does not depend on
+    # it)
+    loader_workers: int = 4
+    download: bool = False  # let torchvision download when files are missing (needs internet)
+    # model
+    model: str = "mlp"  # a name from trainables.models.model_names()
+    hidden_sizes: tuple[int, ...] = (128, 128)  # MLP widths; the paper's tabular net is 2x128
+    dropout: float = 0.0  # probability; PreAct ResNet puts it between the two convs of each block
+    # optimisation
+    epochs: int = 30
+    batch_size: int = 64  # examples per SGD step
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    # mixup
+    alpha: float = 0.0  # lambda ~ Beta(alpha, alpha); 0 is exact ERM
+    lambda_per: Literal["batch", "sample"] = "batch"  # the paper draws one lambda per minibatch
+    # Section 2's alternatives (the defaults are the paper's method)
+    mix_k: int = 2  # examples per mixed input; above 2, weights ~ Dirichlet(alpha, ..., alpha)
+    mixup_warmup_epochs: int = 0  # epochs of ERM before mixing starts (the paper's speech study: 5)
+    mix_pairing: Literal["shuffle", "two_loaders", "same_label"] = (
+        # partners: the shuffled minibatch itself, a second shuffled pass over the data, or examples of equal
+        # label
+        "shuffle"
+    )
+    # label noise (Zhang et al. 2017)
+    label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
+    label_noise_protocol: Literal["fraction", "bernoulli"] = (
+        # exactly that fraction, drawn per trial; or each label with that probability, one draw shared by the
+        # sweep (Zhang et al.'s code)
+        "fraction"
+    )
+    # adversarial robustness (Section 3.5), measured after the last epoch
+    adversarial: bool = False  # white-box FGSM and I-FGSM on a fixed test subset, true labels
+    adversarial_epsilon: float = (
+        4 / 255
+    )  # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
+    adversarial_examples: int = 1000  # size of the fixed, seeded test subset that is attacked
+    # reproducibility and placement
+    seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
+    noise_seed: int | None = (
+        None  # seeds label corruption; None: same as seed (fraction), 12345 for every trial (bernoulli)
+    )
+    device: str = "auto"  # "auto" (cuda when present), "cpu", "cuda", "cuda:1", ...
+    # speed: none of these changes what a trial learns beyond rounding (benchmarks/reference_loop.py)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = (
+        "auto"  # autocast for forward passes; auto: bf16 on CUDA, fp32 elsewhere
+    )
+    channels_last: bool = (
+        True  # NHWC layout for image batches and conv weights: faster convolutions on GPU and CPU
+    )
+    compile: bool = (
+        False  # torch.compile the training forward pass: seconds to minutes of compiling, then faster steps
+    )
+    # on CUDA: deterministic cuDNN and PyTorch kernels, so that a resumed trial repeats an uninterrupted one;
+    # false: cuDNN benchmarks and picks the fastest
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optimizer, dict):
+            self.optimizer = OptimizerConfig(**self.optimizer)
+        if isinstance(self.schedule, dict):
+            self.schedule = ScheduleConfig(**self.schedule)
+        if isinstance(self.gan, dict):
+            self.gan = GanConfig(**self.gan)
+        check_own_types(self)
+        normalise_types(self)
+        require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
+        if self.task == "gan":
+            if (
+                self.gan.mixing == "released_code"
+            ):  # alpha bounds each point's weight: above 1, mixing would extrapolate
+                require(
+                    finite(self.alpha) and 0 <= self.alpha <= 1,
+                    "alpha",
+                    "is the upper bound of Uniform(0, alpha) with gan.mixing released_code: in [0, 1]; got "
+                    f"{self.alpha}",
+                )
+            for f in fields(self):
+                default = f.default_factory() if callable(f.default_factory) else f.default
+                require(
+                    f.name in GAN_OPTIONS or getattr(self, f.name) == default,
+                    f.name,
+                    f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})",
+                )
+        if self.dataset not in BUILTIN_DATASETS or self.model not in BUILTIN_MODELS:
+            # Here, not at the top: the registries import torch, and reading options (analysis) must not.
+            from ..data import DATASETS
+            from ..models import MODELS
+
+            require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
+            require(self.model in MODELS, "model", MODELS.unknown(self.model))
+        require(
+            self.dataset not in ("npz", "imagefolder", "imagefolder_stream") or bool(self.data_path),
+            "data_path",
+            f"is required for dataset {self.dataset!r}",
+        )
+        require(self.crop_size >= 8, "crop_size", f"must be >= 8 pixels; got {self.crop_size}")
+        require(
+            self.loader_workers >= 0,
+            "loader_workers",
+            f"must be >= 0 (0: decode in the trial's own process); got {self.loader_workers}",
+        )
+        if (
+            self.dataset == "imagefolder_stream"
+        ):  # batches come from disk: what needs the whole training set in memory is not available
+            for name, default in (
+                ("adversarial", False),
+                ("mix_k", 2),
+                ("mix_pairing", "shuffle"),
+                ("val_fraction", 0.0),
+                ("augment", None),
+            ):
+                require(
+                    getattr(self, name) == default,
+                    name,
+                    f"is not available with dataset imagefolder_stream; leave it at {default!r}",
+                )
+        require(
+            self.train_subset is None or self.train_subset >= 2,
+            "train_subset",
+            f"must be >= 2; got {self.train_subset}",
+        )
+        require(
+            finite(self.val_fraction) and 0 <= self.val_fraction < 1,
+            "val_fraction",
+            f"must be in [0, 1); got {self.val_fraction}",
+        )
+        require(
+            all(h >= 1 for h in self.hidden_sizes),
+            "hidden_sizes",
+            f"must be positive widths; got {self.hidden_sizes}",
+        )
+        require(
+            finite(self.dropout) and 0 <= self.dropout < 1,
+            "dropout",
+            f"must be in [0, 1); got {self.dropout}",
+        )
+        require(self.epochs >= 1, "epochs", f"must be >= 1; got {self.epochs}")
+        require(
+            self.batch_size >= 2, "batch_size", f"must be >= 2 (mixup pairs examples); got {self.batch_size}"
+        )
+        require(
+            finite(self.alpha) and self.alpha >= 0,
+            "alpha",
+            f"must be a finite number >= 0; got {self.alpha}",
+        )
+        require(
+            self.lambda_per in ("batch", "sample"),
+            "lambda_per",
+            f"must be 'batch' or 'sample'; got {self.lambda_per!r}",
+        )
+        require(
+            0 <= self.mixup_warmup_epochs,
+            "mixup_warmup_epochs",
+            f"must be >= 0; got {self.mixup_warmup_epochs}",
+        )
+        require(2 <= self.mix_k <= 16, "mix_k", f"must be from 2 to 16 examples; got {self.mix_k}")
+        require(
+            self.mix_pairing in ("shuffle", "two_loaders", "same_label"),
+            "mix_pairing",
+            f"must be shuffle, two_loaders or same_label; got {self.mix_pairing!r}",
+        )
+        require(
+            finite(self.label_noise) and 0 <= self.label_noise < 1,
+            "label_noise",
+            f"must be in [0, 1); got {self.label_noise}",
+        )
+        require(
+            self.label_noise_protocol in ("fraction", "bernoulli"),
+            "label_noise_protocol",
+            f"must be fraction or bernoulli; got {self.label_noise_protocol!r}",
+        )
+        require(
+            finite(self.adversarial_epsilon) and 0 < self.adversarial_epsilon <= 1,
+            "adversarial_epsilon",
+            f"must be in (0, 1] (inputs are in [0, 1]); got {self.adversarial_epsilon}",
+        )
+        require(
+            self.adversarial_examples >= 1,
+            "adversarial_examples",
+            f"must be >= 1; got {self.adversarial_examples}",
+        )
+        require(self.seed >= 0, "seed", f"must be >= 0; got {self.seed}")
+        require(
+            self.noise_seed is None or self.noise_seed >= 0,
+            "noise_seed",
+            f"must be >= 0; got {self.noise_seed}",
+        )
+        require(
+            self.precision in ("auto", "fp32", "bf16", "fp16"),
+            "precision",
+            f"must be auto, fp32, bf16 or fp16; got {self.precision!r}",
+        )
+        require(
+            self.device == "auto"
+            or self.device == "cpu"
+            or self.device.startswith("cuda")
+            or self.device == "mps",
+            "device",
+            f"must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
+        )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a nested dict, or a flat one with dotted keys (``optimizer.lr``)."""
+        return cls(**unflatten(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys, as logged to MLflow and swept over.
+
+        A classifier's leave out ``task`` and the ``gan`` block, and options of
+        ``_ADDED_LATER`` at their defaults: its params and trial id (a hash of
+        these) stay what they were before those existed. A GAN's hold only the
+        options it uses.
+        """
+        values = self.to_dict()
+        if self.task == "gan":
+            flat = flatten({name: values[name] for name in GAN_OPTIONS})
+            return {key: value for key, value in flat.items() if _GAN_ADDED_LATER.get(key, object()) != value}
+        del values["task"], values["gan"]
+        for name, default in _ADDED_LATER.items():
+            if values[name] == default:
+                del values[name]
+        return flatten(values)
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def option_names() -> list[str]:
+    """Every sweepable option, dotted."""
+    names: list[str] = []
+    for f in fields(TrainConfig):
+        default = f.default_factory() if callable(f.default_factory) else None
+        if is_dataclass(default):
+            names += [f"{f.name}.{sub.name}" for sub in fields(default)]
+        else:
+            names.append(f.name)
+    return names
