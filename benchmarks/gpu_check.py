@@ -41,10 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from trainables import Splits, TrainConfig, Trial, load_data
 
+# images per minibatch
 MODELS = {
     "fast_cifar": {"batch_size": 512},
     "preact_resnet18_authors": {"batch_size": 128},
-}  # images per minibatch
+}
 
 
 def config(model: str, seed: int, precision: str, device: str, **options: Any) -> TrainConfig:

@@ -41,9 +41,8 @@ def run_packed(
 ) -> tuple[float, list[dict[str, float]]]:
     """Start ``packing`` trials at once (seeds differ); return the wall time of the batch and each trial's
     final metrics."""
-    env = (
-        None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    )  # on a CPU: each trial its share of the cores
+    # on a CPU: each trial its share of the cores
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     processes = [
         subprocess.Popen(

@@ -52,10 +52,11 @@ def _synchronise(device: torch.device) -> None:
 def measure(case: dict[str, object], device: str, rounds: int) -> dict[str, float]:
     """Median training-epoch seconds at alpha 0 and 1, and their ratio."""
     splits = load_data(str(case["dataset"]), train_subset=case.get("train_subset"))  # type: ignore[arg-type]
+    # type: ignore[arg-type]
     trials = {
         alpha: Trial(TrainConfig(**case, alpha=alpha, device=device, epochs=rounds + 1), splits)
         for alpha in (0.0, 1.0)
-    }  # type: ignore[arg-type]
+    }
     seconds: dict[float, list[float]] = {0.0: [], 1.0: []}
     for trial in trials.values():  # warm-up: allocator, kernels, caches
         trial.train_epoch()

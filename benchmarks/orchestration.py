@@ -187,11 +187,12 @@ def main() -> None:
         parser.error("--trials and --small must be multiples of 4, --small below --trials")
     configs = trial_configs(args.trainable, args.trials, args.epochs)
     dataset = TRAINABLES[args.trainable]["dataset"]
+    # decode once, for both
     subprocess.run(
         [sys.executable, "-c", f"from trainables import load_data; load_data({dataset!r})"],
         cwd=REPO,
         check=True,
-    )  # decode once, for both
+    )
     rounds = []
     with tempfile.TemporaryDirectory(prefix="mixup-tune-orchestration-") as directory:
         for index in range(args.repeats):
@@ -205,23 +206,26 @@ def main() -> None:
                 print(f"  round {index + 1}: {way} done", flush=True)
             loop, sweep = row["loop_compute_s"], row["in_sweep_compute_s"]
             wall = float(row["sweep_wall_s"])  # type: ignore[arg-type]
+            # type: ignore[arg-type]
             row |= {
                 "compute_ratio_sweep_to_loop": statistics.median(s / t for s, t in zip(sweep, loop)),  # type: ignore[call-overload]
                 "against_loop_fraction": (wall - sum(loop)) / wall,
                 "against_loop_s_per_trial": (wall - sum(loop)) / args.trials,
-            }  # type: ignore[arg-type]
+            }
             if args.small:
                 small = sweep_overhead(configs[: args.small], Path(directory), args.repeats + index)
+                # type: ignore[arg-type]
                 per_extra = (float(row["overhead_s"]) - float(small["overhead_s"])) / (
                     args.trials - args.small
-                )  # type: ignore[arg-type]
+                )
+                # type: ignore[arg-type]
                 row |= {
                     "small_trials": args.small,
                     "small_sweep_wall_s": small["sweep_wall_s"],
                     "small_overhead_s": small["overhead_s"],
                     "overhead_s_per_extra_trial": per_extra,
                     "overhead_s_per_sweep": float(small["overhead_s"]) - args.small * per_extra,
-                }  # type: ignore[arg-type]
+                }
                 print(
                     f"  round {index + 1}: {args.small}-trial sweep {small['sweep_wall_s']:.1f} s wall, "
                     f"overhead {small['overhead_s']:.1f} s; "

@@ -229,9 +229,10 @@ def main() -> None:
 
     splits = load_data(args.dataset, data_path=args.data_path, train_subset=args.train_subset)
     if args.test_subset is not None:
+        # the files are in class order
         chosen = torch.randperm(len(splits.y_test), generator=torch.Generator().manual_seed(0))[
             : args.test_subset
-        ]  # the files are in class order
+        ]
         splits = dataclasses.replace(splits, x_test=splits.x_test[chosen], y_test=splits.y_test[chosen])
     print(
         f"{args.dataset}, {len(splits.y_train)} training images, model {args.model}, {args.epochs} epochs x "
@@ -243,9 +244,10 @@ def main() -> None:
     runs = [compare(splits, args, seed) for seed in range(args.seeds)]
     summary: dict[str, dict[str, float]] = {}
     for name in ("reference", "trainable"):
+        # the first epoch warms up
         train_s = statistics.median(
             s for run in runs for s in run[name]["train_s"][1:] or run[name]["train_s"]
-        )  # the first epoch warms up
+        )
         epoch_s = statistics.median(
             s for run in runs for s in run[name]["epoch_s"][1:] or run[name]["epoch_s"]
         )

@@ -98,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "run":
             _require_existing_store(tracking_uri)
+        # one line for a dead server or a broken store, not a traceback
         if args.command in (
             "runs",
             "analyze",
-        ):  # one line for a dead server or a broken store, not a traceback
+        ):
             check_tracking(tracking_uri)
         return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[
             args.command

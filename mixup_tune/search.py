@@ -16,6 +16,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from .spec import Distribution, SweepSpec
 
+# what trainables.load_data is given
 _DATA_OPTIONS = (
     "dataset",
     "data_root",
@@ -23,7 +24,7 @@ _DATA_OPTIONS = (
     "train_subset",
     "val_fraction",
     "download",
-)  # what trainables.load_data is given
+)
 
 
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from trainables.config import check_option_types, flatten, unflatten
 
 from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
 
+# analyses that `analyze` knows
 STUDIES = (
     "bias_variance",
     "label_noise",
@@ -42,7 +43,7 @@ STUDIES = (
     "imagenet",
     "gan",
     "generic",
-)  # analyses that `analyze` knows
+)
 METRICS = CLASSIFIER_OBJECTIVES + GAN_OBJECTIVES
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
 # Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a
@@ -95,9 +96,8 @@ class Distribution(BaseModel):
 class TuneSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     algorithm: Literal["grid", "random", "optuna"] = "grid"
-    num_samples: int = Field(
-        1, ge=1, le=100_000, strict=True
-    )  # random/optuna: trials (times the grid axes); grid: 1
+    # random/optuna: trials (times the grid axes); grid: 1
+    num_samples: int = Field(1, ge=1, le=100_000, strict=True)
     metric: Literal[METRICS] = "test_error"  # type: ignore[valid-type]
     mode: Literal["min", "max"] = "min"
     scheduler: Literal["none", "asha"] = "none"
@@ -105,9 +105,8 @@ class TuneSettings(BaseModel):
     reduction_factor: float = Field(3, gt=1, strict=True)  # ASHA: halving rate
     max_concurrent_trials: StrictInt | None = Field(None, ge=1)
     max_failures: int = Field(1, ge=-1, strict=True)  # retries of a failed trial; -1 retries forever
-    checkpoint_interval_s: float = Field(
-        30, ge=0, strict=True
-    )  # seconds between checkpoints (0: every epoch); always one at the end
+    # seconds between checkpoints (0: every epoch); always one at the end
+    checkpoint_interval_s: float = Field(30, ge=0, strict=True)
     keep_checkpoints: int = Field(2, ge=1, strict=True)  # checkpoints kept per trial
     seed: int = Field(0, ge=0, strict=True)  # seeds random search and Optuna's sampler
 
@@ -132,9 +131,8 @@ class BlackBox(BaseModel):
     model."""
 
     model_config = ConfigDict(extra="forbid")
-    surrogate: dict[str, Any] = Field(
-        default_factory=lambda: {"alpha": 0, "seed": 1000}
-    )  # options of the extra surrogate trial
+    # options of the extra surrogate trial
+    surrogate: dict[str, Any] = Field(default_factory=lambda: {"alpha": 0, "seed": 1000})
     epsilon: StrictFloat | None = Field(None, gt=0, le=1)  # default: the surrogate's adversarial_epsilon
 
 
@@ -227,9 +225,8 @@ class SweepSpec(BaseModel):
                 "must be 1 for a grid (repeats would be identical trials); add a seed axis instead",
             )
         gan = self.trainable.task == "gan"
-        if (
-            gan and "metric" not in self.tune.model_fields_set
-        ):  # a GAN reports no test error: its default is the distance
+        # a GAN reports no test error: its default is the distance
+        if gan and "metric" not in self.tune.model_fields_set:
             self.tune.metric, self.tune.mode = "sample_distance", "min"
         if (self.tune.metric in GAN_OBJECTIVES) != gan:
             allowed = GAN_OBJECTIVES if gan else CLASSIFIER_OBJECTIVES

@@ -37,9 +37,8 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     checkpoint = tune.get_checkpoint()
     resume_state = None if checkpoint is None else load_state(checkpoint)
 
-    node_id = (
-        ray.get_runtime_context().get_node_id()
-    )  # logged as a tag: which node ran (or resumed) the trial
+    # logged as a tag: which node ran (or resumed) the trial
+    node_id = ray.get_runtime_context().get_node_id()
     started = last_checkpoint = time.perf_counter()
     reporting_s = 0.0  # time in tune.report and checkpointing: Tune's share of the trial, not compute
 

@@ -69,10 +69,11 @@ def run_and_analyze(directory: Path, spec_text: str) -> str:
     return uri
 
 
+# above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
 _PORT_RANGE = (
     20000,
     32000,
-)  # above Ray's worker ports (10002-19999), below the kernel's ephemeral ports (32768-60999)
+)
 
 
 def free_ports(count: int) -> list[int]:

@@ -111,9 +111,8 @@ def _float_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     dims = (0, 2, 3) if per_channel else (0,)
     shape = (-1, 1, 1) if per_channel else (-1,)
     count = x.numel() // x.shape[1] if per_channel else len(x)  # values per channel or feature
-    parts = (
-        [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None
-    )  # small: convert once
+    # small: convert once
+    parts = [as_unit_range(part) for part in x.split(_CHUNK)] if len(x) <= _CHUNK else None
     chunks = lambda: parts if parts is not None else (as_unit_range(part) for part in x.split(_CHUNK))
     mean = cast(Tensor, sum(part.sum(dims, dtype=torch.float64) for part in chunks())) / count
     centre = mean.float().view(shape)

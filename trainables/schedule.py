@@ -39,9 +39,8 @@ class Schedule:
         elif schedule.name == "cosine":
             self.epochs = lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
         else:
-            self.epochs = lr_scheduler.MultiStepLR(
-                optimizer, [], 1.0
-            )  # constant, but with the same state_dict API
+            # constant, but with the same state_dict API
+            self.epochs = lr_scheduler.MultiStepLR(optimizer, [], 1.0)
         self.warmup_iterations = schedule.warmup_epochs * max(iterations_per_epoch, 1)
         self.warmup = None
         if self.warmup_iterations:
@@ -66,9 +65,8 @@ class Schedule:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if (
-            "epochs" not in state
-        ):  # written before the warm-up was stepped per iteration: an epoch scheduler's own state
+        # written before the warm-up was stepped per iteration: an epoch scheduler's own state
+        if "epochs" not in state:
             if "_schedulers" in state:
                 raise ValueError(
                     "checkpoint has a per-epoch warm-up (written before warm-ups were stepped per "

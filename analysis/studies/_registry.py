@@ -19,9 +19,8 @@ import pandas as pd
 from ..render import StudyOutput
 from ..runs import load_history
 
-HistoryLoader = Callable[
-    [list[str], tuple[str, ...]], pd.DataFrame
-]  # (run ids, metrics) -> one row per run and epoch
+# (run ids, metrics) -> one row per run and epoch
+HistoryLoader = Callable[[list[str], tuple[str, ...]], pd.DataFrame]
 
 
 @dataclass(frozen=True)

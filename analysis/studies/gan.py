@@ -33,12 +33,13 @@ from ..runs import varying_options
 from ._registry import StudyContext, register_study
 
 FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")
+# trainables.tasks.gan_targets (not imported: it needs torch); the spiral has none
 MODES = {
     "ring": 8,
     "grid": 25,
     "ring_unit": 8,
     "grid_unit": 25,
-}  # trainables.tasks.gan_targets (not imported: it needs torch); the spiral has none
+}
 SUCCESS_QUALITY = 50.0  # % of samples of high quality for a setting to count as a success
 PAPER_SETTING = {
     "gan.generator_widths": (512, 512, 512),
@@ -288,9 +289,8 @@ _MIXING = {
 
 
 def _mixing(finished: pd.DataFrame) -> str:
-    values = (
-        set(finished["gan.mixing"].fillna("paper")) if "gan.mixing" in finished else {"paper"}
-    )  # a param left out at its default
+    # a param left out at its default
+    values = set(finished["gan.mixing"].fillna("paper")) if "gan.mixing" in finished else {"paper"}
     return next(iter(values)) if len(values) == 1 else "several"
 
 

@@ -20,9 +20,8 @@ def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = seed_stats(usable, KEYS, metrics).sort_values(KEYS).reset_index(drop=True)
     reference = paper.TABLE1.rename(columns={"top1_error": "paper_top1", "top5_error": "paper_top5"})
     if "dataset" in usable and not set(usable["dataset"]) <= paper.TABLE1_SETTING.datasets:
-        reference = reference.iloc[
-            0:0
-        ]  # not ImageNet read from its folders: rows match by network, epochs and alpha only there
+        # not ImageNet read from its folders: rows match by network, epochs and alpha only there
+        reference = reference.iloc[0:0]
     return table.merge(reference, on=KEYS, how="left")
 
 

@@ -37,9 +37,8 @@ def measure(runs: pd.DataFrame, tracking_uri: str) -> pd.DataFrame:
     rows = []
     for run in usable.itertuples():
         trial = load_trained(client, run.run_id)
-        for row in in_between(
-            trial, cast(Sequence[float], LAMBDAS), PAIRS
-        ):  # an array of floats, read as a sequence
+        # an array of floats, read as a sequence
+        for row in in_between(trial, cast(Sequence[float], LAMBDAS), PAIRS):
             rows.append({"alpha": run.alpha, "seed": run.seed, **row})
     return pd.DataFrame(rows)
 

@@ -40,9 +40,8 @@ def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
     usable.loc[mixup, "method"] = "mixup"
     usable.loc[mixup & dropout, "method"] = "mixup + dropout"
     usable["setting"] = ""
-    usable.loc[dropout, "setting"] = usable.loc[dropout, "dropout"].map(
-        "p={:g}".format
-    )  # no dropout runs: an empty selection
+    # no dropout runs: an empty selection
+    usable.loc[dropout, "setting"] = usable.loc[dropout, "dropout"].map("p={:g}".format)
     usable.loc[mixup, "setting"] = usable.loc[mixup, "alpha"].map("alpha={:g}".format)
     usable.loc[mixup & dropout, "setting"] = usable["setting"] + ", p=" + usable["dropout"].map("{:g}".format)
     return usable
@@ -87,9 +86,10 @@ def table2(best: pd.DataFrame, with_paper: bool = True) -> pd.DataFrame:
     for metric in METRICS:
         out[f"{LABELS[metric]}"] = mean_std(merged, metric)
         if with_paper:
+            # as printed
             out[f"{LABELS[metric]} (paper)"] = merged[f"{metric} (paper)"].map(
                 lambda v: "" if v != v else f"{v:g}"
-            )  # as printed
+            )
     out["seeds"] = merged["best_test_error_n"].astype(int)
     return out
 

@@ -17,11 +17,12 @@ from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
 
+# val_error: the last epoch's, as MLflow keeps it
 METRICS = (
     "val_error",
     "last_test_error",
     "train_error_real",
-)  # val_error: the last epoch's, as MLflow keeps it
+)
 
 
 def speech_table(runs: pd.DataFrame) -> pd.DataFrame:

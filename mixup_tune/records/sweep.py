@@ -47,11 +47,12 @@ _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # longer than this are still written one by one, as they come.
 FLUSH_INTERVAL_S = 2.0
 SPEC_ARTIFACT = "spec.yaml"  # on the parent run: the spec the sweep last ran with, for `resume`
+# result key -> run tag
 _INPUT_TAGS = {
     "input_shape": tags.INPUT_SHAPE,
     "normalisation": tags.NORMALISATION,
     "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL,
-}  # result key -> run tag
+}
 
 # Logs a GAN result's snapshots (client, run id, iteration -> points, target). Given by the driver
 # (mixup_tune.snapshots): drawing them needs matplotlib and analysis, which records must not import.

@@ -45,9 +45,8 @@ def test_bulk_and_per_run_history_reads_agree(tmp_path: Path, monkeypatch: pytes
     bulk = load_history("s", uri)  # sqlite: one query per metric
     assert len(bulk) == 3 * 4 and set(bulk.columns) == {"run_id", "epoch", "test_error", "lr"}
     assert bulk.set_index(["run_id", "epoch"]).loc[(run_ids[2], 3), "test_error"] == 23.0
-    monkeypatch.delattr(
-        SqlAlchemyStore, "get_metric_history_bulk"
-    )  # as over a tracking server: a call per run and metric
+    # as over a tracking server: a call per run and metric
+    monkeypatch.delattr(SqlAlchemyStore, "get_metric_history_bulk")
     per_run = load_history("s", uri)
     pd.testing.assert_frame_equal(
         bulk.sort_values(["run_id", "epoch"]).reset_index(drop=True),

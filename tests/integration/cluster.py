@@ -59,9 +59,8 @@ class LoopbackCluster:
             "metrics-export-port",
             "runtime-env-agent-port",
         )
-        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][
-            : len(options)
-        ]  # none equal to the head's
+        # none equal to the head's
+        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][: len(options)]
         ports = [f"--{option}={port}" for option, port in zip(options, chosen)]
         role = (
             ["--head", f"--port={self.port}", "--include-dashboard=false"]

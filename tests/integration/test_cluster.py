@@ -39,9 +39,8 @@ def _two_nodes() -> Iterator[LoopbackCluster]:
         cluster.stop()
 
 
-shared_cluster = pytest.fixture(scope="module", name="cluster")(
-    _two_nodes
-)  # for the tests that leave it whole
+# for the tests that leave it whole
+shared_cluster = pytest.fixture(scope="module", name="cluster")(_two_nodes)
 own_cluster = pytest.fixture(name="own_cluster")(_two_nodes)  # for the test that kills a node
 
 

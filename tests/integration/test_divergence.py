@@ -35,9 +35,8 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
         text=True,
         timeout=400,
     )
-    assert run.returncode == 0, (
-        run.stdout[-3000:] + run.stderr[-3000:]
-    )  # divergence is an outcome, not a failure
+    # divergence is an outcome, not a failure
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "diverged (stopped, not retried) │ 2" in run.stdout
     client = MlflowClient(uri)
     trials = client.search_runs(
@@ -60,10 +59,11 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
         "analyze": [CLI, "analyze", "diverging", "--tracking-uri", uri, "--out", str(out)],
         "runs": [CLI, "runs", "diverging", "--tracking-uri", uri],
     }
+    # side by side: each mostly imports
     started = {
         name: subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name, c in commands.items()
-    }  # side by side: each mostly imports
+    }
     (_, analyze_err), (listing, _) = (started[name].communicate(timeout=300) for name in commands)
     assert started["analyze"].returncode == 0, analyze_err
     table = pd.read_csv(out / "bias_variance.csv")

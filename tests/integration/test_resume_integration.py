@@ -59,9 +59,8 @@ def test_stop_then_resume(tmp_path: Path, stop: str) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 240
-    while (
-        time.monotonic() < deadline
-    ):  # wait until both trials are well under way (Ray's storage has each result at once)
+    # wait until both trials are well under way (Ray's storage has each result at once)
+    while time.monotonic() < deadline:
         steps = [
             len(path.read_text().splitlines())
             for path in (tmp_path / "ray" / "interrupted").glob("*/result.json")

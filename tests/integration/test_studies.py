@@ -135,9 +135,8 @@ def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
         )
         assert [a.path for a in client.list_artifacts(target.info.run_id, "model")] == ["model/model.pt"]
 
-    again = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )  # all finished: no trial, no second evaluation
+    # all finished: no trial, no second evaluation
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     for target in (t for t in trials if t is not surrogate):
         assert len(client.get_metric_history(target.info.run_id, "black_box_fgsm_error")) == 1

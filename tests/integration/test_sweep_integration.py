@@ -321,10 +321,11 @@ def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
         [CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri]
         for command in ("runs", "analyze", "resume", "sync")
     ]
+    # side by side: each mostly imports
     started = [
         subprocess.Popen(c, cwd=sweep.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for c in commands
-    ]  # side by side: each mostly imports
+    ]
     for process in started:
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 2 and "no-such-sweep" in stderr and stderr.count("\n") == 1, stderr

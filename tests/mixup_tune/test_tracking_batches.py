@@ -65,9 +65,8 @@ def test_epochs_are_held_back_then_written_once_each_at_the_trials_end(tmp_path:
     assert _logged_epochs(client, run_id) == [1], "the first epoch is written at once: the run shows progress"
     for epoch in range(2, 11):
         callback.on_trial_result(0, [], trial, _result(epoch))
-    callback.on_trial_result(
-        0, [], trial, _result(5)
-    )  # replayed, as after a restore from an older checkpoint
+    # replayed, as after a restore from an older checkpoint
+    callback.on_trial_result(0, [], trial, _result(5))
     assert _logged_epochs(client, run_id) == [1], "epochs within FLUSH_INTERVAL_S wait on the driver"
 
     trial.last_result = _result(10)

@@ -81,11 +81,12 @@ def write_uci(root: Path) -> dict[str, np.ndarray]:
     uci = root / "uci"
     rows: dict[str, np.ndarray] = {}
     (uci / "abalone").mkdir(parents=True)
+    # ring 29 alone
     sexes, measures, rings = (
         rng.choice(list("MFI"), 40),
         rng.random((40, 7)).round(4),
         np.r_[np.arange(39) % 3 + 5, 29],
-    )  # ring 29 alone
+    )
     (uci / "abalone" / "abalone.data").write_text(
         "".join(f"{s},{','.join(map(str, m))},{r}\n" for s, m, r in zip(sexes, measures, rings))
     )

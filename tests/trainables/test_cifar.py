@@ -23,9 +23,10 @@ def _fake_cifar100(root: Path, per_split: tuple[int, int] = (300, 100)) -> None:
     generator = np.random.default_rng(0)
     for name, count in zip(("train", "test"), per_split):
         labels = np.arange(count) % 100
+        # a learnable signal
         data = (generator.integers(0, 40, (count, 3, 32, 32)) + labels[:, None, None, None] * 2).astype(
             np.uint8
-        )  # a learnable signal
+        )
         with open(folder / name, "wb") as file:
             pickle.dump(
                 {

@@ -46,9 +46,8 @@ def test_both_image_layouts_train_bit_for_bit_the_same(tmp_path: Path) -> None:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = (
-        (digits.images * 16).clip(0, 255).astype(np.uint8)
-    )  # (N, 8, 8) uint8, as array dumps store grayscale
+    # (N, 8, 8) uint8, as array dumps store grayscale
+    images = (digits.images * 16).clip(0, 255).astype(np.uint8)
     arrays = {
         "x_train": images[:1200],
         "y_train": digits.target[:1200],
@@ -105,9 +104,8 @@ def test_the_near_constant_threshold_is_relative_to_the_features_magnitude(
     assert (float(normalisation.scale[0]) != 1.0) == scaled
     assert normalisation.centred_only == (0 if scaled else 1)
     if scaled:
-        assert float(normalisation.scale[0]) == pytest.approx(
-            1000.0 * spread, rel=1e-4
-        )  # features are float32
+        # features are float32
+        assert float(normalisation.scale[0]) == pytest.approx(1000.0 * spread, rel=1e-4)
 
 
 def test_images_get_per_channel_statistics() -> None:
@@ -193,9 +191,8 @@ def _corrupt_files(root: Path) -> dict[str, tuple[str, dict[str, object], str]]:
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     ):
-        (fashion / f"{name}.gz").write_bytes(
-            gzip.compress(np.random.default_rng(0).bytes(4000))[:200]
-        )  # a gzip stream cut short
+        # a gzip stream cut short
+        (fashion / f"{name}.gz").write_bytes(gzip.compress(np.random.default_rng(0).bytes(4000))[:200])
     not_idx = root / "not-idx" / "fashion-mnist"
     not_idx.mkdir(parents=True)
     for name in (
@@ -204,9 +201,8 @@ def _corrupt_files(root: Path) -> dict[str, tuple[str, dict[str, object], str]]:
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     ):
-        (not_idx / f"{name}.gz").write_bytes(
-            gzip.compress(b"\x00" * 4000)
-        )  # whole gzip streams, but not idx files inside
+        # whole gzip streams, but not idx files inside
+        (not_idx / f"{name}.gz").write_bytes(gzip.compress(b"\x00" * 4000))
     (root / "tar").mkdir()
     (root / "tar" / "cifar10-jpg.tar.gz").write_bytes(gzip.compress(b"not a tar archive" * 50))
     tree = root / "images"
@@ -215,9 +211,8 @@ def _corrupt_files(root: Path) -> dict[str, tuple[str, dict[str, object], str]]:
             (tree / split / label).mkdir(parents=True)
             for i in range(2):
                 Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tree / split / label / f"{i}.png")
-    (tree / "train" / "a" / "0.png").write_bytes(
-        (tree / "train" / "a" / "0.png").read_bytes()[:30]
-    )  # a PNG cut short
+    # a PNG cut short
+    (tree / "train" / "a" / "0.png").write_bytes((tree / "train" / "a" / "0.png").read_bytes()[:30])
     pickles = root / "pickles" / "cifar-100-python"
     pickles.mkdir(parents=True)
     batch = pickle.dumps({"data": np.zeros((4, 3072), np.uint8), "fine_labels": [0, 1, 0, 1]})

@@ -146,9 +146,8 @@ def project_with_draws(
         sizes = [
             len(order[start : start + config.batch_size]) for start in range(0, len(order), config.batch_size)
         ]
-        steps = recorder.steps[drawn:] or [
-            (1.0, torch.arange(size)) for size in sizes if size >= 2
-        ]  # ERM: lambda 1, nobody mixed
+        # ERM: lambda 1, nobody mixed
+        steps = recorder.steps[drawn:] or [(1.0, torch.arange(size)) for size in sizes if size >= 2]
         draws.append((order, steps))
     return losses, init, draws, (trial.y_train.numpy(), trial.selected.numpy())
 
@@ -170,9 +169,8 @@ def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str, path: str, alpha: float, noise: float
 ) -> None:
     if path == "per_batch":
-        monkeypatch.setattr(
-            trainables.tasks.classify, "PREMIX_MAX_ELEMENTS", 0
-        )  # an epoch too big to premix: mixed batch by batch
+        # an epoch too big to premix: mixed batch by batch
+        monkeypatch.setattr(trainables.tasks.classify, "PREMIX_MAX_ELEMENTS", 0)
     arrays = write_layout(digits(), layout, tmp_path / "data.npz")
     config = TrainConfig(
         dataset="npz",

@@ -46,12 +46,10 @@ def tiny(gan: dict[str, Any] | None = None, **options: Any) -> TrainConfig:
 def test_the_targets_own_samples_score_as_a_perfect_generator_and_a_collapsed_one_does_not(name: str) -> None:
     target, quality = TARGETS[name], SampleQuality(TARGETS[name], torch.device("cpu"))
     perfect = quality(target.sample(2500, torch.Generator().manual_seed(1)))
-    assert (
-        perfect["high_quality"] > 98 and perfect["sample_distance"] < 0.1
-    )  # two draws differ by sampling noise only
-    collapsed = quality(
-        target.skeleton[:1].repeat(2500, 1)
-    )  # every sample on one mode: high quality, one mode, far in distribution
+    # two draws differ by sampling noise only
+    assert perfect["high_quality"] > 98 and perfect["sample_distance"] < 0.1
+    # every sample on one mode: high quality, one mode, far in distribution
+    collapsed = quality(target.skeleton[:1].repeat(2500, 1))
     assert collapsed["high_quality"] == 100 and collapsed["sample_distance"] > 5 * perfect["sample_distance"]
     far = quality(torch.full((2500, 2), 20.0))
     assert far["high_quality"] == 0 and far["sample_distance"] > 10
@@ -86,9 +84,8 @@ def test_erm_takes_no_mixup_draw_and_mixup_changes_what_is_learnt() -> None:
     assert erm.mixup.state_dict()["lambda_rng"] == before
     mixed = train(tiny()).history[-1]
     assert mixed != train(tiny(alpha=0.0)).history[-1]
-    assert (
-        train(tiny({"generator_loss": "non_saturating"})).history[-1]["g_loss"] > 0
-    )  # descends l(d(.), real)
+    # descends l(d(.), real)
+    assert train(tiny({"generator_loss": "non_saturating"})).history[-1]["g_loss"] > 0
 
 
 @pytest.mark.parametrize("mixing", ["paper", "released_code"])
@@ -96,9 +93,8 @@ def test_erm_takes_no_mixup_draw_and_mixup_changes_what_is_learnt() -> None:
 def test_a_gan_trial_resumes_bit_for_bit_from_its_checkpoint(alpha: float, mixing: str) -> None:
     config = tiny({"mixing": mixing}, alpha=alpha, epochs=3)
     straight: list[Any] = []
-    train(
-        config, on_epoch=lambda metrics, state: straight.append((metrics, copy.deepcopy(state())))
-    )  # a copy, as torch.save takes: the live tensors move on
+    # a copy, as torch.save takes: the live tensors move on
+    train(config, on_epoch=lambda metrics, state: straight.append((metrics, copy.deepcopy(state()))))
     resumed: list[Any] = []
     train(
         config,
@@ -123,9 +119,8 @@ def test_the_released_codes_discriminator_learns_two_shuffled_batches_mixed_poin
     trial = GanTrial(tiny({"mixing": "released_code", "target": "ring_unit"}, alpha=0.4))
     labels = torch.cat([trial.critic_batch()[1] for _ in range(200)]).flatten()
     assert ((labels <= 0.4) | (labels >= 0.6)).all(), "w l1 + (1 - w) l2 with w at most alpha"
-    weights = torch.where(labels < 0.5, labels, 1 - labels)[
-        (labels > 0) & (labels < 1)
-    ]  # the pairs of a real and a fake point
+    # the pairs of a real and a fake point
+    weights = torch.where(labels < 0.5, labels, 1 - labels)[(labels > 0) & (labels < 1)]
     assert len(weights) > 5000 and abs(float(weights.mean()) - 0.2) < 0.01, (
         "Uniform(0, alpha) has mean alpha / 2"
     )
@@ -145,9 +140,8 @@ def test_gan_options_are_checked_and_classifier_trials_keep_their_parameters() -
         TrainConfig.from_dict({"task": "gan", "label_noise": 0.2})
     with pytest.raises(ConfigError, match="gan.target"):
         TrainConfig.from_dict({"task": "gan", "gan": {"target": "moons"}})
-    assert not any(
-        key == "task" or key.startswith("gan.") for key in TrainConfig().flat()
-    )  # trial ids of classifiers unchanged
+    # trial ids of classifiers unchanged
+    assert not any(key == "task" or key.startswith("gan.") for key in TrainConfig().flat())
     assert "dataset" not in tiny().flat() and tiny().flat()["gan.target"] == "ring"
 
 

@@ -192,9 +192,8 @@ def test_a_premixed_epoch_equals_mixing_batch_by_batch(
     assert premixed_losses == pytest.approx(batch_losses, rel=1e-5)
     for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
-    assert premixed.mixup.state_dict()["perm_gen"].equal(
-        by_batch.mixup.state_dict()["perm_gen"]
-    )  # the same draws, consumed alike
+    # the same draws, consumed alike
+    assert premixed.mixup.state_dict()["perm_gen"].equal(by_batch.mixup.state_dict()["perm_gen"])
 
 
 # Section 2's alternatives: k-way Dirichlet weights, a second loader, equal-label partners.
@@ -206,9 +205,8 @@ def test_k_way_weights_are_dirichlet_rows_summing_to_one(k: int, lambda_per: str
     weights = torch.cat([sampler.weights(64) for _ in range(200)])
     assert weights.shape == (64 * 200, k) and (weights >= 0).all()
     assert torch.allclose(weights.sum(1), torch.ones(len(weights)))
-    assert torch.allclose(
-        weights.mean(0), torch.full((k,), 1 / k), atol=0.03
-    )  # symmetric Dirichlet: each weight 1/k on average
+    # symmetric Dirichlet: each weight 1/k on average
+    assert torch.allclose(weights.mean(0), torch.full((k,), 1 / k), atol=0.03)
     batch = sampler.weights(64)
     assert (batch == batch[0]).all() == (lambda_per == "batch")
     # Dirichlet(a, ..., a)'s first weight is Beta(a, (k - 1) a)
@@ -233,10 +231,11 @@ def test_same_label_partners_are_a_permutation_within_each_label() -> None:
     assert torch.equal(torch.sort(perm).values, torch.arange(200)) and torch.equal(y[perm], y)
     assert (perm != torch.arange(200)).float().mean() > 0.5  # a shuffle, not the identity
     alone = torch.tensor([0, 1, 1, 2])
+    # an example alone in its label mixes with itself
     assert sampler.same_label_permutation(alone)[[0, 3]].tolist() == [
         0,
         3,
-    ]  # an example alone in its label mixes with itself
+    ]
 
 
 def test_the_general_k_way_path_at_k_2_equals_the_papers_path() -> None:

@@ -41,9 +41,8 @@ def test_a_streamed_folder_of_mixed_sizes_trains_and_is_measured(tmp_path: Path)
     assert x.shape == (3, 16, 16) and x.dtype == torch.uint8 and index == 3
     history = train(streamed(root, label_noise=0.25)).history
     assert [m["epoch"] for m in history] == [1, 2, 3] and all(0 <= m["test_error"] <= 100 for m in history)
-    assert (
-        "train_error_corrupted" in history[-1] and "test_error_top5" not in history[-1]
-    )  # 4 classes: top-1 only
+    # 4 classes: top-1 only
+    assert "train_error_corrupted" in history[-1] and "test_error_top5" not in history[-1]
 
 
 def test_crops_and_flips_depend_on_the_seed_and_the_epoch_not_on_the_workers(tmp_path: Path) -> None:
@@ -61,9 +60,8 @@ def test_crops_and_flips_depend_on_the_seed_and_the_epoch_not_on_the_workers(tmp
         on_epoch=lambda metrics, state: resumed.append((metrics, copy.deepcopy(state()))),
         resume_state=straight[0][1],
     )
-    assert [m for m, _ in resumed] == [
-        m for m, _ in straight[1:]
-    ]  # two workers, then none: the same epochs to the last bit
+    # two workers, then none: the same epochs to the last bit
+    assert [m for m, _ in resumed] == [m for m, _ in straight[1:]]
     for key, value in straight[-1][1]["model"].items():
         assert torch.equal(value, resumed[-1][1]["model"][key]), key
     first, second = (StreamingTrial(streamed(root)).train_images for _ in range(2))
@@ -81,9 +79,10 @@ def test_what_needs_the_data_in_memory_is_refused_and_a_missing_split_is_named(t
     (tmp_path / "only-train" / "train" / "a").mkdir(parents=True)
     with pytest.raises(DatasetError, match="expected .*only-train/train/<class>/ and .*/val/<class>/"):
         StreamingTrial(streamed(tmp_path / "only-train"))
+    # earlier trial ids unchanged
     assert (
         "crop_size" not in TrainConfig().flat() and streamed(tmp_path, crop_size=32).flat()["crop_size"] == 32
-    )  # earlier trial ids unchanged
+    )
     (tmp_path / "sweep.yaml").write_text(
         f"name: s\ntrainable: {{dataset: imagefolder_stream, data_path: {tmp_path / 'only-train'}}}\n"
     )

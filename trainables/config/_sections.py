@@ -148,11 +148,12 @@ class GanConfig:
         "minimax"  # ascend d's loss (the paper's formula), or descend it with the targets set to "real"
     )
     noise_dim: int = 2  # the generator's input: standard Gaussian noise (the paper: 2-D)
+    # ReLU hidden layers (the paper: 3 x 512 for both networks)
     generator_widths: tuple[int, ...] = (
         512,
         512,
         512,
-    )  # ReLU hidden layers (the paper: 3 x 512 for both networks)
+    )
     discriminator_widths: tuple[int, ...] = (512, 512, 512)
     snapshots: tuple[int, ...] = (10, 100, 1000, 10000, 20000)  # iterations whose samples are kept (Figure 5)
     snapshot_size: int = 1000  # generated points per snapshot

@@ -79,9 +79,8 @@ class TrainConfig:
     )
     # adversarial robustness (Section 3.5), measured after the last epoch
     adversarial: bool = False  # white-box FGSM and I-FGSM on a fixed test subset, true labels
-    adversarial_epsilon: float = (
-        4 / 255
-    )  # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
+    # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
+    adversarial_epsilon: float = 4 / 255
     adversarial_examples: int = 1000  # size of the fixed, seeded test subset that is attacked
     # reproducibility and placement
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
@@ -114,9 +113,8 @@ class TrainConfig:
         normalise_types(self)
         require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
         if self.task == "gan":
-            if (
-                self.gan.mixing == "released_code"
-            ):  # alpha bounds each point's weight: above 1, mixing would extrapolate
+            # alpha bounds each point's weight: above 1, mixing would extrapolate
+            if self.gan.mixing == "released_code":
                 require(
                     finite(self.alpha) and 0 <= self.alpha <= 1,
                     "alpha",
@@ -148,9 +146,8 @@ class TrainConfig:
             "loader_workers",
             f"must be >= 0 (0: decode in the trial's own process); got {self.loader_workers}",
         )
-        if (
-            self.dataset == "imagefolder_stream"
-        ):  # batches come from disk: what needs the whole training set in memory is not available
+        # batches come from disk: what needs the whole training set in memory is not available
+        if self.dataset == "imagefolder_stream":
             for name, default in (
                 ("adversarial", False),
                 ("mix_k", 2),

@@ -18,9 +18,8 @@ Loader = Callable[[Source], Splits]
 DATASETS: Registry[Loader] = Registry("dataset")
 register_dataset = DATASETS.register
 dataset_names = DATASETS.names
-STREAMED = (
-    "imagefolder_stream",
-)  # datasets read from disk batch by batch (trainables.data.streaming), never loaded whole
+# datasets read from disk batch by batch (trainables.data.streaming), never loaded whole
+STREAMED = ("imagefolder_stream",)
 
 
 def default_data_root() -> Path:

@@ -69,9 +69,8 @@ def _fashion_mnist(source: Source) -> Splits:
     try:
         return cached(source, "fashion_mnist", root, build)
     except DatasetError:
-        if (
-            root == source.cache
-        ):  # the idx files copied from bad .gz files must not stand in for good ones later
+        # the idx files copied from bad .gz files must not stand in for good ones later
+        if root == source.cache:
             shutil.rmtree(root / "FashionMNIST", ignore_errors=True)
         raise
 
@@ -165,9 +164,8 @@ def _decode_archive(archive: Path, cache: Path) -> Splits:
     members: dict[tuple[str, str, str], bytes] = {}  # (split, class, file name) -> bytes
     with tarfile.open(archive, "r|*") as tar:  # one sequential pass: no seeking in the compressed stream
         for member in tar:
-            parts = member.name.removeprefix("./").split(
-                "/"
-            )  # flat class folders, as the CIFAR archives have
+            # flat class folders, as the CIFAR archives have
+            parts = member.name.removeprefix("./").split("/")
             if (
                 member.isfile()
                 and len(parts) == 4

@@ -69,9 +69,8 @@ def spectrograms(waveforms: list[np.ndarray]) -> torch.Tensor:
         batch[i, : len(clip)] = clip
         frames[i] = min(FRAMES, 1 + len(clip) // HOP)
     out = torch.empty(len(waveforms), FREQUENCIES, FRAMES)
-    for start in range(
-        0, len(waveforms), 512
-    ):  # chunks: the complex STFT of every clip at once would take GBs
+    # chunks: the complex STFT of every clip at once would take GBs
+    for start in range(0, len(waveforms), 512):
         chunk = batch[start : start + 512]
         power = (
             torch.stft(

@@ -57,9 +57,10 @@ class SmallCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2) if pool else nn.Identity(),
         )
+        # Flatten: a no-op that keeps the saved models' keys
         self.head = nn.Sequential(
             GlobalAvgPool(), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes)
-        )  # Flatten: a no-op that keeps the saved models' keys
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))

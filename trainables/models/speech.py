@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from ._registry import image_shape, register_model
 
+# configuration A of Simonyan & Zisserman
 _VGG11 = (
     64,
     "M",
@@ -37,7 +38,7 @@ _VGG11 = (
     512,
     512,
     "M",
-)  # configuration A of Simonyan & Zisserman
+)
 
 
 class LeNet(nn.Module):
@@ -79,9 +80,8 @@ class VGG11(nn.Module):
                     nn.ReLU(inplace=True),
                 ]
                 channels = int(width)
-        self.features = nn.Sequential(
-            *layers, nn.AdaptiveAvgPool2d((5, 3))
-        )  # 160 x 101 pools to 5 x 3 already
+        # 160 x 101 pools to 5 x 3 already
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((5, 3)))
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(channels * 15, hidden),

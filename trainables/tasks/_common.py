@@ -18,9 +18,8 @@ from ..config import TrainConfig, flatten
 from ..mixup import MixupSampler
 
 Metrics = dict[str, float]
-OnEpoch = Callable[
-    [Metrics, Callable[[], dict[str, Any]]], None
-]  # (the epoch's metrics, a function giving the checkpoint)
+# (the epoch's metrics, a function giving the checkpoint)
+OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
 CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 1024  # examples per forward pass when measuring errors
 
@@ -80,11 +79,12 @@ def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
     ``config``."""
     if state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
+    # where and how fast a trial runs may change; what it computes may not
     ignore = {
         "device",
         "data_root",
         "loader_workers",
-    }  # where and how fast a trial runs may change; what it computes may not
+    }
     current = {k: v for k, v in flatten(config.to_dict()).items() if k not in ignore}
     # Compared option by option, nested ones too: an option added since the checkpoint was written
     # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a

@@ -114,16 +114,14 @@ class GanTrial:
         """The discriminator's loss: ERM's two terms, or mixup's one on lam x + (1 - lam) g(z) with target
         lam."""
         if not self.mixup.mixes:
-            logits = (
-                self.discriminator(torch.cat([real, fake])).float().squeeze(1)
-            )  # one forward pass for both
+            # one forward pass for both
+            logits = self.discriminator(torch.cat([real, fake])).float().squeeze(1)
             real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
             return F.binary_cross_entropy_with_logits(
                 real_logits, torch.ones_like(real_logits)
             ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        lam = self.mixup.weights(len(real))[:, :1].to(
-            self.device
-        )  # (B, 1): one lambda per batch, or per sample
+        # (B, 1): one lambda per batch, or per sample
+        lam = self.mixup.weights(len(real))[:, :1].to(self.device)
         return F.binary_cross_entropy_with_logits(
             self.discriminator(torch.lerp(fake, real, lam)).float(), lam
         )
@@ -181,9 +179,8 @@ class GanTrial:
         if self.config.gan.mixing != "released_code":
             real = self.real()
             return self.generator_loss(real, self.generator(self.noise(len(real))).float())
-        if (
-            self.config.gan.generator_loss == "minimax"
-        ):  # minus the discriminator's loss on an unmixed labelled batch
+        # minus the discriminator's loss on an unmixed labelled batch
+        if self.config.gan.generator_loss == "minimax":
             points, labels = self.labelled_batch()
             return -F.binary_cross_entropy_with_logits(self.discriminator(points).float(), labels)
         logits = self.discriminator(self.generator(self.noise(self.config.batch_size)).float()).float()
@@ -215,9 +212,8 @@ class GanTrial:
         generator = torch.Generator(self.device).manual_seed(
             int(np.random.SeedSequence([self.config.seed, _EVAL_STREAM, self.iteration]).generate_state(1)[0])
         )
-        return self.generator(
-            self.noise(count, generator)
-        )  # fp32 whatever training's precision: these points are measured
+        # fp32 whatever training's precision: these points are measured
+        return self.generator(self.noise(count, generator))
 
     def train_epoch(self) -> Metrics:
         """``iterations_per_epoch`` generator iterations; the mean losses, the samples' quality and due
@@ -281,9 +277,8 @@ def train_gan(
         trial.epoch += 1
         diverged = not (math.isfinite(metrics["d_loss"]) and math.isfinite(metrics["g_loss"]))
         metrics = {"epoch": trial.epoch, **metrics, "diverged": float(diverged)}
-        trial.history.append(
-            {k: v for k, v in metrics.items() if k != "snapshots"}
-        )  # the checkpoint keeps numbers only
+        # the checkpoint keeps numbers only
+        trial.history.append({k: v for k, v in metrics.items() if k != "snapshots"})
         if on_epoch is not None:
             on_epoch(metrics, trial.state_dict)
         if diverged:
