@@ -83,8 +83,8 @@ FIGURE4 = pd.DataFrame(
 )
 FIGURE4_SOURCE = "Zhang et al. (2018), Figure 4: Google commands, 65,000 clips, 30 classes"
 
-# Table 1: ImageNet-2012 validation error in %, top-1 and top-5 (None: not reported), per network, epochs and
-# method.
+# Table 1: ImageNet-2012 validation error in %, top-1 and top-5 (None:
+# not reported), per network, epochs and method.
 TABLE1 = pd.DataFrame(
     [
         ("resnet50", 90, 0.0, 23.5, None),

@@ -31,12 +31,24 @@ _PDF_METADATA = {"CreationDate": None, "ModDate": None}
 def save_figure(figure: plt.Figure, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     figure.savefig(paths[0], dpi=130, metadata={"Software": None})
-    # The layout (constrained, in figure fractions) was solved for the PNG; solving it again for the PDF cost
-    # 0.2 s.
+    # The layout (constrained, in figure fractions) was solved for the
+    # PNG; solving it again for the PDF cost 0.2 s.
     figure.set_layout_engine("none")
     figure.savefig(paths[1], metadata=_PDF_METADATA)
     plt.close(figure)
     return paths
+
+
+def seed_caption(table: pd.DataFrame, metric: str) -> str:
+    """A figure's caption of what its points and bars are: the most seeds behind a row of ``metric``."""
+    return f"mean over {int(table[f'{metric}_n'].max())} seed(s), bars: 95% confidence interval"
+
+
+def save_table(frame: pd.DataFrame, out: Path, stem: str) -> Path:
+    """``out/<stem>.csv``, numbers to 4 decimals, no index: the study's table as a file."""
+    path = out / f"{stem}.csv"
+    frame.to_csv(path, index=False, float_format="%.4f")
+    return path
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, save_table
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -101,8 +101,7 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     table = adversarial_table(runs)
-    csv = out / "adversarial.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "adversarial")
     with_paper = paper.comparable(runs, paper.TABLE3_SETTING)
     replica = table3(table, with_paper)
     replica_csv = out / "adversarial_table3.csv"

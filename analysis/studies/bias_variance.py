@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, save_table, seed_caption
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -70,8 +70,7 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     axes[0].legend(title="star: best alpha", fontsize=8)
-    seeds = int(table["last_test_error_n"].max())
-    figure.suptitle(f"{title}: mean over {seeds} seed(s), bars: 95% confidence interval")
+    figure.suptitle(f"{title}: {seed_caption(table, 'last_test_error')}")
     return save_figure(figure, out, "bias_variance")
 
 
@@ -79,8 +78,7 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     table = bias_variance_table(runs)
-    csv = out / "bias_variance.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "bias_variance")
     shown = pd.DataFrame(
         {
             "noise": (table["label_noise"] * 100).map("{:.0f}%".format),

@@ -14,7 +14,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, signed_interval
+from ..render import (
+    StudyOutput,
+    markdown_table,
+    mean_std,
+    method_labels,
+    save_figure,
+    save_table,
+    signed_interval,
+)
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import HistoryLoader, StudyContext, register_study
@@ -70,8 +78,7 @@ def plot_curves(load_history: HistoryLoader, runs: pd.DataFrame, out: Path) -> l
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     table = cifar_table(runs)
-    csv = out / "cifar.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "cifar")
     shown = table[["dataset", "model"]].copy()
     shown["method"] = method_labels(table["alpha"])
     shown["best test error"] = mean_std(table, "best_test_error")

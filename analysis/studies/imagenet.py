@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_table
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -27,12 +27,9 @@ def imagenet_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 @register_study("imagenet")
 def render(context: StudyContext) -> StudyOutput:
-    runs, out = context.runs, context.out
-    table = imagenet_table(runs)
-    csv = out / "imagenet.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
-    shown = table[["model", "epochs"]].copy()
-    shown["method"] = method_labels(table["alpha"])
+    table = imagenet_table(context.runs)
+    csv = save_table(table, context.out, "imagenet")
+    shown = table[["model", "epochs"]].assign(method=method_labels(table["alpha"]))
     shown["top-1 error"] = mean_std(table, "last_test_error")
     if "test_error_top5_mean" in table:
         shown["top-5 error"] = mean_std(table, "test_error_top5")
@@ -40,7 +37,7 @@ def render(context: StudyContext) -> StudyOutput:
         "" if t1 != t1 else f"{t1:g} / {'-' if t5 != t5 else f'{t5:g}'}"
         for t1, t5 in zip(table["paper_top1"], table["paper_top5"])
     ]
-    dataset = runs["dataset"].iloc[0]
+    dataset = context.runs["dataset"].iloc[0]
     markdown = "\n\n".join(
         [
             "## ImageNet recipe (Section 3.1, Table 1)",

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import load_trained
 
-from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, save_table
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -75,8 +75,7 @@ def render(context: StudyContext) -> StudyOutput:
     table = seed_stats(measured, ["alpha", "lambda"], ["miss_rate", "gradient_norm"]).sort_values(
         ["alpha", "lambda"]
     )
-    csv = out / "in_between.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "in_between")
     middle = table[table["lambda"] == 0.5]
     shown = pd.DataFrame({"model": method_labels(middle["alpha"])})
     shown["miss rate at lambda = 0.5 (%)"] = mean_std(middle, "miss_rate").values

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, method_labels
+from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_table
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -43,8 +43,7 @@ def speech_table(runs: pd.DataFrame) -> pd.DataFrame:
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     table = speech_table(runs)
-    csv = out / "speech.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "speech")
     shown = pd.DataFrame({"model": table["model"], "method": method_labels(table["alpha"])})
     for metric, label in (
         ("val_error", "validation error"),

@@ -16,12 +16,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, seed_caption, signed_interval
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import StudyContext, register_study
 
 METRIC = "last_test_error"
+
+# The paper's Table 4 as lines on each panel: (column, colour, line style, width, legend label).
+PAPER_LINES = (
+    ("erm_test_error", "grey", "--", 1, "paper ERM"),
+    ("mixup_test_error", "tab:red", ":", 1.2, "paper mixup"),
+)
 
 
 def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -119,20 +125,9 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
         )
         reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset]
         if len(reference) and with_paper:
-            axis.axhline(
-                float(reference["erm_test_error"].iloc[0]),
-                color="grey",
-                linestyle="--",
-                linewidth=1,
-                label="paper ERM",
-            )
-            axis.axhline(
-                float(reference["mixup_test_error"].iloc[0]),
-                color="tab:red",
-                linestyle=":",
-                linewidth=1.2,
-                label="paper mixup",
-            )
+            for column, colour, style, width, label in PAPER_LINES:
+                value = float(reference[column].iloc[0])
+                axis.axhline(value, color=colour, linestyle=style, linewidth=width, label=label)
         if positive:
             axis.set_xscale("symlog", linthresh=min(positive))  # alpha = 0 (ERM) stays on the axis
         axis.set_xticks(alphas, [f"{a:g}" for a in alphas], fontsize=8)
@@ -144,10 +139,7 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
     for axis in list(axes.flat)[len(datasets) :]:
         axis.set_visible(False)
     axes.flat[0].legend(fontsize=7)
-    seeds = int(table[f"{METRIC}_n"].max())
-    figure.suptitle(
-        f"UCI (Table 4): test error against alpha, mean over {seeds} seed(s), bars: 95% confidence interval"
-    )
+    figure.suptitle(f"UCI (Table 4): test error against alpha, {seed_caption(table, METRIC)}")
     return save_figure(figure, out, "uci")
 
 

@@ -18,7 +18,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..render import StudyOutput, markdown_table, mean_std, save_figure, signed_interval
+from ..render import (
+    StudyOutput,
+    markdown_table,
+    mean_std,
+    save_figure,
+    save_table,
+    seed_caption,
+    signed_interval,
+)
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import StudyContext, register_study
@@ -121,10 +129,7 @@ def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
         axis.grid(alpha=0.3)
     axes[0].set_yticks(positions, labels, fontsize=8)
     axes[0].legend(fontsize=8)
-    seeds = int(table["last_test_error_n"].max())
-    figure.suptitle(
-        f"Section 2's variants of mixup: mean over {seeds} seed(s), bars: 95% confidence interval"
-    )
+    figure.suptitle(f"Section 2's variants of mixup: {seed_caption(table, 'last_test_error')}")
     return save_figure(figure, out, "variants")
 
 
@@ -132,8 +137,7 @@ def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
     table = variants_table(runs)
-    csv = out / "variants.csv"
-    table.to_csv(csv, index=False, float_format="%.4f")
+    csv = save_table(table, out, "variants")
     shown = pd.DataFrame(
         {
             "noise": table["label_noise"].map("{:.0%}".format),
