@@ -90,8 +90,8 @@ def run(
 def check_model(model: str, splits: Splits, args: argparse.Namespace) -> dict[str, Any]:
     device = args.device
     out: dict[str, Any] = {"model": model}
-    # Precision: each seed at fp32 and at bf16 (autocast for training's forward passes; evaluation is fp32
-    # either way).
+    # Precision: each seed at fp32 and at bf16 (autocast for training's
+    # forward passes; evaluation is fp32 either way).
     errors: dict[str, list[float]] = {"fp32": [], "bf16": []}
     speed: dict[str, float] = {}
     for precision in errors:

@@ -33,8 +33,8 @@ CASES: dict[str, dict[str, object]] = {
         "hidden_sizes": (128, 128),
         "batch_size": 64,
     },
-    # Images with crop and flip, as in the paper's CIFAR-10 runs (a 5,000-image subset, to keep it short on a
-    # CPU).
+    # Images with crop and flip, as in the paper's CIFAR-10 runs (a
+    # 5,000-image subset, to keep it short on a CPU).
     "cifar10 (5k), small CNN, batch 128": {
         "dataset": "cifar10",
         "model": "cnn",

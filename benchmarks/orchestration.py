@@ -58,8 +58,8 @@ REPO = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "mixup-tune")
 
 TRAINABLES = {
-    # A trial of 10 to 17 s on a 2-core CPU at 3 epochs: the small CNN on 5,000 CIFAR-10 images, crop and
-    # flip, mixup.
+    # A trial of 10 to 17 s on a 2-core CPU at 3 epochs: the small CNN on
+    # 5,000 CIFAR-10 images, crop and flip, mixup.
     "cifar10": {
         "dataset": "cifar10",
         "train_subset": 5000,
@@ -109,8 +109,8 @@ def run_sweep(configs: list[dict[str, object]], folder: Path, index: int) -> flo
     spec = {
         "name": f"orchestration-{index}",
         "trainable": base,
-        # An explicit list of trials (grid over a single joint axis would mix alphas and seeds): alpha and
-        # seed as given.
+        # An explicit list of trials (grid over a single joint axis would mix
+        # alphas and seeds): alpha and seed as given.
         "search": {
             "alpha": sorted({c["alpha"] for c in configs}),
             "seed": sorted({c["seed"] for c in configs}),

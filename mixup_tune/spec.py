@@ -46,8 +46,8 @@ STUDIES = (
 )
 METRICS = CLASSIFIER_OBJECTIVES + GAN_OBJECTIVES
 _TRAIN_CONFIG = pydantic.TypeAdapter(TrainConfig)
-# Numbers as numbers: pydantic's lax mode would take `true` for 1 and "5" for 5 (an int still passes for a
-# float).
+# Numbers as numbers: pydantic's lax mode would take `true` for 1 and
+# "5" for 5 (an int still passes for a float).
 StrictInt = Annotated[int, Strict()]
 StrictFloat = Annotated[float, Strict()]
 

@@ -39,8 +39,8 @@ class SyncReport:
     runs_created: int = 0  # trials MLflow had no run for
     epochs_logged: int = 0  # epoch results MLflow lacked
     runs_ended: int = 0  # runs given the end Ray recorded (FINISHED or FAILED)
-    # runs found RUNNING, left so by a driver that died or lost MLflow; each ends as Ray says (KILLED if
-    # unfinished)
+    # runs found RUNNING, left so by a driver that died or lost MLflow;
+    # each ends as Ray says (KILLED if unfinished)
     reconciled: int = 0
     unfinished: int = 0  # trials Ray has not finished: `resume` runs them
     failed: int = 0  # trials that ended in error

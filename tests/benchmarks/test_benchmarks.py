@@ -27,8 +27,8 @@ def _run(script: str, *args: str, out: Path) -> dict:
 
 
 def test_reference_loop_benchmark(tmp_path: Path, colour_npz: Path) -> None:
-    # Small generated 32x32 colour images here and below: decoding the JPEG CIFAR-10 into CI's fresh cache
-    # took 20 s.
+    # Small generated 32x32 colour images here and below: decoding the
+    # JPEG CIFAR-10 into CI's fresh cache took 20 s.
     results = _run(
         "reference_loop.py",
         "--dataset",

@@ -249,8 +249,8 @@ def test_every_shipped_sweep_validates(name: str) -> None:
     assert load_spec(REPO / "sweeps" / f"{name}.yaml").name == name
 
 
-# The sweeps at the paper's scale (the others are CPU-sized versions, or the quick GPU recipe of
-# cifar10_fast).
+# The sweeps at the paper's scale (the others are CPU-sized
+# versions, or the quick GPU recipe of cifar10_fast).
 PAPER_SWEEPS = [
     "adversarial",
     "bias_variance",

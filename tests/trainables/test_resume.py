@@ -66,8 +66,8 @@ CONFIGS = {
     ),
     # fp16 autocast: the gradient scaler's state (scale, growth tracker) is part of the checkpoint
     "mlp-fp16": dict(dataset="digits", model="mlp", alpha=1.0, precision="fp16", batch_size=64),
-    # Section 2's variants: the second loaders' orders and the equal-label draws come from checkpointed
-    # generators
+    # Section 2's variants: the second loaders' orders and the
+    # equal-label draws come from checkpointed generators
     "mlp-3way-two-loaders": dict(
         dataset="digits", model="mlp", alpha=1.0, mix_k=3, mix_pairing="two_loaders", batch_size=64
     ),

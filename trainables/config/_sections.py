@@ -202,8 +202,8 @@ class GanConfig:
         require(self.eval_samples >= 100, "gan.eval_samples", f"must be >= 100; got {self.eval_samples}")
 
 
-# The options a GAN trial uses; the others (data, classifier, label noise, ...) mean nothing to it and keep
-# their defaults.
+# The options a GAN trial uses; the others (data, classifier, label noise,
+# ...) mean nothing to it and keep their defaults.
 GAN_OPTIONS = (
     "task",
     "gan",

@@ -45,8 +45,8 @@ class TrainConfig:
     augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
     # imagefolder_stream only: pixels per side of the random-resized training crop and the centre test crop
     crop_size: int = 224
-    # imagefolder_stream only: DataLoader worker processes decoding images (what is drawn does not depend on
-    # it)
+    # imagefolder_stream only: DataLoader worker processes decoding
+    # images (what is drawn does not depend on it)
     loader_workers: int = 4
     download: bool = False  # let torchvision download when files are missing (needs internet)
     # model
@@ -66,8 +66,8 @@ class TrainConfig:
     mix_k: int = 2  # examples per mixed input; above 2, weights ~ Dirichlet(alpha, ..., alpha)
     mixup_warmup_epochs: int = 0  # epochs of ERM before mixing starts (the paper's speech study: 5)
     mix_pairing: Literal["shuffle", "two_loaders", "same_label"] = (
-        # partners: the shuffled minibatch itself, a second shuffled pass over the data, or examples of equal
-        # label
+        # partners: the shuffled minibatch itself, a second shuffled pass
+        # over the data, or examples of equal label
         "shuffle"
     )
     # label noise (Zhang et al. 2017)

@@ -87,8 +87,8 @@ class ImageFiles(Dataset):
         image = decode_image(self.files[index], mode=ImageReadMode.RGB)
         if not self.train:
             return self.transform(image), index
-        # torchvision draws its crop and flip from torch's global generator: seeded here per image, and
-        # restored after.
+        # torchvision draws its crop and flip from torch's global generator:
+        # seeded here per image, and restored after.
         seed = int(np.random.SeedSequence([self.epoch_seed, index]).generate_state(1)[0])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

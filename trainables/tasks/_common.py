@@ -87,8 +87,8 @@ def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
     }
     current = {k: v for k, v in flatten(config.to_dict()).items() if k not in ignore}
     # Compared option by option, nested ones too: an option added since the checkpoint was written
-    # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default then; an option since removed is a
-    # mismatch.
+    # (mix_k, schedule.warmup_epochs, task, gan.*, ...) had its default
+    # then; an option since removed is a mismatch.
     written = flatten(state["config"])
     defaults = flatten(TrainConfig().to_dict())
     saved = {k: written.get(k, defaults[k]) for k in current}
