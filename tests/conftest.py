@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import shared_datasets, start_mlflow_server
+from helpers import STORAGE_MODES, shared_datasets, tracking_store
 
 # set (CI does): the real-data tier fails instead of skipping when the data is absent
 REQUIRE_DATA = "MIXUP_TUNE_REQUIRE_DATA"
@@ -57,19 +57,11 @@ def colour_npz(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "server"], scope="module")
+@pytest.fixture(params=STORAGE_MODES, scope="module")
 def tracking_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Every integration test runs against MLflow's embedded sqlite store and against a tracking server."""
-    root = tmp_path_factory.mktemp(f"mlflow-{request.param}")
-    if request.param == "sqlite":
-        yield f"sqlite:///{root / 'mlflow.db'}"
-        return
-    process, url = start_mlflow_server(root)
-    try:
-        yield url
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+    with tracking_store(request.param, tmp_path_factory.mktemp(f"mlflow-{request.param}")) as uri:
+        yield uri
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

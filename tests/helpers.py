@@ -5,6 +5,7 @@ MLflow servers. Imported as ``from helpers import ...`` (tests/ is on the path),
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import random
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +191,27 @@ def start_mlflow_server(
             break
     process.kill()
     raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+
+
+# MLflow's storage modes, as Optuna's STORAGE_MODES: every integration test that records runs takes each.
+STORAGE_MODES = ("sqlite", "server")
+
+
+@contextlib.contextmanager
+def tracking_store(mode: str, root: Path) -> Iterator[str]:
+    """A fresh MLflow store of ``mode`` in ``root``: its tracking URI, and the server stopped at the end."""
+    if mode == "sqlite":
+        yield f"sqlite:///{root / 'mlflow.db'}"
+        return
+    process, url = start_mlflow_server(root)
+    try:
+        yield url
+    finally:
+        stop_server(process)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop an ``mlflow server`` from ``start_mlflow_server`` (its whole process group), if it still runs."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)

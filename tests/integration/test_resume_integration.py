@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import CLI, kill_session
+from helpers import CLI, STORAGE_MODES, kill_session, tracking_store
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
@@ -44,10 +44,15 @@ def _trial_runs(client: MlflowClient) -> list:
     return client.search_runs(experiments, "tags.`mixup_tune.role` = 'trial'")
 
 
+@pytest.mark.parametrize("storage", STORAGE_MODES)
 @pytest.mark.parametrize("stop", ["ctrl-c", "kill-9"])
-def test_stop_then_resume(tmp_path: Path, stop: str) -> None:
+def test_stop_then_resume(tmp_path: Path, stop: str, storage: str) -> None:
+    with tracking_store(storage, tmp_path) as uri:
+        _stop_then_resume(tmp_path, stop, uri)
+
+
+def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
     run = subprocess.Popen(

@@ -6,15 +6,8 @@ sweep spec (``mixup_tune.spec``) validates the same dataclasses with pydantic:
 ranges and names, both there and here.
 """
 
-from ._checks import check_option_types, type_problem
-from ._sections import (
-    BUILTIN_DATASETS,
-    BUILTIN_MODELS,
-    GAN_OPTIONS,
-    GanConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-)
+from ._checks import BUILTIN_DATASETS, BUILTIN_MODELS, check_option_types, type_problem
+from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 from ._train import TrainConfig, flatten, option_names, unflatten
 
 __all__ = [

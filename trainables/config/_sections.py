@@ -7,46 +7,6 @@ from typing import Literal
 
 from ._checks import FORBID_EXTRA, check_own_types, finite, normalise_types, require
 
-# The registries' built-in names (tests/trainables/test_models.py holds them equal), so that a config that
-# names these is checked without importing the registries and torch: a sweep's driver checks its
-# spec before Ray starts, and a torch import there is 1.3 s of every command. Other names, such as
-# those added with register_dataset and register_model, are looked up in the registries.
-BUILTIN_DATASETS = frozenset(
-    {
-        "abalone",
-        "arcene",
-        "arrhythmia",
-        "cifar10",
-        "cifar100",
-        "digits",
-        "fashion_mnist",
-        "htru2",
-        "imagefolder",
-        "imagefolder_stream",
-        "iris",
-        "npz",
-        "phishing",
-        "speech_commands",
-    }
-)
-BUILTIN_MODELS = frozenset(
-    {
-        "cnn",
-        "densenet_bc190",
-        "fast_cifar",
-        "lenet",
-        "mlp",
-        "preact_resnet18",
-        "preact_resnet18_authors",
-        "resnet101",
-        "resnet50",
-        "resnext101_32x4d",
-        "resnext101_64x4d",
-        "vgg11",
-        "wrn28_10",
-    }
-)
-
 
 @dataclass
 class OptimizerConfig:

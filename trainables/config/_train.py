@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
-from ._checks import FORBID_EXTRA, check_own_types, finite, normalise_types, require
-from ._sections import (
+from ._checks import (
     BUILTIN_DATASETS,
     BUILTIN_MODELS,
-    GAN_OPTIONS,
-    GanConfig,
-    OptimizerConfig,
-    ScheduleConfig,
+    FORBID_EXTRA,
+    check_own_types,
+    finite,
+    normalise_types,
+    require,
 )
+from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 
 # Classifier options added after trial ids were first logged, with their defaults (see TrainConfig.flat).
 _ADDED_LATER = {

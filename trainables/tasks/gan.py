@@ -52,16 +52,8 @@ from ..config import TrainConfig
 from ..device import autocast_dtype, configure_determinism, resolve_device
 from ..mixup import MixupSampler
 from ..models import MLP
-from ._common import (
-    Metrics,
-    OnEpoch,
-    TrainResult,
-    build_optimizer,
-    check_checkpoint,
-    checkpoint,
-    restore_rng,
-    rng_state,
-)
+from . import _common as common
+from ._common import Metrics, OnEpoch, TrainResult
 from .gan_targets import TARGETS, SampleQuality
 
 # The generator of the evaluation noise is reseeded at every evaluation from the trial seed and the iteration,
@@ -88,8 +80,8 @@ class GanTrial:
         self.discriminator = MLP(2, gan.discriminator_widths, 1).to(self.device)
         # Fused updates: a toy GAN's steps are many and small, and the fused update makes an iteration a
         # quarter faster on a CPU.
-        self.g_optimizer = build_optimizer(config, self.generator, fused=True)
-        self.d_optimizer = build_optimizer(config, self.discriminator, fused=True)
+        self.g_optimizer = common.build_optimizer(config, self.generator, fused=True)
+        self.d_optimizer = common.build_optimizer(config, self.discriminator, fused=True)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.iteration = 0  # generator updates so far
         self.epoch = 0
@@ -240,10 +232,13 @@ class GanTrial:
 
     PARTS = ("generator", "discriminator", "g_optimizer", "d_optimizer")
 
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"data": self.data_gen, "noise": self.noise_gen}
+
     def state_dict(self) -> dict[str, Any]:
-        rng = rng_state(self.device, {"data": self.data_gen, "noise": self.noise_gen}, self.mixup)
+        rng = common.rng_state(self.device, self.generators(), self.mixup)
         return {
-            **checkpoint(
+            **common.checkpoint(
                 self.config,
                 self.epoch,
                 self.history,
@@ -254,11 +249,13 @@ class GanTrial:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_checkpoint(state, self.config)
+        common.check_checkpoint(state, self.config)
         self.epoch, self.iteration, self.history = state["epoch"], state["iteration"], list(state["history"])
         for name in self.PARTS:
             getattr(self, name).load_state_dict(state[name])
-        restore_rng(state["rng"], self.device, {"data": self.data_gen, "noise": self.noise_gen}, self.mixup)
+        common.restore_rng(
+            state["rng"], self.device, {"data": self.data_gen, "noise": self.noise_gen}, self.mixup
+        )
 
 
 def train_gan(
