@@ -204,8 +204,7 @@ def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(
 
 # Independent draws: the recipe of each dataset, and the seed spread measured for it (std over 12 seeds of one
 # trainer, in points of %, the larger of the two trainers'; tests/trainables/measure_differential_spread.py).
-# A difference
-# of means over SEEDS seeds each passes within TOLERANCE_SIGMAS standard errors of that difference.
+# A difference of means over SEEDS seeds each passes within TOLERANCE_SIGMAS standard errors of it.
 SEEDS = 4
 TOLERANCE_SIGMAS = 4.0
 RECIPES = {

@@ -18,9 +18,8 @@ from ..errors import DatasetError, first_line
 from ._splits import Source, Splits
 
 # Part of every cache file's name: bump it when a loader's output changes, so that no cache of the old output
-# is read.
-# 2: tabular splits send single-example classes to training (abalone's test set held a ring count never
-# trained on);
+# is read. 2: tabular splits send single-example classes to training (abalone's test set held a ring count
+# never trained on);
 #    CIFAR-10's pickles are read without torchvision (same tensors).
 # 3: Speech Commands folders with validation_list.txt and testing_list.txt are split by those lists.
 CACHE_VERSION = 3

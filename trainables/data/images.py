@@ -228,8 +228,7 @@ def _decode_folder(path: Path) -> tuple[Tensor, Tensor, list[str]]:
 
     try:
         # All JPEG (CIFAR-10, ImageNet): one batched call to torchvision's libjpeg-turbo decoder gives the
-        # same
-        # pixels as PIL (checked on CIFAR-10) ten times faster on small images.
+        # same pixels as PIL (checked on CIFAR-10) ten times faster on small images.
         images = decode_jpeg([read_file(file) for file in files], mode=ImageReadMode.RGB)
     except RuntimeError:  # another format among them (PNG, BMP, ...)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
