@@ -27,12 +27,13 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import SNAPSHOT_DIR
+from mixup_tune.records.names import GAN_QUALITY_METRICS
 
 from ..render import StudyOutput, draw_snapshot, markdown_table, method_labels, save_figure
 from ..runs import varying_options
 from ._registry import StudyContext, register_study
 
-FINAL_METRICS = ("modes_covered", "high_quality", "sample_distance")
+FINAL_METRICS = GAN_QUALITY_METRICS  # each run's last evaluation
 # trainables.tasks.gan_targets (not imported: it needs torch); the spiral has none
 MODES = {
     "ring": 8,

@@ -22,7 +22,9 @@ EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
 PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
 # What a search or ASHA may optimise (``tune.metric``), per task.
 CLASSIFIER_OBJECTIVES = ("test_error", "val_error", "train_error_real", "train_loss")
-GAN_OBJECTIVES = ("sample_distance", "high_quality", "modes_covered")  # trainables.tasks.gan_targets
+# What a GAN trial's SampleQuality measures (trainables.tasks.gan_targets); distance first, its objectives.
+GAN_QUALITY_METRICS = ("modes_covered", "high_quality", "sample_distance")
+GAN_OBJECTIVES = GAN_QUALITY_METRICS[::-1]
 SNAPSHOT_DIR = "snapshots"  # a GAN trial's generated points at gan.snapshots iterations (Figure 5)
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 
