@@ -55,6 +55,19 @@ def write_image_folder(
     return root
 
 
+def start_sweep(directory: Path, spec_file: str, args: list[str]) -> subprocess.Popen[str]:
+    """`mixup-tune run` in the background, in a session of its own (``kill_session`` stops it and its Ray);
+    stdout and stderr together, as text."""
+    return subprocess.Popen(
+        [CLI, "run", spec_file, *args],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def run_and_analyze(directory: Path, spec_text: str) -> str:
     """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite
     store; return the store's URI."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import CLI, STORAGE_MODES, kill_session, tracking_store
+from helpers import CLI, STORAGE_MODES, kill_session, start_sweep, tracking_store
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
@@ -55,14 +55,7 @@ def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
-    run = subprocess.Popen(
-        [CLI, "run", "spec.yaml", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    run = start_sweep(tmp_path, "spec.yaml", args)
     deadline = time.monotonic() + 240
     # wait until both trials are well under way (Ray's storage has each result at once)
     while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import CLI, STORAGE_MODES, kill_session, start_mlflow_server, stop_server
+from helpers import CLI, STORAGE_MODES, kill_session, start_mlflow_server, start_sweep, stop_server
 from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.integration
@@ -39,6 +39,17 @@ def _trial_runs(client: MlflowClient) -> list:
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(
         experiments, "tags.`mixup_tune.sweep` = 'outage' and tags.`mixup_tune.role` = 'trial'"
+    )
+
+
+def _sync(directory: Path, uri: str) -> subprocess.CompletedProcess[str]:
+    """`mixup-tune sync outage`, as a user runs it once the store is back."""
+    return subprocess.run(
+        [CLI, "sync", "outage", "--tracking-uri", uri],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -105,14 +116,7 @@ def _outage_then_sync(tmp_path: Path, outage: ServerOutage | SqliteOutage) -> No
     (tmp_path / "spec.yaml").write_text(SPEC)
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
-    sweep = subprocess.Popen(
-        [CLI, "run", "spec.yaml", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    sweep = start_sweep(tmp_path, "spec.yaml", args)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:  # both trials under way and logging
@@ -139,13 +143,7 @@ def _outage_then_sync(tmp_path: Path, outage: ServerOutage | SqliteOutage) -> No
     assert {r.info.status for r in before} == {"RUNNING"}
     assert all(len(client.get_metric_history(r.info.run_id, "test_error")) < EPOCHS for r in before)
 
-    synced = subprocess.run(
-        [CLI, "sync", "outage", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    synced = _sync(tmp_path, uri)
     assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
     copied = int(re.search(r"epoch results copied\s+│ (\d+)", synced.stdout).group(1))
     assert copied > 0
@@ -163,24 +161,12 @@ def _outage_then_sync(tmp_path: Path, outage: ServerOutage | SqliteOutage) -> No
     [parent] = client.search_runs([after[0].info.experiment_id], "tags.`mixup_tune.role` = 'parent'")
     assert parent.info.status == "FINISHED"
 
-    again = subprocess.run(
-        [CLI, "sync", "outage", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = _sync(tmp_path, uri)
     assert again.returncode == 0 and re.search(r"epoch results copied\s+│ 0 ", again.stdout), again.stdout
 
     for state in (tmp_path / "ray" / "outage").glob("experiment_state-*.json"):
         state.write_text("{ cut short")  # as if a disk filled up mid-write
-    broken = subprocess.run(
-        [CLI, "sync", "outage", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    broken = _sync(tmp_path, uri)
     assert broken.returncode == 2 and broken.stderr.count("\n") == 1 and "cannot be read" in broken.stderr, (
         broken.stderr
     )
