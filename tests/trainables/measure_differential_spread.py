@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mixup import train_reference
-from test_differential import RECIPES, SPREAD, digits, fashion_subset, write_layout
+from test_differential import RECIPES, SPREAD, digits, fashion_subset, recipe_config, write_layout
 
 from trainables import TrainConfig, train
 
@@ -44,22 +44,7 @@ def main() -> None:
             for (name, alpha, noise), spread in SPREAD.items():
                 if name != dataset:
                     continue
-                optimizer = {
-                    "name": recipe["optimizer"],
-                    "lr": recipe["lr"],
-                    "weight_decay": recipe["weight_decay"],
-                }
-                config = dict(
-                    dataset="npz",
-                    data_path=str(path),
-                    model="mlp",
-                    hidden_sizes=tuple(recipe["hidden"]),
-                    epochs=recipe["epochs"],
-                    batch_size=recipe["batch_size"],
-                    optimizer=optimizer,
-                    alpha=alpha,
-                    label_noise=noise,
-                )
+                config = recipe_config(recipe, path, alpha, noise)
                 ours = [train(TrainConfig(**config, seed=seed)).final for seed in range(args.seeds)]
                 theirs = [
                     train_reference(arrays, 10, alpha=alpha, label_noise=noise, seed=seed, **recipe)

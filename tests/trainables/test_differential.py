@@ -237,6 +237,22 @@ SPREAD = {  # (dataset, alpha, label noise) -> {metric: std over seeds}, measure
 }
 
 
+def recipe_config(recipe: dict, path: Path, alpha: float, noise: float) -> dict:
+    """The project's trainable options for a recipe of RECIPES on the .npz at ``path`` (all but the seed)."""
+    optimizer = {"name": recipe["optimizer"], "lr": recipe["lr"], "weight_decay": recipe["weight_decay"]}
+    return dict(
+        dataset="npz",
+        data_path=str(path),
+        model="mlp",
+        hidden_sizes=tuple(recipe["hidden"]),
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch_size"],
+        optimizer=optimizer,
+        alpha=alpha,
+        label_noise=noise,
+    )
+
+
 def compare_over_seeds(data: dict[str, np.ndarray], dataset: str, layout: str, path: Path) -> list[str]:
     """Both trainers over SEEDS seeds, each setting of SPREAD; returns what disagrees beyond the tolerance."""
     recipe = RECIPES[dataset]
@@ -245,18 +261,7 @@ def compare_over_seeds(data: dict[str, np.ndarray], dataset: str, layout: str, p
     for (name, alpha, noise), spread in SPREAD.items():
         if name != dataset:
             continue
-        optimizer = {"name": recipe["optimizer"], "lr": recipe["lr"], "weight_decay": recipe["weight_decay"]}
-        config = dict(
-            dataset="npz",
-            data_path=str(path),
-            model="mlp",
-            hidden_sizes=tuple(recipe["hidden"]),
-            epochs=recipe["epochs"],
-            batch_size=recipe["batch_size"],
-            optimizer=optimizer,
-            alpha=alpha,
-            label_noise=noise,
-        )
+        config = recipe_config(recipe, path, alpha, noise)
         ours = [train(TrainConfig(**config, seed=seed)).final for seed in range(SEEDS)]
         theirs = [
             train_reference(arrays, 10, alpha=alpha, label_noise=noise, seed=seed, **recipe)
