@@ -125,7 +125,7 @@ def _require_existing_store(tracking_uri: str) -> None:
 
 def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import run_sweep
-    from .sweep_file import load_spec
+    from .spec import load_spec
 
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)

@@ -36,8 +36,7 @@ from .search import data_settings, param_space, progress_reporter, scheduler, se
 from .snapshots import log_snapshots
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
-from .tracking import MlflowSweepCallback
-from .trainable import mixup_trial
+from .tracking import MlflowSweepCallback, mixup_trial
 
 
 @dataclass
@@ -229,7 +228,7 @@ def run_sweep(
         _count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    return _finish(record, outcome, started, spec)
+    return _finish(record, outcome, started, spec, replay=restore)
 
 
 def _check_while_ray_starts(
@@ -287,15 +286,23 @@ def _has_unfinished_trials(sweep_dir: str) -> bool:
     return any(trial.status != "TERMINATED" for trial in trials)
 
 
-def _finish(record: SweepRecord, outcome: SweepOutcome, started: float, spec: SweepSpec) -> SweepOutcome:
+def _finish(
+    record: SweepRecord, outcome: SweepOutcome, started: float, spec: SweepSpec, replay: bool = False
+) -> SweepOutcome:
     """Copy to MLflow what the callback could not log, run the evaluations that need the whole sweep, close
     the record.
 
-    If MLflow is still unreachable, every result stays in Ray's storage and the
-    summary says how to copy it over later (``mixup-tune sync``).
+    The callback logged everything unless the store failed mid-sweep (the
+    record went offline), the sweep was stopped (epochs held back for a
+    batch), or Ray restored the sweep (its callback is the one unpickled from
+    the saved state, with a record of its own: ``replay``). Only then is Ray's
+    storage replayed into MLflow. If MLflow is still unreachable, every
+    result stays in Ray's storage and the summary says how to copy it over
+    later (``mixup-tune sync``).
     """
+    behind = replay or outcome.interrupted or record.offline_reason is not None
     try:
-        if tune.Tuner.can_restore(outcome.storage):
+        if behind and tune.Tuner.can_restore(outcome.storage):
             try:
                 outcome.add(sync_sweep(record, outcome.storage), counted=False)
             except UnreadableStorage as error:

@@ -1,32 +1,27 @@
-"""The sweep spec: what a sweep file says, validated with pydantic before anything runs (``sweep_file``).
+"""A sweep file, read and validated with pydantic before anything runs: ``load_spec`` gives a ``SweepSpec``.
 
     name: quickstart                    # sweep name: MLflow parent run and Ray experiment
-    experiment: mixup-quickstart        # MLflow experiment (default: mixup-<name>)
-    study: bias_variance                # which analysis `mixup-tune analyze` renders
     trainable: {dataset: digits, model: mlp, epochs: 30, ...}   # trainables.TrainConfig
-    search:                             # a list is a grid axis; a dict is a distribution
-      alpha: [0, 0.2, 1, 4]
-      optimizer.lr: {loguniform: [0.01, 0.3]}
-    variants:                           # optional: settings that are not a product (grid only),
-      - {alpha: 0}                      # each crossed with the search grid
-      - {dropout: 0.7}
-      - {alpha: 8}
-    tune: {algorithm: grid, num_samples: 1, scheduler: none, max_failures: 1}
+    search: {alpha: [0, 0.2, 1, 4], optimizer.lr: {loguniform: [0.01, 0.3]}}  # a grid axis; a distribution
+    variants: [{alpha: 0}, {dropout: 0.7}]   # optional, grid only: settings that are not a product
+    tune: {algorithm: grid, scheduler: none, max_failures: 1}
     resources: {cpu: 1, gpu: auto}
 
-Every error becomes one ``SpecError`` line: ``FILE: KEY: what is allowed``.
+Every key is in docs/sweep-files.md. Every problem is one ``SpecError`` line: ``FILE: KEY: what is allowed``.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import check_option_types, flatten, unflatten
+from trainables.config import check_option_types, unflatten
 
 from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
 
@@ -302,6 +297,69 @@ class SweepSpec(BaseModel):
         return self
 
 
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepSpec:
+    """Read, override and validate a sweep file; raise SpecError with one line naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such sweep file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot read sweep file ({type(error).__name__})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SpecError(f"{path}: {where}YAML syntax error: {problem}") from None
+    if document is None:
+        raise SpecError(f"{path}: the sweep file is empty")
+    if not isinstance(document, dict):
+        raise SpecError(
+            f"{path}: a sweep file is a mapping of keys (name, trainable, search, ...); got "
+            f"{type(document).__name__}"
+        )
+    for override in overrides:
+        apply_override(document, override)
+    return validate_spec(document, source=str(path))
+
+
+def apply_override(document: dict[str, Any], override: str) -> None:
+    """``key=value`` with a dotted key; the value is parsed as YAML (``[0, 1]``, ``0.1``, ``true``).
+
+    A bare trainable option (``epochs=2``) means ``search.epochs`` when the
+    sweep has that axis and ``trainable.epochs`` otherwise.
+    """
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise SpecError(f"--set {override!r}: expected key=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise SpecError(f"--set {key}: cannot parse value {raw!r}") from None
+    top = key.split(".")[0]
+    if top not in SweepSpec.model_fields:
+        if key not in option_names():
+            raise SpecError(
+                f"--set {key}: unknown key; use a spec key (name, trainable.epochs, search.alpha, ...) or a "
+                "trainable option"
+            )
+        key = f"search.{key}" if key in (document.get("search") or {}) else f"trainable.{key}"
+    node = document
+    parts = key.split(".")
+    if parts[0] == "search":  # search keys are themselves dotted (optimizer.lr)
+        parts = ["search", ".".join(parts[1:])] if len(parts) > 1 else parts
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SpecError(f"--set {key}: {part} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
 def validate_spec(document: dict[str, Any], source: str = "<spec>") -> SweepSpec:
     try:
         return SweepSpec.model_validate(document)
@@ -349,14 +407,3 @@ def _first_error(error: pydantic.ValidationError, with_key: bool) -> str:
         message += f" (got {repr(first['input'])[:60]})"
     key = ".".join(loc)
     return f"{key}: {message}" if with_key and key else message
-
-
-__all__ = [
-    "Distribution",
-    "Resources",
-    "SpecError",
-    "SweepSpec",
-    "TuneSettings",
-    "flatten",
-    "validate_spec",
-]

@@ -13,18 +13,14 @@ and ``mixup-tune sync`` all run it, and close the record themselves.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-from ray.tune.experiment import Trial
 
 from trainables import ConfigError
 from trainables.errors import first_line
 
 from .records import SweepRecord, trial_key
-from .trainable import load_state
+from .tracking import error_text, final_state
 
 _TERMINAL = ("FINISHED", "FAILED")
 
@@ -103,28 +99,3 @@ def stored_results(trial: Any) -> list[dict[str, Any]]:
         except json.JSONDecodeError:  # the last line, cut short by a killed driver
             continue
     return results
-
-
-def final_state(trial: Trial) -> Callable[[], Any] | None:
-    """Reads the trial's last checkpoint (its final weights), for a record that logs models; None without
-    one."""
-    checkpoint = trial.checkpoint
-    return None if checkpoint is None else lambda: load_state(checkpoint, map_location="cpu")
-
-
-def error_text(trial: Trial, limit: int = 4000) -> str:
-    """The end of the trial's traceback (MLflow tags hold at most 8,000 characters).
-
-    From the driver's staging directory during the sweep, else from Ray's
-    storage, where it also is after the driver is gone (``sync``).
-    """
-    name = trial.run_metadata.error_filename
-    directories: list[str | None] = [trial.path] if trial.path and "://" not in trial.path else []
-    try:
-        directories.insert(0, trial.local_path)
-    except AssertionError:  # Ray is not running here (sync): no staging directory
-        pass
-    for directory in directories:
-        if name and directory and Path(directory, name).exists():
-            return Path(directory, name).read_text(errors="replace")[-limit:]
-    return "trial failed (no error file found)"

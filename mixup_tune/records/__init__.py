@@ -6,7 +6,6 @@ package alone (an import-linter contract holds it so).
 """
 
 from . import tags
-from .identity import trial_key
 from .models import load_trained
 from .names import (
     CLASSIFIER_METRICS,
@@ -25,6 +24,7 @@ from .store import (
     find_parent,
     find_runs,
     parse_param,
+    trial_key,
 )
 from .sweep import SweepRecord
 

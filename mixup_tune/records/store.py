@@ -1,16 +1,19 @@
-"""Reaching the tracking store and finding a sweep's runs in it by their tags. Needs MLflow only (no Ray), for
-analysis too."""
+"""Reaching the tracking store, finding a sweep's runs in it by their tags, and what identifies a trial:
+its key, its params, the code that ran it. Needs MLflow only (no Ray), for analysis too."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import RunTag
+from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from trainables import TrainConfig
 from trainables.errors import first_line
 
 from ..errors import UserError
@@ -152,3 +155,49 @@ def open_parent(client: MlflowClient, experiment_id: str, sweep: str, parent_tag
         ).info.run_id
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in parent_tags.items()])
     return run_id
+
+
+# What identifies a trial (its key and params) and the code that ran it.
+
+# Options that say where a trial runs, not what it computes: left out of its identity.
+_PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
+
+
+def trial_key(config: dict[str, Any]) -> str:
+    """A stable id for a trial: the hash of its full, validated config."""
+    flat = TrainConfig.from_dict(config).flat()
+    identity = {k: v for k, v in flat.items() if k not in _PLACEMENT_OPTIONS}
+    return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """The git commit of this checkout ("-dirty" with local changes), else the package version."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"mixup-tune {version('mixup-tune')}"
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def mlflow_params(config: dict[str, Any]) -> list[Param]:
+    """A trial's flat options as MLflow params: lists as JSON, everything else as text."""
+    flat = TrainConfig.from_dict(config).flat()
+    return [
+        Param(key, json.dumps(value) if isinstance(value, (list, tuple)) else str(value))
+        for key, value in sorted(flat.items())
+    ]

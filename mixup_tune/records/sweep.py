@@ -36,9 +36,16 @@ from trainables.errors import first_line
 
 from ..errors import UserError
 from . import tags
-from .identity import code_version, mlflow_params, trial_key
 from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC
-from .store import find_parent, find_runs, open_experiment, open_parent
+from .store import (
+    code_version,
+    find_parent,
+    find_runs,
+    mlflow_params,
+    open_experiment,
+    open_parent,
+    trial_key,
+)
 
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # Epoch metrics wait at most this long (s) on the driver before they are written. Each write costs
@@ -101,9 +108,8 @@ class SweepRecord:
         self.sweep = sweep
         self.run_tags = run_tags  # on every trial run: study and code version
         self.storage = storage  # Ray's experiment directory, as the parent run records it ("" if it does not)
-        self.log_model = (
-            log_model  # final weights as an artifact, for evaluations after the sweep (black box)
-        )
+        # final weights as an artifact, for evaluations after the sweep (black box)
+        self.log_model = log_model
         self.snapshots = snapshots
         self.offline_reason: str | None = None  # why writes stopped, once they have
         self._client: MlflowClient | None = client
@@ -111,12 +117,9 @@ class SweepRecord:
         self._last_epoch: dict[str, int] = {}  # MLflow run id -> last epoch logged
         self._nodes: dict[str, list[str]] = {}  # MLflow run id -> Ray node ids that ran it, in order
         self._pending: dict[str, list[Metric]] = {}  # MLflow run id -> epoch metrics not written yet
-        self._flushed_at: dict[
-            str, float
-        ] = {}  # MLflow run id -> when its metrics were last written (monotonic s)
-        self._sweep_runs: dict[str, Run] | None = (
-            None  # trial key -> the sweep's run for it, read once (None: not read yet)
-        )
+        self._flushed_at: dict[str, float] = {}  # MLflow run id -> when its metrics were last written (s)
+        # trial key -> the sweep's run for it, read once (None: not read yet)
+        self._sweep_runs: dict[str, Run] | None = None
 
     @classmethod
     def start(
@@ -132,8 +135,7 @@ class SweepRecord:
         snapshots: SnapshotWriter | None = None,
     ) -> SweepRecord:
         """A sweep about to run: its experiment and parent run, found by tags (and reopened) or created,
-        tagged
-        with this checkout's code version, which its trial runs get too."""
+        tagged with this checkout's code version, which its trial runs get too."""
         experiment_id = open_experiment(client, experiment)
         run_tags = {tags.STUDY: study, tags.CODE_VERSION: code_version()}
         run_tags[tags.GIT_COMMIT] = run_tags[tags.CODE_VERSION].removesuffix("-dirty")

@@ -97,7 +97,7 @@ def test_reading_and_analysing_import_neither_torch_nor_ray() -> None:
 def test_checking_every_sweep_file_imports_no_torch() -> None:
     """A sweep's driver checks its spec before Ray starts; torch would add 1.3 s to every command."""
     code = (
-        "import sys, pathlib; from mixup_tune.sweep_file import load_spec; "
+        "import sys, pathlib; from mixup_tune.spec import load_spec; "
         "[load_spec(p) for p in sorted(pathlib.Path('sweeps').glob('*.yaml'))]; print('torch' in sys.modules)"
     )
     result = subprocess.run(

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from mixup_tune.search import grid_points
-from mixup_tune.spec import SpecError
-from mixup_tune.sweep_file import load_spec
+from mixup_tune.spec import SpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mixup_tune import cli
-from mixup_tune.spec import SpecError, SweepSpec
-from mixup_tune.sweep_file import load_spec
+from mixup_tune.spec import SpecError, SweepSpec, load_spec
 
 KEYS = [
     "name",
