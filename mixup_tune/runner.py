@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from trainables import DatasetError
+from trainables import ConfigError, DatasetError
 from trainables.errors import first_line
 
 from .errors import UserError
@@ -32,7 +32,7 @@ from .ray_session import (
     storage_root,
 )
 from .records import SweepRecord, check_tracking, configure_mlflow_client, trial_key
-from .search import data_settings, param_space, progress_reporter, scheduler, searcher
+from .search import data_settings, option_values, param_space, progress_reporter, scheduler, searcher
 from .snapshots import log_snapshots
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
@@ -108,10 +108,12 @@ def _check_data(spec: SweepSpec) -> None:
     """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials
     find the cache filled."""
     from trainables import load_data
+    from trainables.augment import check_cutout
     from trainables.data import STREAMED
 
     if spec.trainable.task == "gan":  # toy distributions, drawn in the trial: no files
         return
+    cutouts = sorted(set(option_values(spec, "cutout")))
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -119,9 +121,13 @@ def _check_data(spec: SweepSpec) -> None:
 
                 scan(setting["data_path"] or "")
                 continue
-            load_data(**setting)
+            splits = load_data(**setting)
+            for size in cutouts:  # what needs the data's shape: refused here, not in every trial
+                check_cutout(size, splits.input_shape, splits.is_image)
         except DatasetError as error:
             raise UserError(str(error)) from None
+        except ConfigError as error:
+            raise UserError(f"{error} (dataset {setting['dataset']!r})") from None
 
 
 def run_sweep(

@@ -60,6 +60,17 @@ def data_settings(spec: SweepSpec) -> list[dict[str, Any]]:
     return [dict(zip(_DATA_OPTIONS, setting)) for setting in settings]
 
 
+def option_values(spec: SweepSpec, option: str) -> list[Any]:
+    """Every value a trainable option takes in the sweep: the trainable's, the variants', and a search
+    axis's (for a distribution, the values that stand for its range)."""
+    values = [getattr(spec.trainable, option)]
+    values += [variant[option] for variant in spec.variants if option in variant]
+    axis = spec.search.get(option)
+    if axis is not None:
+        values += axis if isinstance(axis, list) else axis.values_to_check()
+    return values
+
+
 def _sampler(value: Distribution) -> Any:
     kind = value.kind
     if kind == "choice":

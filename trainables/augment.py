@@ -1,9 +1,12 @@
-"""Random crop (zero padding 4) and horizontal flip on a whole batch at once, on its device."""
+"""Augmentations of a whole batch at once, on its device: random crop (zero padding 4) and horizontal flip,
+and Cutout (DeVries & Taylor, 2017)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from .errors import ConfigError
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper's CIFAR recipe
 
@@ -24,3 +27,31 @@ def crop_and_flip(x: Tensor, gen: torch.Generator) -> Tensor:
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
     return padded[batch, channel, rows, cols]
+
+
+def cutout(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
+    """Each image gets a ``size`` x ``size`` square zeroed: its centre uniform over the image, the square
+    from centre - size // 2, clipped at the borders (DeVries & Taylor's code, for any size).
+
+    Applied to normalised inputs, as their code applies it after normalising: a zero is the mean pixel.
+    The centres come from ``gen`` (CPU, checkpointed); the masks are built by broadcasting, with no
+    per-image Python.
+    """
+    n, _, h, w = x.shape
+    rows, cols = (torch.randint(side, (n,), generator=gen).to(x.device) - size // 2 for side in (h, w))
+    inside = lambda start, side: (torch.arange(side, device=x.device) - start[:, None]).to(torch.int64)
+    in_rows, in_cols = ((0 <= i) & (i < size) for i in (inside(rows, h), inside(cols, w)))
+    keep = ~(in_rows[:, :, None] & in_cols[:, None, :])
+    return x * keep[:, None].to(x.dtype)
+
+
+def check_cutout(size: int, input_shape: tuple[int, ...], is_image: bool) -> None:
+    """Refuse a Cutout that cannot apply: on examples that are not images, or larger than their side."""
+    if size == 0:
+        return
+    if not is_image:
+        shape = "x".join(map(str, input_shape))
+        raise ConfigError("cutout", f"needs images; this dataset's examples are {shape} features")
+    h, w = input_shape[-2:]
+    if size > min(h, w):
+        raise ConfigError("cutout", f"{size} pixels is larger than the {h}x{w} images")

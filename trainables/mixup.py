@@ -35,9 +35,10 @@ class MixupSampler:
     go into checkpoints (``state_dict``), which the authors' code did not do.
     """
 
-    def __init__(self, alpha: float, lambda_per: str, seed: int, k: int = 2) -> None:
+    def __init__(self, alpha: float, lambda_per: str, seed: int, k: int = 2, smoothing: float = 0.0) -> None:
         self.alpha = float(alpha)
         self.k = k  # examples per mixed input
+        self.smoothing = smoothing  # label smoothing of the targets the batch's loss is taken against
         self.per_sample = lambda_per == "sample"
         lambda_seed, perm_seed = np.random.SeedSequence(seed).generate_state(2)
         self.lambda_rng = np.random.default_rng(int(lambda_seed))
@@ -114,18 +115,21 @@ class MixupSampler:
 
         With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM.
         """
+        eps = self.smoothing
         if not self.mixes:
-            return x, erm_loss(y)
+            return x, erm_loss(y, eps)
         if self.per_sample:
             lam, perm = self.sample(len(x))
             perm = perm.to(x.device, non_blocking=True)
             weights = torch.stack([lam, 1 - lam], dim=1)
-            return mix_inputs(x, lam, perm), lambda logits: mixup_cross_entropy(logits, [y, y[perm]], weights)
+            return mix_inputs(x, lam, perm), lambda logits: mixup_cross_entropy(
+                logits, [y, y[perm]], weights, eps
+            )
         weight, perm = self.sample_one(len(x))  # one lambda for the batch: the paper's default
         perm = perm.to(x.device, non_blocking=True)
         partner = y[perm]
         return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(
-            logits, y, partner, weight
+            logits, y, partner, weight, eps
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -149,20 +153,27 @@ def mix_many(xs: list[Tensor], weights: Tensor) -> Tensor:
     return sum((weights[:, j].view(shape) * x for j, x in enumerate(xs)), torch.zeros_like(xs[0]))
 
 
-def erm_loss(y: Tensor) -> Criterion:
-    """Plain cross-entropy against ``y``: the loss of an unmixed minibatch."""
+def erm_loss(y: Tensor, smoothing: float = 0.0) -> Criterion:
+    """Plain cross-entropy against ``y`` (label-smoothed by ``smoothing``): the loss of an unmixed
+    minibatch."""
+    if smoothing:
+        return lambda logits: F.cross_entropy(logits, y, label_smoothing=smoothing)
     return lambda logits: F.cross_entropy(logits, y)
 
 
-def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Tensor:
+def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor, smoothing: float = 0.0) -> Tensor:
     """mixup's loss, the definition: the mean over the batch of sum_j weights[:, j] * CE(logits, ys[j]).
 
     Two-way (the paper's), ``ys = [y, y[perm]]`` and ``weights = [lam, 1 - lam]``:
     lam * CE(y_i) + (1 - lam) * CE(y_perm(i)), the cross-entropy against the mixed one-hot target.
+    With label smoothing eps, each one-hot target becomes (1 - eps) one-hot + eps / K; the weights sum
+    to 1, so that adds eps times the mean over classes of -log p.
     """
     log_probs = F.log_softmax(logits.float(), dim=1)
     weights = weights.to(device=logits.device, dtype=torch.float32)
     nll = torch.stack([-log_probs.gather(1, y[:, None]).squeeze(1) for y in ys], dim=1)
+    if smoothing:
+        return ((1 - smoothing) * (weights * nll).sum(1) - smoothing * log_probs.mean(1)).mean()
     return (weights * nll).sum(1).mean()
 
 
@@ -170,7 +181,9 @@ def mixup_cross_entropy(logits: Tensor, ys: list[Tensor], weights: Tensor) -> Te
 # equal to the definition).
 
 
-def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight: float) -> Tensor:
+def one_lambda_cross_entropy(
+    logits: Tensor, y: Tensor, partner: Tensor, weight: float, smoothing: float = 0.0
+) -> Tensor:
     """One lambda for the whole batch, as a Python number: weight * CE(y) + (1 - weight) * CE(partner), two
     fused NLL means.
 
@@ -178,16 +191,19 @@ def one_lambda_cross_entropy(logits: Tensor, y: Tensor, partner: Tensor, weight:
     are what mixup costs (benchmarks/mixup_overhead.py).
     """
     log_probs = F.log_softmax(logits.float(), dim=1)
-    return weight * F.nll_loss(log_probs, y) + (1 - weight) * F.nll_loss(log_probs, partner)
+    mixed = weight * F.nll_loss(log_probs, y) + (1 - weight) * F.nll_loss(log_probs, partner)
+    if smoothing:
+        return (1 - smoothing) * mixed - smoothing * log_probs.mean()
+    return mixed
 
 
-def soft_target_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+def soft_target_cross_entropy(logits: Tensor, targets: Tensor, smoothing: float = 0.0) -> Tensor:
     """Against mixed one-hot targets t = w * onehot(y) + (1 - w) * onehot(y_partner): -sum(t * log p), the
     definition's value.
 
     For an epoch mixed at once, whose targets are built once with the inputs.
     """
-    return F.cross_entropy(logits.float(), targets)
+    return F.cross_entropy(logits.float(), targets, label_smoothing=smoothing)
 
 
 def training_loss(model: nn.Module, x: Tensor, y: Tensor, sampler: MixupSampler) -> Tensor:

@@ -15,17 +15,24 @@ CLASSIFIER_METRICS = (
     "val_error",
     "train_loss",
     "lr",
+    # calibration on the unmixed test set (trainables.calibration): ECE and mean confidence in %, NLL in nats
+    "test_ece",
+    "test_nll",
+    "test_confidence",
 )
 GAN_METRICS = ("iteration", "d_loss", "g_loss", "modes_covered", "high_quality", "sample_distance")
 EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
 # Logged every epoch by every trial of the task.
 PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
 # What a search or ASHA may optimise (``tune.metric``), per task.
-CLASSIFIER_OBJECTIVES = ("test_error", "val_error", "train_error_real", "train_loss")
+CLASSIFIER_OBJECTIVES = ("test_error", "val_error", "train_error_real", "train_loss", "test_nll", "test_ece")
 # What a GAN trial's SampleQuality measures (trainables.tasks.gan_targets); distance first, its objectives.
 GAN_QUALITY_METRICS = ("modes_covered", "high_quality", "sample_distance")
 GAN_OBJECTIVES = GAN_QUALITY_METRICS[::-1]
 SNAPSHOT_DIR = "snapshots"  # a GAN trial's generated points at gan.snapshots iterations (Figure 5)
+# a classifier's last evaluation: its confidence bins ({"epoch", "count", "confidence_sum", "correct_sum"}),
+# from which analysis draws reliability diagrams
+RELIABILITY_ARTIFACT = "calibration/reliability.json"
 MODEL_DIR, MODEL_FILE = "model", "model.pt"  # a trial's final weights and config, when the sweep logs them
 
 

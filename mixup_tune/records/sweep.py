@@ -36,7 +36,7 @@ from trainables.errors import first_line
 
 from ..errors import UserError
 from . import tags
-from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC
+from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT
 from .store import (
     code_version,
     find_parent,
@@ -381,6 +381,8 @@ class SweepRecord:
             ],
             tags=[RunTag(tags.DIVERGED, "true")] if diverged else [],
         )
+        if "reliability" in result:  # the last evaluation's confidence bins: reliability diagrams
+            self.client.log_dict(run_id, {"epoch": epoch, **result["reliability"]}, RELIABILITY_ARTIFACT)
         if self.log_model and model_state is not None:
             self._log_model(run_id, model_state())
         self.client.set_terminated(run_id, "FINISHED")

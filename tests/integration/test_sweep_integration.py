@@ -7,6 +7,7 @@ loopback port (the ``tracking_uri`` fixture).
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ TINY_SPEC = """\
 name: {name}
 experiment: mixup-integration
 study: bias_variance
-trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: 3, batch_size: 128}}
+trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: 3, batch_size: 128,
+             label_smoothing: 0.1, cutout: 4}}
 search:
   alpha: [0, 1]
   label_noise: [0, 0.4]
@@ -104,7 +106,7 @@ def test_max_concurrent_trials_runs_the_trials_one_at_a_time(sweep: Sweep) -> No
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), spans
 
 
-def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
+def test_params_metrics_and_tags_of_each_trial(sweep: Sweep, tmp_path: Path) -> None:
     for child in sweep.runs("trial"):
         params, metrics, tags = child.data.params, child.data.metrics, child.data.tags
         assert {
@@ -134,6 +136,16 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep) -> None:
         assert tags.get("mixup_tune.label_noise_protocol") == (
             "fraction" if params["label_noise"] != "0.0" else None
         )
+        assert params["label_smoothing"] == "0.1" and params["cutout"] == "4"
+        for name in ("test_ece", "test_nll", "test_confidence"):  # calibration, every epoch
+            assert len(sweep.client.get_metric_history(child.info.run_id, name)) == 3, name
+        saved = sweep.client.download_artifacts(
+            child.info.run_id, "calibration/reliability.json", str(tmp_path)
+        )
+        bins = json.loads(Path(saved).read_text())
+        assert bins["epoch"] == 3 and sum(bins["count"]) == 450 and len(bins["confidence_sum"]) == 15
+        redrawn = sum(abs(a - b) for a, b in zip(bins["correct_sum"], bins["confidence_sum"])) / 450
+        assert 100 * redrawn == pytest.approx(metrics["test_ece"]), "the diagram's bins give its ECE back"
 
 
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
@@ -218,6 +230,7 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
     name = f"{sweep.name}-broken"
     overrides = [
         "trainable.dataset=iris",
+        "trainable.cutout=0",  # tabular: no images to cut out
         "trainable.epochs=2",
         "alpha=[1]",
         "label_noise=[0]",
@@ -247,6 +260,8 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
             "dataset 'cifar10': files not found",
         ),
         (["--set", "trainable.modle=mlp"], "trainable.modle: unknown key"),
+        (["--set", "cutout=9"], "cutout: 9 pixels is larger than the 8x8 images (dataset 'digits')"),
+        (["--set", "trainable.dataset=iris"], "cutout: needs images; this dataset's examples are 4 features"),
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
     ],
 )

@@ -82,6 +82,13 @@ CONFIGS = {
     "cnn-augment-same-label": dict(
         dataset="npz", model="cnn", augment=True, alpha=1.0, mix_pairing="same_label", batch_size=16
     ),
+    # mixup's successors: Cutout's centres come from the checkpointed augmentation generator
+    "cnn-cutout-label-smoothing-mixup": dict(
+        dataset="npz", model="cnn", augment=True, cutout=8, label_smoothing=0.1, alpha=1.0, batch_size=16
+    ),
+    "mlp-label-smoothing-premixed": dict(
+        dataset="digits", model="mlp", alpha=1.0, label_smoothing=0.2, batch_size=128
+    ),
 }
 
 

@@ -22,6 +22,8 @@ _ADDED_LATER = {
     "loader_workers": 4,
     "label_noise_protocol": "fraction",
     "deterministic": True,
+    "label_smoothing": 0.0,
+    "cutout": 0,
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
@@ -71,6 +73,11 @@ class TrainConfig:
         # over the data, or examples of equal label
         "shuffle"
     )
+    # mixup's successors, composable with it and with each other (docs/regularisers.md)
+    label_smoothing: float = 0.0  # eps: targets (1 - eps) one-hot + eps / K (Szegedy et al. 2016), in [0, 1)
+    # pixels per side of a square zeroed on each training image, at a uniform centre (DeVries & Taylor
+    # 2017); 0: off
+    cutout: int = 0
     # label noise (Zhang et al. 2017)
     label_noise: float = 0.0  # fraction of training labels replaced by a uniform draw, in [0, 1)
     label_noise_protocol: Literal["fraction", "bernoulli"] = (
@@ -206,6 +213,12 @@ class TrainConfig:
             "mix_pairing",
             f"must be shuffle, two_loaders or same_label; got {self.mix_pairing!r}",
         )
+        require(
+            finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+            "label_smoothing",
+            f"must be in [0, 1); got {self.label_smoothing}",
+        )
+        require(self.cutout >= 0, "cutout", f"must be >= 0 pixels (0: off); got {self.cutout}")
         require(
             finite(self.label_noise) and 0 <= self.label_noise < 1,
             "label_noise",

@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..augment import check_cutout, cutout
+from ..calibration import Reliability
 from ..config import TrainConfig
 from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from ..device import autocast_dtype, configure_determinism, resolve_device
-from ..mixup import Criterion, MixupSampler
+from ..mixup import Criterion, MixupSampler, erm_loss
 from ..models import build_model
 from ..normalise import Normalisation, as_unit_range
 from ..schedule import Schedule, iterations_per_epoch
@@ -49,6 +51,7 @@ class ClassifierTrial:
         input_shape: tuple[int, ...],
         is_image: bool,
     ) -> None:
+        check_cutout(config.cutout, input_shape, is_image)
         self.config = config
         self.device = resolve_device(config.device)
         configure_determinism(config.deterministic, self.device)
@@ -66,7 +69,11 @@ class ClassifierTrial:
         self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
         self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
         self.mixup = MixupSampler(
-            self.config.alpha, self.config.lambda_per, int(mixup_seed), k=self.config.mix_k
+            self.config.alpha,
+            self.config.lambda_per,
+            int(mixup_seed),
+            k=self.config.mix_k,
+            smoothing=self.config.label_smoothing,
         )
 
     def _corrupt_labels(self, labels: Tensor) -> None:
@@ -103,6 +110,7 @@ class ClassifierTrial:
         )
         self.epoch = 0
         self.history: list[Metrics] = []
+        self.reliability: Reliability | None = None  # the last evaluation's confidence bins
 
     def noise_description(self) -> dict[str, str]:
         return (
@@ -114,6 +122,15 @@ class ClassifierTrial:
         normalisation
         and, with label noise, the corruption protocol."""
         raise NotImplementedError
+
+    def erm_loss(self, y: Tensor) -> Criterion:
+        """The loss of an unmixed batch: cross-entropy against ``y``, label-smoothed as configured."""
+        return erm_loss(y, self.config.label_smoothing)
+
+    def cut_out(self, x: Tensor) -> Tensor:
+        """Normalised training inputs with Cutout's squares zeroed, when the trial cuts out (augment_gen draws
+        the centres)."""
+        return cutout(x, self.config.cutout, self.augment_gen) if self.config.cutout else x
 
     def inputs(self, x: Tensor) -> Tensor:
         """Raw stored examples (uint8 images or float features) to normalised float inputs."""
@@ -225,6 +242,8 @@ def run_epochs(
         metrics.update(
             best_test_error=best, labels_changed=trial.labels_changed_pct, diverged=float(diverged)
         )
+        if trial.reliability is not None:  # the bins of the calibration metrics, for reliability diagrams
+            metrics["reliability"] = trial.reliability  # type: ignore[assignment]
         if trial.epoch == 1:
             metrics.update(trial.input_description())  # type: ignore[arg-type]  # two strings, once
         if config.adversarial and trial.epoch == config.epochs and not diverged:

@@ -23,9 +23,10 @@ from torch import Tensor
 
 from ..adversarial import attack_errors, craft
 from ..augment import crop_and_flip
+from ..calibration import calibration
 from ..config import TrainConfig
 from ..data import SPLIT_SEED, Splits, load_data
-from ..mixup import Criterion, erm_loss, mix_many, mixup_cross_entropy, soft_target_cross_entropy
+from ..mixup import Criterion, mix_many, mixup_cross_entropy, soft_target_cross_entropy
 from ..normalise import Normalisation, as_unit_range
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -69,16 +70,16 @@ class Trial(ClassifierTrial):
         return {**described, **self.noise_description()}
 
     def _batch_inputs(self, idx: Tensor) -> Tensor:
-        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised
-        inputs."""
+        """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised inputs
+        (with Cutout's squares, when it cuts out)."""
         x = self.x_train[idx]
-        return self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x)
+        return self.cut_out(self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x))
 
     def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
         batches = self.shuffled_batches(self.device)
         if self.epoch < self.config.mixup_warmup_epochs:  # ERM epochs first: no mixup draws are taken
             for idx in batches:
-                yield self._batch_inputs(idx), erm_loss(self.y_train[idx])  # as alpha = 0 trains
+                yield self._batch_inputs(idx), self.erm_loss(self.y_train[idx])  # as alpha = 0 trains
         elif self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
             yield from self._variant_batches(batches)
         elif batches and self._premixes():
@@ -113,7 +114,8 @@ class Trial(ClassifierTrial):
                 xs, ys = [x[p] for p in perms], [y[p] for p in perms]
             weights = self.mixup.weights(size)
             start += size
-            yield mix_many(xs, weights), partial(mixup_cross_entropy, ys=ys, weights=weights)
+            loss = partial(mixup_cross_entropy, ys=ys, weights=weights, smoothing=self.config.label_smoothing)
+            yield mix_many(xs, weights), loss
 
     def _partners(self, y: Tensor) -> Tensor:
         """Each example's partner in the batch: a permutation of it, within each label for ``same_label``."""
@@ -130,7 +132,8 @@ class Trial(ClassifierTrial):
         is left per batch is what ERM does: one slice and one cross-entropy.
         """
         size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
-        return self.mixup.mixes and not self.augment and size <= PREMIX_MAX_ELEMENTS
+        drawn_per_batch = self.augment or self.config.cutout > 0
+        return self.mixup.mixes and not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
 
     def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
         """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per
@@ -152,34 +155,44 @@ class Trial(ClassifierTrial):
         for size in sizes:
             yield (
                 mixed[start : start + size],
-                partial(soft_target_cross_entropy, targets=targets[start : start + size]),
+                partial(
+                    soft_target_cross_entropy,
+                    targets=targets[start : start + size],
+                    smoothing=self.config.label_smoothing,
+                ),
             )
             start += size
 
     @torch.inference_mode()
-    def predict(self, x: Tensor, top: int = 1) -> Tensor:
-        """The class indices ranked first (shape (N,)), or the ``top`` first (shape (N, top)).
+    def logits(self, x: Tensor) -> Tensor:
+        """The model's logits on stored examples ``x``, in evaluation batches.
 
         Always in fp32, whatever the training precision: errors (and the attacks and
         in-between measures, which go through ``forward_unit_range``) are the paper's
         numbers, and bf16's rounding of near-tied logits would move them.
         """
         self.model.eval()
-        ranked = [
-            self.model(self.inputs(x[i : i + EVAL_BATCH])).topk(top, dim=1).indices
-            for i in range(0, len(x), EVAL_BATCH)
-        ]
-        return torch.cat(ranked)[:, 0] if top == 1 else torch.cat(ranked)
+        return torch.cat(
+            [self.model(self.inputs(x[i : i + EVAL_BATCH])) for i in range(0, len(x), EVAL_BATCH)]
+        )
+
+    def predict(self, x: Tensor, top: int = 1) -> Tensor:
+        """The class indices ranked first (shape (N,)), or the ``top`` first (shape (N, top))."""
+        ranked = self.logits(x).topk(top, dim=1).indices
+        return ranked[:, 0] if top == 1 else ranked
 
     def evaluate(self) -> Metrics:
+        logits = self.logits(self.x_test)
         if self.num_classes > 5:  # top-5 as well (the paper's ImageNet tables), from the same forward pass
-            ranked = self.predict(self.x_test, top=5)
+            ranked = logits.topk(5, dim=1).indices
             metrics = {
                 "test_error": percent_wrong(ranked[:, 0] != self.y_test),
                 "test_error_top5": percent_wrong((ranked != self.y_test[:, None]).all(1)),
             }
         else:
-            metrics = {"test_error": percent_wrong(self.predict(self.x_test) != self.y_test)}
+            metrics = {"test_error": percent_wrong(logits.topk(1, dim=1).indices[:, 0] != self.y_test)}
+        calibrated, self.reliability = calibration(logits, self.y_test)
+        metrics.update(calibrated)
         train_wrong = self.predict(self.x_train) != self.y_train
         metrics["train_error_real"] = percent_wrong(train_wrong[~self.selected])
         if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does

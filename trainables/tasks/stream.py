@@ -19,10 +19,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from ..calibration import example_scores, summarise
 from ..config import TrainConfig
 from ..data import SPLIT_SEED
 from ..data.streaming import IMAGENET_MEAN, IMAGENET_STD, TRAIN_EVAL_IMAGES, ImageFiles, scan
-from ..mixup import Criterion, erm_loss
+from ..mixup import Criterion
 from ..normalise import Normalisation
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -93,28 +94,37 @@ class StreamingTrial(ClassifierTrial):
         self.train_images.epoch_seed = int(torch.randint(2**62, (1,), generator=self.augment_gen))
         warm_up = self.epoch < self.config.mixup_warmup_epochs
         for x, index in self._device_batches(self.train_images, batches):
-            y = self.y_train[index]
-            yield (x, erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y)
+            x, y = self.cut_out(x), self.y_train[index]
+            yield (x, self.erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y)
 
     @torch.inference_mode()
-    def _ranked(self, images: ImageFiles, indices: list[int], top: int) -> Tensor:
-        """The ``top`` classes ranked first for each image, in ``indices`` order."""
+    def _ranked(
+        self, images: ImageFiles, indices: list[int], top: int, labels: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The ``top`` classes ranked first for each image, in ``indices`` order; with ``labels``, each
+        image's calibration scores as well (``example_scores``), batch by batch."""
         self.model.eval()
         batches = [indices[start : start + EVAL_BATCH] for start in range(0, len(indices), EVAL_BATCH)]
-        ranked = []
-        for x, _ in self._device_batches(images, batches):  # fp32, as Trial.predict
-            ranked.append(self.model(x).topk(top, dim=1).indices)
-        return torch.cat(ranked)
+        ranked, scores, start = [], [], 0
+        for x, _ in self._device_batches(images, batches):  # fp32, as Trial.logits
+            logits = self.model(x)
+            ranked.append(logits.topk(top, dim=1).indices)
+            if labels is not None:
+                scores.append(example_scores(logits, labels[start : start + len(x)]))
+            start += len(x)
+        return torch.cat(ranked), [torch.cat(parts) for parts in zip(*scores)]
 
     def evaluate(self) -> Metrics:
         top = 5 if self.num_classes > 5 else 1
-        ranked = self._ranked(self.test_images, list(range(len(self.y_test))), top)
+        ranked, scores = self._ranked(self.test_images, list(range(len(self.y_test))), top, self.y_test)
         metrics = {"test_error": percent_wrong(ranked[:, 0] != self.y_test)}
         if top == 5:
             metrics["test_error_top5"] = percent_wrong((ranked != self.y_test[:, None]).all(1))
+        calibrated, self.reliability = summarise(*scores)
+        metrics.update(calibrated)
         subset = self.train_eval.to(self.device)
         wrong = (
-            self._ranked(self.train_eval_images, self.train_eval.tolist(), 1)[:, 0] != self.y_train[subset]
+            self._ranked(self.train_eval_images, self.train_eval.tolist(), 1)[0][:, 0] != self.y_train[subset]
         )
         metrics["train_error_real"] = percent_wrong(wrong[~self.selected[subset]])
         if self.config.label_noise > 0:

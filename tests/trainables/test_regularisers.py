@@ -1,0 +1,191 @@
+"""mixup's successors as trainable options: label smoothing and Cutout, held to their oracles, and the
+calibration metrics every classifier trial reports.
+
+- Label smoothing: every form of the loss equals ``F.cross_entropy(..., label_smoothing=eps)`` against
+  the same (mixed) targets, on value and gradient.
+- Cutout: the batched masks equal DeVries & Taylor's per-image loop, given the same centres.
+- Calibration: ECE equals torchmetrics' ``MulticlassCalibrationError`` (15 bins, L1) and a textbook loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassCalibrationError
+
+from trainables import ConfigError, TrainConfig, Trial, train
+from trainables.augment import cutout
+from trainables.calibration import BINS, calibration
+from trainables.mixup import (
+    erm_loss,
+    mixup_cross_entropy,
+    one_lambda_cross_entropy,
+    soft_target_cross_entropy,
+)
+
+
+def _logits_and_labels(n: int = 64, classes: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, classes, generator=generator) * 3
+    return logits.requires_grad_(), torch.randint(classes, (n,), generator=generator)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.35])
+def test_label_smoothing_is_torchs_in_every_form_of_the_loss(eps: float) -> None:
+    logits, y = _logits_and_labels()
+    partner = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))]
+    weight = 0.3
+    one_hot = lambda labels: F.one_hot(labels, 10).float()
+    targets = weight * one_hot(y) + (1 - weight) * one_hot(partner)
+    oracle_erm = F.cross_entropy(logits, y, label_smoothing=eps)
+    oracle_mixed = F.cross_entropy(logits, targets, label_smoothing=eps)
+    forms = {
+        "erm": (erm_loss(y, eps)(logits), oracle_erm),
+        "definition, unmixed": (
+            mixup_cross_entropy(logits, [y, y], torch.tensor([[1.0, 0.0]]).expand(len(y), 2), eps),
+            oracle_erm,
+        ),
+        "definition": (
+            mixup_cross_entropy(
+                logits, [y, partner], torch.tensor([[weight, 1 - weight]]).expand(len(y), 2), eps
+            ),
+            oracle_mixed,
+        ),
+        "one lambda": (one_lambda_cross_entropy(logits, y, partner, weight, eps), oracle_mixed),
+        "soft targets": (soft_target_cross_entropy(logits, targets, eps), oracle_mixed),
+    }
+    for name, (loss, oracle) in forms.items():
+        assert torch.allclose(loss, oracle, rtol=0, atol=1e-6), name
+        (grad,) = torch.autograd.grad(loss, logits)
+        (oracle_grad,) = torch.autograd.grad(oracle, logits, retain_graph=True)
+        assert torch.allclose(grad, oracle_grad, rtol=0, atol=1e-7), name
+
+
+def _cutout_loop(x: torch.Tensor, size: int, centres: torch.Tensor) -> torch.Tensor:
+    """DeVries & Taylor's Cutout, image by image: a size x size square from centre - size // 2, clipped at
+    the borders, zeroed."""
+    out = x.clone()
+    h, w = x.shape[-2:]
+    for i, (cy, cx) in enumerate(centres.tolist()):
+        top, left = cy - size // 2, cx - size // 2
+        out[i, :, max(top, 0) : min(top + size, h), max(left, 0) : min(left + size, w)] = 0
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 4, 5, 16])
+def test_cutout_equals_the_per_image_loop(size: int) -> None:
+    x = torch.randn(32, 3, 16, 12) + 5  # no zeros of its own
+    drawn = cutout(x, size, torch.Generator().manual_seed(7))
+    # the centres, as the batched version draws them from the same generator
+    generator = torch.Generator().manual_seed(7)
+    centres = torch.stack(
+        [torch.randint(16, (32,), generator=generator), torch.randint(12, (32,), generator=generator)], 1
+    )
+    assert torch.equal(drawn, _cutout_loop(x, size, centres))
+    zeroed = (drawn == 0).all(1).sum((1, 2))  # pixels per image
+    assert zeroed.max() == min(size, 16) * min(size, 12) and zeroed.min() >= 1
+    assert not torch.equal(drawn, cutout(x, size, torch.Generator().manual_seed(8))), "seeded, not fixed"
+
+
+def test_cutout_keeps_the_memory_format_of_channels_last_batches() -> None:
+    x = (torch.randn(4, 3, 8, 8) + 5).contiguous(memory_format=torch.channels_last)
+    assert cutout(x, 3, torch.Generator().manual_seed(0)).is_contiguous(memory_format=torch.channels_last)
+
+
+def _textbook_ece(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
+    confidence, predicted = probabilities.max(1), probabilities.argmax(1)
+    ece = 0.0
+    for b in range(bins):
+        members = (confidence > b / bins) & (confidence <= (b + 1) / bins)
+        if members.any():
+            accuracy = (predicted[members] == labels[members]).mean()
+            ece += members.mean() * abs(accuracy - confidence[members].mean())
+    return 100.0 * ece
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_calibration_equals_torchmetrics_and_the_textbook_loop(seed: int) -> None:
+    logits, y = _logits_and_labels(n=500, seed=seed)
+    logits = logits.detach()
+    metrics, bins = calibration(logits, y)
+    oracle = MulticlassCalibrationError(num_classes=10, n_bins=BINS, norm="l1")
+    assert math.isclose(metrics["test_ece"], 100 * float(oracle(logits.softmax(1), y)), abs_tol=1e-4)
+    assert math.isclose(
+        metrics["test_ece"], _textbook_ece(logits.softmax(1).double().numpy(), y.numpy()), abs_tol=1e-4
+    )
+    assert math.isclose(metrics["test_nll"], float(F.cross_entropy(logits, y)), rel_tol=1e-6)
+    assert math.isclose(
+        metrics["test_confidence"], 100 * float(logits.softmax(1).max(1).values.mean()), rel_tol=1e-6
+    )
+    assert sum(bins["count"]) == 500 and len(bins["count"]) == BINS
+    assert math.isclose(sum(bins["correct_sum"]), float((logits.argmax(1) == y).sum()))
+    # the diagram's bins give the ECE back: what analysis redraws from MLflow
+    redrawn = sum(abs(c - s) for c, s in zip(bins["correct_sum"], bins["confidence_sum"])) / 500
+    assert math.isclose(100 * redrawn, metrics["test_ece"], rel_tol=1e-9)
+
+
+def test_every_epoch_reports_calibration_on_the_unmixed_test_set() -> None:
+    result = train(TrainConfig(dataset="digits", epochs=2, alpha=1.0, label_smoothing=0.1, device="cpu"))
+    for epoch in result.history:
+        assert (
+            0 <= epoch["test_ece"] <= 100 and epoch["test_nll"] > 0 and 10 <= epoch["test_confidence"] <= 100
+        )
+        assert sum(epoch["reliability"]["count"]) == 450  # digits' test split
+    smoothed = result.final["test_confidence"]
+    plain = train(TrainConfig(dataset="digits", epochs=2, alpha=1.0, device="cpu")).final["test_confidence"]
+    assert smoothed < plain, "smoothed targets make the model less confident"
+
+
+def test_label_smoothing_changes_training_and_zero_is_exactly_off() -> None:
+    base = dict(dataset="digits", epochs=2, alpha=1.0, device="cpu")
+    plain = train(TrainConfig(**base)).history
+    assert train(TrainConfig(**base, label_smoothing=0.0)).history == plain
+    assert train(TrainConfig(**base, label_smoothing=0.2)).final["train_loss"] != plain[-1]["train_loss"]
+    assert train(TrainConfig(**base, cutout=0)).history == plain
+
+
+def test_premixed_and_batch_by_batch_smoothing_train_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The epoch mixed at once (soft targets) and batch by batch (one lambda): one loss, smoothed the same."""
+    import trainables.tasks.classify as classify
+
+    config = TrainConfig(dataset="digits", epochs=2, alpha=1.0, label_smoothing=0.2, device="cpu", seed=4)
+    premixed = train(config).history
+    monkeypatch.setattr(classify, "PREMIX_MAX_ELEMENTS", 0)
+    batched = train(config).history
+    for a, b in zip(premixed, batched):
+        assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-4), (
+            a["train_loss"],
+            b["train_loss"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"label_smoothing": -0.1}, "label_smoothing"),
+        ({"label_smoothing": math.nan}, "label_smoothing"),
+        ({"cutout": -1}, "cutout"),
+    ],
+)
+def test_out_of_range_options_are_refused(options: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(**options)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dataset": "digits", "model": "cnn", "cutout": 9}, "larger than the 8x8 images"),
+        ({"dataset": "iris", "cutout": 2}, "needs images"),
+    ],
+)
+def test_cutout_that_cannot_apply_to_the_data_is_refused(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as refused:
+        Trial(TrainConfig(**options, device="cpu"))
+    assert refused.value.field == "cutout"
