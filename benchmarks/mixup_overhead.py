@@ -1,13 +1,15 @@
-"""What mixup costs: training-epoch time at alpha=1 over alpha=0, measured side by side in one process.
+"""What mixup and its successors cost: each method's training-epoch time over ERM's, side by side in one
+process.
 
     python benchmarks/mixup_overhead.py                    # CPU, both cases, 7 rounds
     python benchmarks/mixup_overhead.py --device cuda --rounds 11
 
-Each round trains one epoch at alpha=0 and one at alpha=1, in alternating
-order, so that drift in the machine's speed falls on both alike. The ratio
-is of the medians. Only ``Trial.train_epoch`` is timed: evaluation is the
-same at every alpha. Needs torch and the offline datasets only (no Ray, no
-MLflow), so it also runs on a GPU machine that has just torch.
+Each round trains one epoch of every method (``METHODS``), in an order that
+rotates from round to round, so that drift in the machine's speed falls on all
+alike. The ratios are of the medians. Only ``Trial.train_epoch`` is timed:
+evaluation is the same for every method. Needs torch and the offline
+datasets only (no Ray, no MLflow), so it also runs on a GPU machine that has
+just torch.
 """
 
 from __future__ import annotations
@@ -49,33 +51,44 @@ def _synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+# Trainable options of each method; Cutout's square is half the image's side, as DeVries & Taylor's 16 of 32.
+METHODS: dict[str, dict[str, object]] = {
+    "erm": {"alpha": 0.0},
+    "mixup": {"alpha": 1.0},
+    "label_smoothing": {"label_smoothing": 0.1},
+    "mixup+label_smoothing": {"alpha": 1.0, "label_smoothing": 0.1},
+    "cutout": {"cutout": "half"},
+}
+
+
 def measure(case: dict[str, object], device: str, rounds: int) -> dict[str, float]:
-    """Median training-epoch seconds at alpha 0 and 1, and their ratio."""
+    """Median training-epoch seconds of each method, and each one's ratio to ERM's."""
     splits = load_data(str(case["dataset"]), train_subset=case.get("train_subset"))  # type: ignore[arg-type]
-    # type: ignore[arg-type]
-    trials = {
-        alpha: Trial(TrainConfig(**case, alpha=alpha, device=device, epochs=rounds + 1), splits)
-        for alpha in (0.0, 1.0)
-    }
-    seconds: dict[float, list[float]] = {0.0: [], 1.0: []}
+    side = splits.input_shape[-1]
+    trials = {}
+    for method, options in METHODS.items():
+        options = {k: side // 2 if v == "half" else v for k, v in options.items()}
+        config = TrainConfig(**case, **options, device=device, epochs=rounds + 1)  # type: ignore[arg-type]
+        trials[method] = Trial(config, splits)
+    seconds: dict[str, list[float]] = {method: [] for method in trials}
     for trial in trials.values():  # warm-up: allocator, kernels, caches
         trial.train_epoch()
+    names = list(trials)
     for round_ in range(rounds):
-        for alpha in (0.0, 1.0) if round_ % 2 == 0 else (1.0, 0.0):
-            _synchronise(trials[alpha].device)
+        for method in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            _synchronise(trials[method].device)
             start = time.perf_counter()
-            trials[alpha].train_epoch()
-            _synchronise(trials[alpha].device)
-            seconds[alpha].append(time.perf_counter() - start)
-    erm, mixup = statistics.median(seconds[0.0]), statistics.median(seconds[1.0])
+            trials[method].train_epoch()
+            _synchronise(trials[method].device)
+            seconds[method].append(time.perf_counter() - start)
+    medians = {method: statistics.median(times) for method, times in seconds.items()}
     examples = len(splits.y_train)
-    return {
-        "erm_epoch_s": erm,
-        "mixup_epoch_s": mixup,
-        "ratio": mixup / erm,
-        "erm_examples_per_s": examples / erm,
-        "mixup_examples_per_s": examples / mixup,
-    }
+    row = {"erm_epoch_s": medians["erm"], "erm_examples_per_s": examples / medians["erm"]}
+    for method in names[1:]:
+        row[f"{method}_epoch_s"] = medians[method]
+        row[f"{method}_ratio"] = medians[method] / medians["erm"]
+    row["ratio"] = row["mixup_ratio"]  # the name of earlier runs (BENCHMARKS.md)
+    return row
 
 
 def main() -> None:
@@ -89,12 +102,8 @@ def main() -> None:
     results = {}
     for name, case in CASES.items():
         results[name] = row = measure(case, args.device, args.rounds)
-        print(
-            f"{name}: ERM {row['erm_epoch_s']:.3f} s/epoch ({row['erm_examples_per_s']:.0f} ex/s), "
-            f"mixup {row['mixup_epoch_s']:.3f} s/epoch ({row['mixup_examples_per_s']:.0f} ex/s), ratio "
-            f"{row['ratio']:.3f}",
-            flush=True,
-        )
+        ratios = ", ".join(f"{m} {row[f'{m}_ratio']:.3f}" for m in list(METHODS)[1:])
+        print(f"{name}: ERM {row['erm_epoch_s']:.3f} s/epoch; over ERM: {ratios}", flush=True)
     if args.json:
         args.json.write_text(
             json.dumps(
