@@ -58,6 +58,8 @@ METHODS: dict[str, dict[str, object]] = {
     "label_smoothing": {"label_smoothing": 0.1},
     "mixup+label_smoothing": {"alpha": 1.0, "label_smoothing": 0.1},
     "cutout": {"cutout": "half"},
+    "cutmix": {"alpha": 1.0, "mix_method": "cutmix"},
+    "mixup/cutmix switch": {"alpha": 1.0, "mix_switch_prob": 0.5},
 }
 
 

@@ -108,12 +108,17 @@ def _check_data(spec: SweepSpec) -> None:
     """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials
     find the cache filled."""
     from trainables import load_data
-    from trainables.augment import check_cutout
+    from trainables.augment import check_image_option
     from trainables.data import STREAMED
 
     if spec.trainable.task == "gan":  # toy distributions, drawn in the trial: no files
         return
-    cutouts = sorted(set(option_values(spec, "cutout")))
+    cutouts = sorted(set(option_values(spec, "cutout")) - {0})
+    mixes = any(alpha > 0 for alpha in option_values(spec, "alpha"))
+    cutmix = mixes and (
+        "cutmix" in option_values(spec, "mix_method")
+        or any(p > 0 for p in option_values(spec, "mix_switch_prob"))
+    )
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -122,8 +127,11 @@ def _check_data(spec: SweepSpec) -> None:
                 scan(setting["data_path"] or "")
                 continue
             splits = load_data(**setting)
-            for size in cutouts:  # what needs the data's shape: refused here, not in every trial
-                check_cutout(size, splits.input_shape, splits.is_image)
+            # what needs the data's shape: refused here, not in every trial
+            for size in cutouts:
+                check_image_option("cutout", splits.input_shape, splits.is_image, size)
+            if cutmix:
+                check_image_option("mix_method", splits.input_shape, splits.is_image)
         except DatasetError as error:
             raise UserError(str(error)) from None
         except ConfigError as error:

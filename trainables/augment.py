@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .config import TrainConfig
 from .errors import ConfigError
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper's CIFAR recipe
@@ -45,13 +46,22 @@ def cutout(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
     return x * keep[:, None].to(x.dtype)
 
 
-def check_cutout(size: int, input_shape: tuple[int, ...], is_image: bool) -> None:
-    """Refuse a Cutout that cannot apply: on examples that are not images, or larger than their side."""
-    if size == 0:
-        return
+def check_image_options(config: TrainConfig, input_shape: tuple[int, ...], is_image: bool) -> None:
+    """Refuse what needs images on examples that are not (Cutout, CutMix), and a Cutout larger than their
+    side."""
+    if config.cutout:
+        check_image_option("cutout", input_shape, is_image, size=config.cutout)
+    if config.uses_cutmix:
+        check_image_option("mix_method", input_shape, is_image)
+
+
+def check_image_option(option: str, input_shape: tuple[int, ...], is_image: bool, size: int = 0) -> None:
+    """One option that needs images (and, for a ``size``, images at least that large): a ConfigError
+    naming it if not."""
     if not is_image:
         shape = "x".join(map(str, input_shape))
-        raise ConfigError("cutout", f"needs images; this dataset's examples are {shape} features")
+        what = "cutmix " if option == "mix_method" else ""
+        raise ConfigError(option, f"{what}needs images; this dataset's examples are {shape} features")
     h, w = input_shape[-2:]
     if size > min(h, w):
-        raise ConfigError("cutout", f"{size} pixels is larger than the {h}x{w} images")
+        raise ConfigError(option, f"{size} pixels is larger than the {h}x{w} images")

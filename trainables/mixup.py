@@ -9,6 +9,12 @@ Dirichlet(alpha, ..., alpha) weights, partners from a second data loader, and
 mixing only examples of equal label (the paper's ablation). They go through
 ``mix_many`` and ``mixup_cross_entropy``, the general form of the two above.
 
+CutMix (Yun et al., 2019) pastes a box of the partner into each image instead
+of blending them, with lambda corrected to the area left (``cutmix_boxes``,
+held equal to torchvision's ``v2.CutMix``). ``mix_prob`` leaves some batches
+unmixed and ``mix_switch_prob`` sends some of mixup's to CutMix, as timm's
+``Mixup`` does; both draw from the same seeded generator as lambda.
+
 The loss has one definition, ``mixup_cross_entropy``; the training loop takes
 faster forms of it where the draws allow (``one_lambda_cross_entropy``,
 ``soft_target_cross_entropy``), held equal to it by tests/trainables/test_mixup.py.
@@ -35,10 +41,21 @@ class MixupSampler:
     go into checkpoints (``state_dict``), which the authors' code did not do.
     """
 
-    def __init__(self, alpha: float, lambda_per: str, seed: int, k: int = 2, smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        alpha: float,
+        lambda_per: str,
+        seed: int,
+        k: int = 2,
+        smoothing: float = 0.0,
+        method: str = "mixup",
+        mix_prob: float = 1.0,
+        switch_prob: float = 0.0,
+    ) -> None:
         self.alpha = float(alpha)
         self.k = k  # examples per mixed input
         self.smoothing = smoothing  # label smoothing of the targets the batch's loss is taken against
+        self.method, self.mix_prob, self.switch_prob = method, mix_prob, switch_prob
         self.per_sample = lambda_per == "sample"
         lambda_seed, perm_seed = np.random.SeedSequence(seed).generate_state(2)
         self.lambda_rng = np.random.default_rng(int(lambda_seed))
@@ -109,15 +126,30 @@ class MixupSampler:
         permutation[own] = partner
         return permutation
 
-    def mix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
-        """A minibatch mixed with a permutation of itself (Section 2): the mixed inputs, and the loss of the
-        logits on them.
+    def batch_method(self) -> str | None:
+        """How this batch is mixed: ``None`` (unmixed, with probability 1 - mix_prob), mixup or cutmix.
 
-        With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM.
+        The coins are drawn only when ``mix_prob`` < 1 or ``mix_switch_prob`` > 0, so that the paper's
+        method draws exactly what it always drew.
+        """
+        if self.mix_prob < 1 and self.lambda_rng.random() >= self.mix_prob:
+            return None
+        if self.switch_prob > 0:
+            return "cutmix" if self.lambda_rng.random() < self.switch_prob else "mixup"
+        return self.method
+
+    def mix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
+        """A minibatch mixed with a permutation of itself (Section 2), or CutMix's boxes of it: the mixed
+        inputs, and the loss of the logits on them.
+
+        With alpha = 0 the inputs are ``x`` and the loss plain cross-entropy: exact ERM, for every method.
         """
         eps = self.smoothing
-        if not self.mixes:
+        method = self.batch_method() if self.mixes else None
+        if method is None:
             return x, erm_loss(y, eps)
+        if method == "cutmix":
+            return self.cutmix_batch(x, y)
         if self.per_sample:
             lam, perm = self.sample(len(x))
             perm = perm.to(x.device, non_blocking=True)
@@ -132,12 +164,48 @@ class MixupSampler:
             logits, y, partner, weight, eps
         )
 
+    def cutmix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
+        """CutMix: into each image, the box of its partner's (one box per batch, or one per image with
+        ``lambda_per: sample``); the loss weights each label by the area it holds."""
+        n, _, h, w = x.shape
+        count = n if self.per_sample else 1
+        lam = torch.from_numpy(self.lambda_rng.beta(self.alpha, self.alpha, size=count).astype(np.float32))
+        rows, cols = (torch.randint(side, (count,), generator=self.perm_gen) for side in (h, w))
+        perm = torch.randperm(n, generator=self.perm_gen).to(x.device, non_blocking=True)
+        inside, kept = cutmix_boxes((h, w), lam, rows, cols)
+        mixed = torch.where(inside[:, None].to(x.device), x[perm], x)
+        partner, eps = y[perm], self.smoothing
+        if self.per_sample:
+            weights = torch.stack([kept, 1 - kept], dim=1)
+            return mixed, lambda logits: mixup_cross_entropy(logits, [y, partner], weights, eps)
+        weight = float(kept[0])
+        return mixed, lambda logits: one_lambda_cross_entropy(logits, y, partner, weight, eps)
+
     def state_dict(self) -> dict[str, Any]:
         return {"lambda_rng": self.lambda_rng.bit_generator.state, "perm_gen": self.perm_gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.lambda_rng.bit_generator.state = state["lambda_rng"]
         self.perm_gen.set_state(state["perm_gen"])
+
+
+def cutmix_boxes(size: tuple[int, int], lam: Tensor, rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
+    """CutMix's boxes, as torchvision's ``v2.CutMix`` and timm's ``rand_bbox`` place them: for each lambda,
+    sides sqrt(1 - lam) times the image's, centred at (``rows``, ``cols``), clipped at the borders.
+
+    Returns the masks, shape (len(lam), H, W), True inside each box, and the lambda each box leaves:
+    1 - its clipped area over the image's (timm's ``correct_lam``), so that the loss weights the labels
+    by the pixels they hold.
+    """
+    h, w = size
+    half = 0.5 * torch.sqrt(1 - lam.double())  # float64, as torchvision's Python floats
+    half_h, half_w = (half * h).long(), (half * w).long()  # truncated, as int()
+    top, bottom = (rows - half_h).clamp(min=0), (rows + half_h).clamp(max=h)
+    left, right = (cols - half_w).clamp(min=0), (cols + half_w).clamp(max=w)
+    in_rows = (torch.arange(h) >= top[:, None]) & (torch.arange(h) < bottom[:, None])
+    in_cols = (torch.arange(w) >= left[:, None]) & (torch.arange(w) < right[:, None])
+    kept = 1 - ((bottom - top) * (right - left)).double() / (h * w)
+    return in_rows[:, :, None] & in_cols[:, None, :], kept.float()
 
 
 def mix_inputs(x: Tensor, lam: Tensor, perm: Tensor) -> Tensor:

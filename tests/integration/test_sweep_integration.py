@@ -262,6 +262,10 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
         (["--set", "trainable.modle=mlp"], "trainable.modle: unknown key"),
         (["--set", "cutout=9"], "cutout: 9 pixels is larger than the 8x8 images (dataset 'digits')"),
         (["--set", "trainable.dataset=iris"], "cutout: needs images; this dataset's examples are 4 features"),
+        (
+            ["--set", "trainable.dataset=iris", "--set", "cutout=0", "--set", "mix_method=cutmix"],
+            "mix_method: cutmix needs images; this dataset's examples are 4 features (dataset 'iris')",
+        ),
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
     ],
 )

@@ -21,6 +21,8 @@ from trainables import ConfigError, TrainConfig, Trial, train
 from trainables.augment import cutout
 from trainables.calibration import BINS, calibration
 from trainables.mixup import (
+    MixupSampler,
+    cutmix_boxes,
     erm_loss,
     mixup_cross_entropy,
     one_lambda_cross_entropy,
@@ -189,3 +191,91 @@ def test_cutout_that_cannot_apply_to_the_data_is_refused(options: dict, message:
     with pytest.raises(ConfigError, match=message) as refused:
         Trial(TrainConfig(**options, device="cpu"))
     assert refused.value.field == "cutout"
+
+
+# CutMix, and timm's mix_prob and switch_prob
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cutmix_equals_torchvisions_v2_cutmix_for_the_same_box_and_lambda(seed: int) -> None:
+    from torchvision.transforms import v2
+
+    x, y = torch.rand(8, 3, 20, 14), torch.randint(10, (8,))
+    torch.manual_seed(seed)
+    theirs_x, theirs_targets = v2.CutMix(alpha=1.0, num_classes=10)(x, y)
+    torch.manual_seed(
+        seed
+    )  # the same draws, in torchvision's order: lambda, then the centre's column and row
+    lam = float(torch.distributions.Beta(torch.tensor([1.0]), torch.tensor([1.0])).sample(()))
+    col, row = torch.randint(14, size=(1,)), torch.randint(20, size=(1,))
+    inside, kept = cutmix_boxes((20, 14), torch.tensor([lam]), row, col)
+    partner = torch.arange(8).roll(1)  # torchvision pairs each image with the one before it
+    ours_x = torch.where(inside[:, None], x[partner], x)
+    one_hot = F.one_hot(y, 10).float()
+    ours_targets = kept[:, None] * one_hot + (1 - kept[:, None]) * one_hot[partner]
+    assert torch.equal(ours_x, theirs_x)
+    assert torch.allclose(ours_targets, theirs_targets, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lambda_per", ["batch", "sample"])
+def test_a_cutmix_batch_pastes_boxes_and_weights_labels_by_their_area(lambda_per: str) -> None:
+    sampler = MixupSampler(1.0, lambda_per, seed=3, method="cutmix", smoothing=0.1)
+    x, y = torch.rand(16, 3, 12, 12) + 1, torch.randint(5, (16,))
+    mixed, criterion = sampler.mix_batch(x, y)
+    replay = MixupSampler(1.0, lambda_per, seed=3)  # the same seed: the same lambdas, centres and partners
+    count = 16 if lambda_per == "sample" else 1
+    lam = torch.from_numpy(replay.lambda_rng.beta(1.0, 1.0, size=count).astype(np.float32))
+    rows, cols = (torch.randint(12, (count,), generator=replay.perm_gen) for _ in range(2))
+    partner = torch.randperm(16, generator=replay.perm_gen)
+    inside, kept = cutmix_boxes((12, 12), lam, rows, cols)
+    assert torch.equal(mixed, torch.where(inside[:, None], x[partner], x))
+    from_partner = (mixed == x[partner]).all(1).float().mean((1, 2))  # each image's share of pixels swapped
+    assert torch.allclose(from_partner, (1 - kept).expand(16), atol=1e-6)
+    logits = torch.randn(16, 5)
+    targets = kept.expand(16)[:, None] * F.one_hot(y, 5) + (1 - kept.expand(16))[:, None] * F.one_hot(
+        y[partner], 5
+    )
+    oracle = F.cross_entropy(logits, targets.float(), label_smoothing=0.1)
+    assert torch.allclose(criterion(logits), oracle, rtol=0, atol=1e-6)
+
+
+def test_alpha_zero_is_exact_erm_and_mix_prob_zero_trains_as_erm_for_every_method() -> None:
+    base = dict(dataset="digits", model="cnn", epochs=2, batch_size=128, device="cpu", seed=2)
+    erm = train(TrainConfig(**base)).history
+    assert train(TrainConfig(**base, mix_method="cutmix")).history == erm
+    assert train(TrainConfig(**base, alpha=1.0, mix_method="cutmix", mix_prob=0.0)).history == erm
+    assert train(TrainConfig(**base, alpha=1.0, mix_prob=0.0)).history == erm
+    assert (
+        train(TrainConfig(**base, alpha=1.0, mix_method="cutmix")).final["train_loss"]
+        != erm[-1]["train_loss"]
+    )
+
+
+def test_mix_prob_and_switch_prob_choose_batches_at_their_rates() -> None:
+    sampler = MixupSampler(1.0, "batch", seed=0, mix_prob=0.7, switch_prob=0.25)
+    methods = [sampler.batch_method() for _ in range(4000)]
+    unmixed, cutmix = methods.count(None) / 4000, methods.count("cutmix") / 4000
+    assert abs(unmixed - 0.3) < 0.03 and abs(cutmix - 0.7 * 0.25) < 0.03, (unmixed, cutmix)
+    assert MixupSampler(1.0, "batch", seed=0).batch_method() == "mixup"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"mix_method": "mixupp"}, "mix_method"),
+        ({"mix_prob": 1.5}, "mix_prob"),
+        ({"mix_switch_prob": -0.1}, "mix_switch_prob"),
+        ({"mix_method": "cutmix", "mix_switch_prob": 0.5}, "mix_switch_prob"),
+        ({"alpha": 1.0, "mix_method": "cutmix", "mix_k": 3}, "mix_k"),
+        ({"alpha": 1.0, "mix_switch_prob": 0.5, "mix_pairing": "same_label"}, "mix_pairing"),
+    ],
+)
+def test_bad_mixing_options_are_refused(options: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(**options)
+    assert refused.value.field == field
+
+
+def test_cutmix_on_features_is_refused() -> None:
+    with pytest.raises(ConfigError, match="cutmix needs images; this dataset's examples are 4 features"):
+        Trial(TrainConfig(dataset="iris", alpha=1.0, mix_method="cutmix", device="cpu"))

@@ -86,6 +86,25 @@ CONFIGS = {
     "cnn-cutout-label-smoothing-mixup": dict(
         dataset="npz", model="cnn", augment=True, cutout=8, label_smoothing=0.1, alpha=1.0, batch_size=16
     ),
+    # CutMix's boxes per image, and timm's coins: which batches mix, and which take CutMix over mixup
+    "cnn-cutmix-per-sample": dict(
+        dataset="npz",
+        model="cnn",
+        augment=True,
+        alpha=1.0,
+        mix_method="cutmix",
+        lambda_per="sample",
+        batch_size=16,
+    ),
+    "cnn-switch-and-mix-prob": dict(
+        dataset="npz",
+        model="cnn",
+        alpha=1.0,
+        mix_switch_prob=0.5,
+        mix_prob=0.8,
+        label_smoothing=0.1,
+        batch_size=16,
+    ),
     "mlp-label-smoothing-premixed": dict(
         dataset="digits", model="mlp", alpha=1.0, label_smoothing=0.2, batch_size=128
     ),

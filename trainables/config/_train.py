@@ -24,6 +24,9 @@ _ADDED_LATER = {
     "deterministic": True,
     "label_smoothing": 0.0,
     "cutout": 0,
+    "mix_method": "mixup",
+    "mix_prob": 1.0,
+    "mix_switch_prob": 0.0,
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
@@ -74,6 +77,12 @@ class TrainConfig:
         "shuffle"
     )
     # mixup's successors, composable with it and with each other (docs/regularisers.md)
+    # cutmix: a box of the partner pasted into each image, lambda set to the area left (Yun et al. 2019)
+    mix_method: Literal["mixup", "cutmix"] = "mixup"
+    mix_prob: float = 1.0  # probability that a batch is mixed at all (timm's prob); the others train as ERM
+    mix_switch_prob: float = (
+        0.0  # probability that a batch takes CutMix instead of mixup (timm's switch_prob)
+    )
     label_smoothing: float = 0.0  # eps: targets (1 - eps) one-hot + eps / K (Szegedy et al. 2016), in [0, 1)
     # pixels per side of a square zeroed on each training image, at a uniform centre (DeVries & Taylor
     # 2017); 0: off
@@ -173,20 +182,16 @@ class TrainConfig:
             "train_subset",
             f"must be >= 2; got {self.train_subset}",
         )
-        require(
-            finite(self.val_fraction) and 0 <= self.val_fraction < 1,
-            "val_fraction",
-            f"must be in [0, 1); got {self.val_fraction}",
-        )
+        for name in ("val_fraction", "dropout", "label_smoothing", "label_noise"):  # fractions below 1
+            value = getattr(self, name)
+            require(finite(value) and 0 <= value < 1, name, f"must be in [0, 1); got {value}")
+        for name in ("mix_prob", "mix_switch_prob"):
+            value = getattr(self, name)
+            require(finite(value) and 0 <= value <= 1, name, f"must be a probability in [0, 1]; got {value}")
         require(
             all(h >= 1 for h in self.hidden_sizes),
             "hidden_sizes",
             f"must be positive widths; got {self.hidden_sizes}",
-        )
-        require(
-            finite(self.dropout) and 0 <= self.dropout < 1,
-            "dropout",
-            f"must be in [0, 1); got {self.dropout}",
         )
         require(self.epochs >= 1, "epochs", f"must be >= 1; got {self.epochs}")
         require(
@@ -213,17 +218,24 @@ class TrainConfig:
             "mix_pairing",
             f"must be shuffle, two_loaders or same_label; got {self.mix_pairing!r}",
         )
-        require(
-            finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
-            "label_smoothing",
-            f"must be in [0, 1); got {self.label_smoothing}",
-        )
         require(self.cutout >= 0, "cutout", f"must be >= 0 pixels (0: off); got {self.cutout}")
         require(
-            finite(self.label_noise) and 0 <= self.label_noise < 1,
-            "label_noise",
-            f"must be in [0, 1); got {self.label_noise}",
+            self.mix_method in ("mixup", "cutmix"),
+            "mix_method",
+            f"must be mixup or cutmix; got {self.mix_method!r}",
         )
+        require(
+            self.mix_switch_prob == 0 or self.mix_method == "mixup",
+            "mix_switch_prob",
+            "switches batches from mixup to CutMix: needs mix_method mixup",
+        )
+        if self.uses_cutmix:
+            for name, default in (("mix_k", 2), ("mix_pairing", "shuffle")):
+                require(
+                    getattr(self, name) == default,
+                    name,
+                    f"CutMix pastes one partner's box: leave {name} at {default!r}",
+                )
         require(
             self.label_noise_protocol in ("fraction", "bernoulli"),
             "label_noise_protocol",
@@ -258,6 +270,11 @@ class TrainConfig:
             "device",
             f"must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
         )
+
+    @property
+    def uses_cutmix(self) -> bool:
+        """Whether any batch can be CutMix's (which needs images)."""
+        return self.alpha > 0 and (self.mix_method == "cutmix" or self.mix_switch_prob > 0)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..augment import check_cutout, cutout
+from ..augment import check_image_options, cutout
 from ..calibration import Reliability
 from ..config import TrainConfig
 from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
@@ -51,7 +51,7 @@ class ClassifierTrial:
         input_shape: tuple[int, ...],
         is_image: bool,
     ) -> None:
-        check_cutout(config.cutout, input_shape, is_image)
+        check_image_options(config, input_shape, is_image)
         self.config = config
         self.device = resolve_device(config.device)
         configure_determinism(config.deterministic, self.device)
@@ -74,6 +74,9 @@ class ClassifierTrial:
             int(mixup_seed),
             k=self.config.mix_k,
             smoothing=self.config.label_smoothing,
+            method=self.config.mix_method,
+            mix_prob=self.config.mix_prob,
+            switch_prob=self.config.mix_switch_prob,
         )
 
     def _corrupt_labels(self, labels: Tensor) -> None:

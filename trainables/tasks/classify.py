@@ -132,7 +132,8 @@ class Trial(ClassifierTrial):
         is left per batch is what ERM does: one slice and one cross-entropy.
         """
         size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
-        drawn_per_batch = self.augment or self.config.cutout > 0
+        config = self.config
+        drawn_per_batch = self.augment or config.cutout > 0 or config.mix_prob < 1 or config.uses_cutmix
         return self.mixup.mixes and not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
 
     def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
