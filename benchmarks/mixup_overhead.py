@@ -60,6 +60,7 @@ METHODS: dict[str, dict[str, object]] = {
     "cutout": {"cutout": "half"},
     "cutmix": {"alpha": 1.0, "mix_method": "cutmix"},
     "mixup/cutmix switch": {"alpha": 1.0, "mix_switch_prob": 0.5},
+    "manifold_mixup": {"alpha": 1.0, "mix_method": "manifold_mixup"},
 }
 
 

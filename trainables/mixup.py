@@ -139,7 +139,9 @@ class MixupSampler:
             return "cutmix" if self.lambda_rng.random() < self.switch_prob else "mixup"
         return self.method
 
-    def mix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
+    def mix_batch(
+        self, x: Tensor, y: Tensor, layers: list[nn.Module] | None = None
+    ) -> tuple[Tensor, Criterion]:
         """A minibatch mixed with a permutation of itself (Section 2), or CutMix's boxes of it: the mixed
         inputs, and the loss of the logits on them.
 
@@ -151,6 +153,10 @@ class MixupSampler:
             return x, erm_loss(y, eps)
         if method == "cutmix":
             return self.cutmix_batch(x, y)
+        if method == "manifold_mixup":
+            layer = int(self.lambda_rng.integers(len(layers or []) + 1))  # 0: the input, as mixup
+            if layer > 0:
+                return self.manifold_batch(x, y, (layers or [])[layer - 1])
         if self.per_sample:
             lam, perm = self.sample(len(x))
             perm = perm.to(x.device, non_blocking=True)
@@ -164,6 +170,29 @@ class MixupSampler:
         return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(
             logits, y, partner, weight, eps
         )
+
+    def manifold_batch(self, x: Tensor, y: Tensor, layer: nn.Module) -> tuple[Tensor, Criterion]:
+        """Manifold Mixup: the batch as it is, and a one-shot hook that mixes ``layer``'s output in the
+        training step's forward pass (the same lambdas and partners as mixup's); the loss is mixup's."""
+        eps = self.smoothing
+        if self.per_sample:
+            lam, perm = self.sample(len(x))
+            perm = perm.to(x.device, non_blocking=True)
+            mix: Callable[[Tensor], Tensor] = lambda h: mix_inputs(h, lam, perm)
+            weights = torch.stack([lam, 1 - lam], dim=1)
+            loss: Criterion = lambda logits: mixup_cross_entropy(logits, [y, y[perm]], weights, eps)
+        else:
+            weight, perm = self.sample_one(len(x))
+            perm = perm.to(x.device, non_blocking=True)
+            mix = lambda h: torch.lerp(h[perm], h, weight)
+            loss = lambda logits: one_lambda_cross_entropy(logits, y, y[perm], weight, eps)
+
+        def mix_once(module: nn.Module, inputs: Any, output: Tensor) -> Tensor:
+            handle.remove()  # this forward pass only
+            return mix(output)
+
+        handle = layer.register_forward_hook(mix_once)
+        return x, loss
 
     def cutmix_batch(self, x: Tensor, y: Tensor) -> tuple[Tensor, Criterion]:
         """CutMix: into each image, the box of its partner's (one box per batch, or one per image with

@@ -279,3 +279,95 @@ def test_bad_mixing_options_are_refused(options: dict, field: str) -> None:
 def test_cutmix_on_features_is_refused() -> None:
     with pytest.raises(ConfigError, match="cutmix needs images; this dataset's examples are 4 features"):
         Trial(TrainConfig(dataset="iris", alpha=1.0, mix_method="cutmix", device="cpu"))
+
+
+# Manifold Mixup
+
+
+def _split_forward(name: str, model: torch.nn.Module, x: torch.Tensor, k: int, mix) -> torch.Tensor:
+    """Each model's forward written out by hand, mixing after its k-th eligible layer: Verma et al.'s
+    f(mix(g_k(x)))."""
+    part = lambda modules: torch.nn.Sequential(*modules)  # slicing MLP or FastCifarNet would rebuild them
+    if name == "mlp":
+        cut = [i for i, m in enumerate(model) if isinstance(m, torch.nn.ReLU)][k - 1] + 1
+        return part(list(model)[cut:])(mix(part(list(model)[:cut])(x)))
+    if name == "cnn":
+        cut = (4, 8)[k - 1]
+        return model.head(model.features[cut:](mix(model.features[:cut](x))))
+    if name == "preact_resnet18":
+        cut = (2, 4)[k - 1]
+        out = model.layers[cut:](mix(model.layers[:cut](model.conv1(x))))
+        return model.linear(F.relu(model.bn(out)).mean((2, 3)))
+    if name == "fast_cifar":
+        cut = (3, 4)[k - 1]
+        return part(list(model)[cut:])(mix(part(list(model)[:cut])(x))) / 9
+    cut = (1 + model.blocks, 1 + 2 * model.blocks)[k - 1]  # wrn: the stem conv, then the groups' blocks
+    return model.head(model.features[cut:](mix(model.features[:cut](x))))
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "preact_resnet18", "fast_cifar", "wrn"])
+@pytest.mark.parametrize("layer", [1, 2])
+def test_manifold_mixup_mixes_the_hidden_state_a_hand_written_forward_mixes(name: str, layer: int) -> None:
+    from trainables.models import build_model, manifold_layers
+    from trainables.models.cifar import WideResNet
+
+    torch.manual_seed(0)
+    shape = (1, 8, 8) if name in ("mlp", "cnn") else (3, 32, 32)
+    model = WideResNet(3, 10, depth=10, widen=1) if name == "wrn" else build_model(name, shape, 10, (16, 16))
+    x, weight = torch.randn(6, *shape), 0.3
+    perm = torch.tensor([3, 0, 5, 1, 2, 4])
+    hooked = manifold_layers(model, name)[layer - 1]
+    handle = hooked.register_forward_hook(lambda module, inputs, h: torch.lerp(h[perm], h, weight))
+    try:
+        ours = model(x)
+    finally:
+        handle.remove()
+    assert torch.allclose(
+        ours, _split_forward(name, model, x, layer, lambda h: torch.lerp(h[perm], h, weight)), atol=1e-5
+    )
+    assert not torch.allclose(ours, model(x), atol=1e-4), "the mix changed the output"
+
+
+def test_manifold_batches_draw_the_input_or_each_layer_alike_and_hook_one_forward_only() -> None:
+    sampler = MixupSampler(1.0, "batch", seed=5, method="manifold_mixup")
+    layers = [torch.nn.Identity(), torch.nn.Identity()]
+    x, y = torch.randn(8, 4), torch.randint(3, (8,))
+    chosen = []
+    for _ in range(900):
+        mixed, _ = sampler.mix_batch(x, y, layers)
+        hooked = [i + 1 for i, layer in enumerate(layers) if layer._forward_hooks]
+        assert len(hooked) <= 1 and (hooked or not torch.equal(mixed, x)), (
+            "one place mixes: a layer, or the input"
+        )
+        chosen.append(hooked[0] if hooked else 0)
+        for layer in layers:
+            layer(x)  # the step's forward pass fires the hook once, which removes itself
+            assert not layer._forward_hooks
+    assert all(abs(chosen.count(k) / 900 - 1 / 3) < 0.05 for k in range(3)), [
+        chosen.count(k) for k in range(3)
+    ]
+
+
+def test_manifold_mixup_trains_and_alpha_zero_is_erm() -> None:
+    base = dict(dataset="digits", model="cnn", epochs=2, batch_size=128, device="cpu", seed=1)
+    erm = train(TrainConfig(**base)).history
+    assert train(TrainConfig(**base, mix_method="manifold_mixup")).history == erm
+    manifold = train(TrainConfig(**base, alpha=1.0, mix_method="manifold_mixup")).final
+    mixup = train(TrainConfig(**base, alpha=1.0)).final
+    assert manifold["train_loss"] != mixup["train_loss"] and manifold["test_error"] < 75, (
+        "learns (chance: 90%)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"alpha": 1.0, "mix_method": "manifold_mixup", "model": "densenet_bc190"}, "mix_method"),
+        ({"alpha": 1.0, "mix_method": "manifold_mixup", "compile": True}, "compile"),
+        ({"alpha": 1.0, "mix_method": "manifold_mixup", "mix_k": 3}, "mix_k"),
+    ],
+)
+def test_manifold_mixup_where_it_cannot_apply_is_refused(options: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(**options)
+    assert refused.value.field == field

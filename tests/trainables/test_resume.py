@@ -105,6 +105,13 @@ CONFIGS = {
         label_smoothing=0.1,
         batch_size=16,
     ),
+    # Manifold Mixup's layer, lambda and partners per batch, or per example
+    "mlp-manifold-mixup": dict(
+        dataset="digits", model="mlp", alpha=2.0, mix_method="manifold_mixup", batch_size=128
+    ),
+    "cnn-manifold-mixup-per-sample": dict(
+        dataset="npz", model="cnn", alpha=1.0, mix_method="manifold_mixup", lambda_per="sample", batch_size=16
+    ),
     "mlp-label-smoothing-premixed": dict(
         dataset="digits", model="mlp", alpha=1.0, label_smoothing=0.2, batch_size=128
     ),

@@ -58,6 +58,8 @@ BUILTIN_MODELS = frozenset(
         "wrn28_10",
     }
 )
+# the built-in models that name their layers for manifold_mixup (each family's ``manifold_layers``)
+MANIFOLD_MIXUP_MODELS = ("mlp", "cnn", "preact_resnet18", "preact_resnet18_authors", "wrn28_10", "fast_cifar")
 
 
 def require(ok: bool, field_name: str, message: str) -> None:

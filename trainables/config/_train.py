@@ -9,6 +9,7 @@ from ._checks import (
     BUILTIN_DATASETS,
     BUILTIN_MODELS,
     FORBID_EXTRA,
+    MANIFOLD_MIXUP_MODELS,
     check_own_types,
     finite,
     normalise_types,
@@ -77,8 +78,9 @@ class TrainConfig:
         "shuffle"
     )
     # mixup's successors, composable with it and with each other (docs/regularisers.md)
-    # cutmix: a box of the partner pasted into each image, lambda set to the area left (Yun et al. 2019)
-    mix_method: Literal["mixup", "cutmix"] = "mixup"
+    # cutmix: a box of the partner pasted into each image, lambda set to the area left (Yun et al. 2019);
+    # manifold_mixup: hidden states mixed at a layer drawn per batch (Verma et al. 2019)
+    mix_method: Literal["mixup", "cutmix", "manifold_mixup"] = "mixup"
     mix_prob: float = 1.0  # probability that a batch is mixed at all (timm's prob); the others train as ERM
     mix_switch_prob: float = (
         0.0  # probability that a batch takes CutMix instead of mixup (timm's switch_prob)
@@ -220,21 +222,29 @@ class TrainConfig:
         )
         require(self.cutout >= 0, "cutout", f"must be >= 0 pixels (0: off); got {self.cutout}")
         require(
-            self.mix_method in ("mixup", "cutmix"),
+            self.mix_method in ("mixup", "cutmix", "manifold_mixup"),
             "mix_method",
-            f"must be mixup or cutmix; got {self.mix_method!r}",
+            f"must be mixup, cutmix or manifold_mixup; got {self.mix_method!r}",
         )
+        if self.alpha > 0 and self.mix_method == "manifold_mixup":
+            require(
+                self.model in MANIFOLD_MIXUP_MODELS or self.model not in BUILTIN_MODELS,
+                "mix_method",
+                f"manifold_mixup names its layers for {', '.join(MANIFOLD_MIXUP_MODELS)}; got {self.model!r}",
+            )
+            require(not self.compile, "compile", "must be false with manifold_mixup (it mixes through hooks)")
         require(
             self.mix_switch_prob == 0 or self.mix_method == "mixup",
             "mix_switch_prob",
             "switches batches from mixup to CutMix: needs mix_method mixup",
         )
-        if self.uses_cutmix:
+        if self.uses_cutmix or (self.alpha > 0 and self.mix_method != "mixup"):
             for name, default in (("mix_k", 2), ("mix_pairing", "shuffle")):
                 require(
                     getattr(self, name) == default,
                     name,
-                    f"CutMix pastes one partner's box: leave {name} at {default!r}",
+                    f"Section 2's variants are mixup's: leave {name} at {default!r} with CutMix or Manifold "
+                    "Mixup",
                 )
         require(
             self.label_noise_protocol in ("fraction", "bernoulli"),

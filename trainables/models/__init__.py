@@ -6,7 +6,16 @@ registry sits below them (``_registry``), so no family imports this package.
 
 from . import cifar, imagenet, small, speech  # noqa: F401  (each registers its models)
 from ._layers import GlobalAvgPool
-from ._registry import MODELS, build_model, image_shape, model_names, register_model
+from ._registry import MODELS, build_model, image_shape, manifold_layers, model_names, register_model
 from .small import MLP
 
-__all__ = ["MLP", "MODELS", "GlobalAvgPool", "build_model", "image_shape", "model_names", "register_model"]
+__all__ = [
+    "MLP",
+    "MODELS",
+    "GlobalAvgPool",
+    "build_model",
+    "image_shape",
+    "manifold_layers",
+    "model_names",
+    "register_model",
+]

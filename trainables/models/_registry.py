@@ -26,6 +26,16 @@ def build_model(
     return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
 
 
+def manifold_layers(model: nn.Module, name: str) -> list[nn.Module]:
+    """The modules whose outputs Manifold Mixup may mix (the input is always eligible too), or a ValueError
+    naming a model that does not say."""
+    layers = getattr(model, "manifold_layers", None)
+    if layers is None:
+        raise ValueError(f"model {name!r} names no layers for manifold_mixup")
+    chosen: list[nn.Module] = layers()
+    return chosen
+
+
 def image_shape(input_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
     """(channels, height, width), or a ValueError naming the model that needs an image."""
     if len(input_shape) != 3:

@@ -74,9 +74,15 @@ class WideResNet(nn.Module):
             *layers, nn.BatchNorm2d(widths[-1]), nn.ReLU(inplace=True), GlobalAvgPool()
         )
         self.head = nn.Linear(widths[-1], num_classes)
+        self.blocks = blocks
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
+
+    def manifold_layers(self) -> list[nn.Module]:
+        """Manifold Mixup's hidden states, as Verma et al. mix a WideResNet: after its first and second
+        groups."""
+        return [self.features[self.blocks], self.features[2 * self.blocks]]
 
 
 class _DenseLayer(nn.Module):
@@ -215,6 +221,11 @@ class PreActResNet18(nn.Module):
             out = F.relu(self.bn(out))
         return self.linear(out.mean((2, 3)))  # global average pooling (see GlobalAvgPool)
 
+    def manifold_layers(self) -> list[nn.Module]:
+        """Manifold Mixup's hidden states, as Verma et al.'s code mixes PreAct ResNet-18 (k in {0, 1, 2}):
+        after its first and second stages."""
+        return [self.layers[1], self.layers[3]]
+
 
 @register_model("preact_resnet18")
 def _preact_resnet18(
@@ -283,6 +294,10 @@ class FastCifarNet(nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(x) / 9  # airbench's logit temperature: the head starts nearly uniform
+
+    def manifold_layers(self) -> list[nn.Module]:
+        """Manifold Mixup's hidden states: after the first and second conv groups, as for the ResNets."""
+        return [self[2], self[3]]
 
 
 @register_model("fast_cifar")

@@ -29,6 +29,13 @@ class MLP(nn.Sequential):
         layers.append(nn.Linear(width, num_classes))
         super().__init__(*layers)
 
+    def manifold_layers(self) -> list[nn.Module]:
+        """Manifold Mixup's hidden states: each hidden layer's output (after its ReLU, and its dropout)."""
+        ends = [
+            i + (isinstance(self[i + 1], nn.Dropout)) for i, m in enumerate(self) if isinstance(m, nn.ReLU)
+        ]
+        return [self[i] for i in ends]
+
 
 @register_model("mlp")
 def _mlp(
@@ -64,6 +71,10 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
+
+    def manifold_layers(self) -> list[nn.Module]:
+        """Manifold Mixup's hidden states: the output of each conv stage (after its pooling)."""
+        return [self.features[3], self.features[7]]
 
 
 @register_model("cnn")

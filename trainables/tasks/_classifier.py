@@ -21,8 +21,9 @@ from ..calibration import Reliability
 from ..config import TrainConfig
 from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from ..device import autocast_dtype, configure_determinism, resolve_device
+from ..errors import ConfigError
 from ..mixup import Criterion, MixupSampler, erm_loss
-from ..models import build_model
+from ..models import build_model, manifold_layers
 from ..normalise import Normalisation, as_unit_range
 from ..schedule import Schedule, iterations_per_epoch
 from ._common import (
@@ -97,6 +98,12 @@ class ClassifierTrial:
         self.model = build_model(
             config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout
         ).to(self.device)
+        # what Manifold Mixup may mix at, beside the input; none for the other methods
+        manifold = config.mix_method == "manifold_mixup" and config.alpha > 0
+        try:
+            self.mix_layers = manifold_layers(self.model, config.model) if manifold else []
+        except ValueError as error:
+            raise ConfigError("mix_method", str(error)) from None
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.channels_last = config.channels_last and is_image
         if self.channels_last:

@@ -86,7 +86,7 @@ class Trial(ClassifierTrial):
             yield from self._premixed_batches(batches)
         else:
             for idx in batches:
-                yield self.mixup.mix_batch(self._batch_inputs(idx), self.y_train[idx])
+                yield self.mixup.mix_batch(self._batch_inputs(idx), self.y_train[idx], self.mix_layers)
 
     def _variant_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
         """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or
@@ -133,7 +133,13 @@ class Trial(ClassifierTrial):
         """
         size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
         config = self.config
-        drawn_per_batch = self.augment or config.cutout > 0 or config.mix_prob < 1 or config.uses_cutmix
+        drawn_per_batch = (
+            self.augment
+            or config.cutout > 0
+            or config.mix_prob < 1
+            or config.uses_cutmix
+            or config.mix_method != "mixup"
+        )
         return self.mixup.mixes and not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
 
     def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:

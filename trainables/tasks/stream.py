@@ -95,7 +95,7 @@ class StreamingTrial(ClassifierTrial):
         warm_up = self.epoch < self.config.mixup_warmup_epochs
         for x, index in self._device_batches(self.train_images, batches):
             x, y = self.cut_out(x), self.y_train[index]
-            yield (x, self.erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y)
+            yield (x, self.erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y, self.mix_layers)
 
     @torch.inference_mode()
     def _ranked(
