@@ -28,6 +28,13 @@ class StudyOutput:
 _PDF_METADATA = {"CreationDate": None, "ModDate": None}
 
 
+def axes_grid(rows: int, columns: int, figsize: tuple[float, float], sharey: bool = False) -> tuple[Any, Any]:
+    """A figure of rows x columns panels sharing their x axis; the axes always a 2-D array."""
+    return plt.subplots(
+        rows, columns, figsize=figsize, squeeze=False, sharex=True, sharey=sharey, constrained_layout=True
+    )
+
+
 def save_figure(figure: plt.Figure, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     figure.savefig(paths[0], dpi=130, metadata={"Software": None})

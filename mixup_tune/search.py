@@ -14,6 +14,8 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from trainables.config import flatten
+
 from .spec import Distribution, SweepSpec
 
 # what trainables.load_data is given
@@ -89,6 +91,12 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     space: dict[str, Any] = spec.trainable.flat()
     if spec.tune.algorithm == "grid":
         logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
+        # flat() leaves out options at defaults older trial ids never had (TrainConfig.flat); a point that
+        # sets one still needs it in the space, where the trainable's own value stands for the others
+        defaults = flatten(spec.trainable.to_dict())
+        for point in grid_points(spec):
+            for key in point.keys() - space.keys():
+                space[key] = defaults[key]
         return space
     for key, value in spec.search.items():
         if isinstance(value, Distribution):

@@ -37,6 +37,7 @@ STUDIES = (
     "cifar",
     "imagenet",
     "gan",
+    "regularisers",
     "generic",
 )
 METRICS = CLASSIFIER_OBJECTIVES + GAN_OBJECTIVES

@@ -12,7 +12,19 @@ at import time (in_between loads its models' code when it renders), so reading
 runs stays light.
 """
 
-from . import adversarial, bias_variance, cifar, gan, imagenet, in_between, label_noise, speech, uci, variants  # noqa: F401  (they register themselves)
+from . import (  # noqa: F401  (they register themselves)
+    adversarial,
+    bias_variance,
+    cifar,
+    gan,
+    imagenet,
+    in_between,
+    label_noise,
+    regularisers,
+    speech,
+    uci,
+    variants,
+)
 from ._registry import HistoryLoader, Render, StudyContext, get_study, list_studies, register_study
 
 __all__ = ["HistoryLoader", "Render", "StudyContext", "get_study", "list_studies", "register_study"]

@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import SNAPSHOT_DIR
 from mixup_tune.records.names import GAN_QUALITY_METRICS
 
-from ..render import StudyOutput, draw_snapshot, markdown_table, method_labels, save_figure
+from ..render import StudyOutput, axes_grid, draw_snapshot, markdown_table, method_labels, save_figure
 from ..runs import varying_options
 from ._registry import StudyContext, register_study
 
@@ -164,14 +164,7 @@ def plot_stability(finished: pd.DataFrame, history: pd.DataFrame, out: Path) -> 
     colours = {setting: f"C{i % 10}" for i, setting in enumerate(sorted(usable["setting"].unique()))}
     targets = sorted(usable["gan.target"].unique())
     methods = sorted(usable["method"].unique(), key=lambda m: (m != "ERM", m))
-    figure, axes = plt.subplots(
-        len(targets),
-        len(methods),
-        figsize=(4.2 * len(methods) + 2.5, 2.8 * len(targets)),
-        squeeze=False,
-        sharex=True,
-        constrained_layout=True,
-    )
+    figure, axes = axes_grid(len(targets), len(methods), (4.2 * len(methods) + 2.5, 2.8 * len(targets)))
     for r, target in enumerate(targets):
         for c, method in enumerate(methods):
             axis = axes[r][c]

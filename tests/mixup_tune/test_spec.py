@@ -276,3 +276,15 @@ def test_paper_sweeps_train_in_fp32_with_the_authors_preact_resnet(name: str) ->
     assert not any(point.get("model") == "preact_resnet18" for point in points), (
         "He et al.'s variant is not the paper's"
     )
+
+
+def test_every_grid_points_options_are_in_ray_tunes_space_with_the_trainables_own_values() -> None:
+    """Ray refuses a point with a key its param space lacks; options newer than the first trial ids
+    (mix_method, cutout, ...) are left out of ``flat()`` at their defaults, so the space adds them."""
+    from mixup_tune.search import param_space
+
+    spec = load_spec(REPO / "sweeps" / "regularisers-small.yaml")
+    space = param_space(spec)
+    points = grid_points(spec)
+    assert len(points) == 84 and all(point.keys() <= space.keys() for point in points)
+    assert (space["mix_method"], space["label_smoothing"], space["cutout"]) == ("mixup", 0.0, 0)

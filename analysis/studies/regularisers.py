@@ -1,0 +1,318 @@
+"""mixup against what came after it: CutMix, Manifold Mixup, label smoothing and Cutout, on error and on
+calibration.
+
+One table per noise rate: best and last test error, training error on the
+corrupted labels, ECE and NLL on the unmixed test set, and FGSM error when the
+sweep attacks; each a mean with its 95% interval over seeds. Each method is
+set against ERM and against mixup, paired by seed (the same initialisation,
+shuffling and corrupted labels). Reliability diagrams are drawn from the bins
+each run logged (``calibration/reliability.json``), summed over seeds, and
+error-against-strength curves wherever a method was run at several strengths.
+
+The published claims are checked on this sweep's data. Published numbers are
+of other data and networks (CIFAR, ImageNet), so beside ours they are "not
+comparable" unless a sweep's setting is the paper's.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from mixup_tune.records.names import RELIABILITY_ARTIFACT
+
+from ..render import (
+    StudyOutput,
+    axes_grid,
+    markdown_table,
+    save_figure,
+    save_table,
+    seed_caption,
+    signed_interval,
+)
+from ..runs import finished
+from ..stats import paired_by_seed, seed_stats
+from ._registry import StudyContext, register_study
+
+METHODS = ("ERM", "mixup", "CutMix", "Manifold Mixup", "label smoothing", "Cutout", "mixup + label smoothing")
+METRICS = (
+    ("best_test_error", "best test error"),
+    ("last_test_error", "last test error"),
+    ("train_error_corrupted", "train error, corrupted labels"),
+    ("test_ece", "ECE"),
+    ("test_nll", "NLL"),
+    ("white_box_fgsm_error", "FGSM error"),
+)
+_MIXERS = {"mixup": "mixup", "cutmix": "CutMix", "manifold_mixup": "Manifold Mixup"}
+# What each method's paper claims, as this study can check it; the numbers they report are on CIFAR and
+# ImageNet with large networks, so none is comparable with a small sweep's.
+CLAIMS = (
+    (
+        "CutMix beats mixup on images",
+        "Yun et al. (2019), the official code's README: CIFAR-100 PyramidNet-200 top-1 error 14.23 (CutMix), "
+        "15.63 (mixup), 16.45 (ERM)",
+    ),
+    ("label smoothing improves ECE over ERM", "Müller et al. (2019); Szegedy et al. (2016) report accuracy"),
+    ("mixup improves ECE over ERM", "Thulasidasan et al. (2019), CIFAR-10/100: lower ECE than ERM"),
+    (
+        "mixup resists label noise",
+        "Zhang et al. (2018), Table 2: CIFAR-10 PreAct ResNet-18 at 50% noise, last test error 44.6 (ERM) "
+        "against 12.7 (mixup, alpha 32)",
+    ),
+)
+
+
+def _option(run: pd.Series, name: str, default: Any) -> Any:
+    """An option's value; runs at an option's default before it existed do not log it (NaN)."""
+    value = run.get(name, default)
+    return default if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def method_of(run: pd.Series) -> str:
+    """ERM, mixup, CutMix or Manifold Mixup, with label smoothing and Cutout named when on."""
+    mixer = "ERM" if run["alpha"] == 0 else _MIXERS[_option(run, "mix_method", "mixup")]
+    extras = [
+        name
+        for name, on in (
+            ("label smoothing", _option(run, "label_smoothing", 0.0) > 0),
+            ("Cutout", _option(run, "cutout", 0) > 0),
+        )
+        if on
+    ]
+    return " + ".join(extras) if mixer == "ERM" and extras else " + ".join([mixer, *extras])
+
+
+def strength_of(run: pd.Series) -> float:
+    """The strength a method is swept over: alpha, eps or the box's side."""
+    if run["alpha"] > 0:
+        return float(run["alpha"])
+    return float(_option(run, "label_smoothing", 0.0) or _option(run, "cutout", 0))
+
+
+def _order(method: str) -> int:
+    return METHODS.index(method) if method in METHODS else len(METHODS)
+
+
+def regulariser_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seed statistics per (noise rate, method), with each method's paired difference to ERM and to mixup
+    in last test error and in ECE."""
+    usable = finished(runs).copy()
+    if "label_noise" not in usable:
+        usable["label_noise"] = 0.0
+    usable["method"] = usable.apply(method_of, axis=1)
+    metrics = [m for m, _ in METRICS if m in usable.columns]
+    table = seed_stats(usable, ["label_noise", "method"], metrics)
+    for control in ("ERM", "mixup"):
+        for metric in ("last_test_error", "test_ece"):
+            if metric not in usable:
+                continue
+            pairs = [
+                paired_by_seed(
+                    usable[usable["label_noise"] == row.label_noise], "method", row.method, control, metric
+                )
+                for row in table.itertuples()
+            ]
+            table[f"{metric}_minus_{control}"] = [
+                p[0] if row.method != control else np.nan for p, row in zip(pairs, table.itertuples())
+            ]
+            table[f"{metric}_minus_{control}_ci95"] = [p[1] for p in pairs]
+    return table.sort_values(
+        ["label_noise", "method"], key=lambda c: c.map(_order) if c.name == "method" else c
+    ).reset_index(drop=True)
+
+
+def _interval(table: pd.DataFrame, metric: str, digits: int = 1) -> list[str]:
+    """``mean ± half-width`` of the 95% interval over seeds; the mean alone below two seeds."""
+    return [
+        "–" if np.isnan(mean) else f"{mean:.{digits}f}" + ("" if np.isnan(half) else f" ± {half:.{digits}f}")
+        for mean, half in zip(table[f"{metric}_mean"], table[f"{metric}_ci95"])
+    ]
+
+
+def _reliability(client: MlflowClient, runs: pd.DataFrame) -> dict[tuple[float, str], np.ndarray]:
+    """Each (noise rate, method)'s bins, summed over its seeds' runs: rows count, confidence sum, correct
+    sum."""
+    summed: dict[tuple[float, str], np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for run in runs.itertuples():
+            try:
+                path = client.download_artifacts(run.run_id, RELIABILITY_ARTIFACT, directory)
+            except Exception:  # a run from before calibration was logged: no diagram for it
+                continue
+            bins = json.loads(Path(path).read_text())
+            values = np.array([bins["count"], bins["confidence_sum"], bins["correct_sum"]], dtype=float)
+            key = (float(run.label_noise), run.method)
+            summed[key] = summed.get(key, 0) + values
+    return summed
+
+
+def plot_reliability(summed: dict[tuple[float, str], np.ndarray], out: Path) -> list[Path]:
+    """One panel per method (a row per noise rate): accuracy against confidence per bin, and the gap."""
+    noises = sorted({noise for noise, _ in summed})
+    methods = sorted({method for _, method in summed}, key=_order)
+    figure, axes = axes_grid(len(noises), len(methods), (2.2 * len(methods), 2.4 * len(noises)), sharey=True)
+    for i, noise in enumerate(noises):
+        for j, method in enumerate(methods):
+            axis = axes[i][j]
+            values = summed.get((noise, method))
+            axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+            if values is not None:
+                count, confidence, correct = values
+                edges = np.linspace(0, 1, len(count) + 1)
+                filled = count > 0
+                accuracy = np.divide(correct, count, out=np.zeros_like(correct), where=filled)
+                axis.bar(
+                    edges[:-1],
+                    accuracy,
+                    width=np.diff(edges),
+                    align="edge",
+                    color="C0",
+                    edgecolor="white",
+                    linewidth=0.4,
+                )
+                mean_confidence = np.divide(confidence, count, out=np.zeros_like(confidence), where=filled)
+                centres = (edges[:-1] + edges[1:])[filled] / 2
+                axis.vlines(centres, accuracy[filled], mean_confidence[filled], color="C3", linewidth=1.5)
+                axis.scatter(centres, mean_confidence[filled], marker="_", color="C3", s=30, zorder=3)
+                ece = 100 * np.abs(correct - confidence).sum() / count.sum()
+                axis.text(0.04, 0.9, f"ECE {ece:.1f}%", fontsize=7, transform=axis.transAxes)
+            axis.set_title(f"{method}\nnoise {noise:.0%}", fontsize=7)
+            axis.tick_params(labelsize=6)
+    for axis in axes[-1]:
+        axis.set_xlabel("confidence", fontsize=7)
+    for row in axes:
+        row[0].set_ylabel("accuracy", fontsize=7)
+    figure.suptitle(
+        "Reliability on the unmixed test set, bins summed over seeds: each bin's accuracy (blue), and the "
+        "gap to its mean confidence (red: a tick above the bar is overconfidence, below it underconfidence)",
+        fontsize=8,
+    )
+    return save_figure(figure, out, "reliability")
+
+
+def plot_strength(runs: pd.DataFrame, out: Path) -> list[Path]:
+    """Last test error against each method's strength, where a method was run at more than one."""
+    swept = runs.groupby("method")["strength"].nunique()
+    methods = [m for m in sorted(swept.index, key=_order) if swept[m] > 1]
+    if not methods:
+        return []
+    figure, axes = plt.subplots(
+        1, len(methods), figsize=(3.2 * len(methods), 2.8), squeeze=False, constrained_layout=True
+    )
+    for axis, method in zip(axes[0], methods):
+        rows = runs[runs["method"] == method]
+        for k, (noise, group) in enumerate(rows.groupby("label_noise")):
+            stats = group.groupby("strength")["last_test_error"].agg(["mean", "std"]).reset_index()
+            axis.errorbar(
+                stats["strength"],
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                marker="o",
+                capsize=3,
+                color=f"C{k}",
+                label=f"noise {noise:.0%}",
+            )
+        axis.set_title(method, fontsize=8)
+        axis.set_xlabel(
+            "alpha" if rows["alpha"].max() > 0 else "eps" if "smoothing" in method else "box side (px)"
+        )
+        axis.set_ylabel("last test error (%)")
+        axis.legend(fontsize=7)
+    return save_figure(figure, out, "strength")
+
+
+def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
+    """Each published claim, held up against this sweep's paired differences."""
+
+    def row(noise: float, method: str) -> pd.Series | None:
+        match = table[(table["label_noise"] == noise) & (table["method"] == method)]
+        return None if match.empty else match.iloc[0]
+
+    def verdict(difference: float, half: float) -> str:
+        if np.isnan(difference):
+            return "not measured"
+        if not np.isnan(half) and abs(difference) <= half:
+            return f"no clear difference ({difference:+.2f} ± {half:.2f})"
+        return (
+            ("holds" if difference < 0 else "does not hold")
+            + f" ({difference:+.2f}"
+            + ("" if np.isnan(half) else f" ± {half:.2f}")
+            + ")"
+        )
+
+    lowest = min(table["label_noise"]) if len(table) else 0.0
+    checks = []
+    for claim, source in CLAIMS:
+        if claim.startswith("CutMix"):
+            found, metric, control, noise = row(lowest, "CutMix"), "last_test_error", "mixup", lowest
+        elif claim.startswith("label smoothing"):
+            found, metric, control, noise = row(lowest, "label smoothing"), "test_ece", "ERM", lowest
+        elif claim.startswith("mixup improves"):
+            found, metric, control, noise = row(lowest, "mixup"), "test_ece", "ERM", lowest
+        else:
+            noise = max(table["label_noise"]) if len(table) else 0.0
+            found, metric, control = row(noise, "mixup"), "last_test_error", "ERM"
+        difference = (
+            np.nan
+            if found is None or noise == 0 and claim.endswith("noise")
+            else found.get(f"{metric}_minus_{control}", np.nan)
+        )
+        half = np.nan if found is None else found.get(f"{metric}_minus_{control}_ci95", np.nan)
+        checks.append(
+            {
+                "claim": claim,
+                "measured here (paired by seed, 95% CI)": f"noise {noise:.0%}, {metric.replace('_', ' ')} "
+                f"minus {control}: {verdict(float(difference), float(half))}",
+                "published": f"{source} (not comparable: other data and networks)",
+            }
+        )
+    return checks
+
+
+@register_study("regularisers")
+def render(context: StudyContext) -> StudyOutput:
+    runs, out = finished(context.runs).copy(), context.out
+    if "label_noise" not in runs:
+        runs["label_noise"] = 0.0
+    runs["method"] = runs.apply(method_of, axis=1)
+    runs["strength"] = runs.apply(strength_of, axis=1)
+    table = regulariser_table(context.runs)
+    files = [save_table(table, out, "regularisers")]
+    sections = [
+        "## mixup and its successors",
+        "Errors and ECE in %, NLL in nats; each a mean ± the 95% interval over seeds (Student's t), "
+        f'last epoch unless it says best; {seed_caption(table, "last_test_error")}. "- ERM" and "- mixup" '
+        "are the method minus ERM or mixup in last test error, paired by seed.",
+    ]
+    for noise, rows in table.groupby("label_noise"):
+        shown = pd.DataFrame({"method": rows["method"]})
+        for metric, label in METRICS:
+            if f"{metric}_mean" in rows and rows[f"{metric}_mean"].notna().any():
+                shown[label] = _interval(rows, metric, 3 if metric == "test_nll" else 1)
+        for control in ("ERM", "mixup"):
+            if f"last_test_error_minus_{control}" in rows:
+                shown[f"- {control}"] = signed_interval(
+                    rows[f"last_test_error_minus_{control}"], rows[f"last_test_error_minus_{control}_ci95"]
+                )
+        sections += [f"### Label noise {noise:.0%}", markdown_table(shown.reset_index(drop=True))]
+    sections += ["### The published claims, on this data", markdown_table(pd.DataFrame(_claims(table)))]
+    summed = _reliability(MlflowClient(context.tracking_uri), runs)
+    if summed:
+        files += plot_reliability(summed, out)
+        sections.append("![reliability diagrams](reliability.png)")
+    strength = plot_strength(runs, out)
+    files += strength
+    sections.append(
+        "![error against strength](strength.png)"
+        if strength
+        else "Each method ran at one strength: no error-against-strength curve (sweep alpha, "
+        "label_smoothing or cutout for one)."
+    )
+    return StudyOutput(files, "\n\n".join(sections))

@@ -1,0 +1,47 @@
+"""A tiny regularisers sweep through `mixup-tune run` and `analyze`: every method of
+sweeps/regularisers-small.yaml, on digits, read back into its tables and reliability diagrams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import REPO, run_and_analyze
+from mlflow.tracking import MlflowClient
+
+from analysis.studies.regularisers import METHODS
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_tiny_regularisers_sweep_regenerates_its_tables_and_reliability_diagrams(tmp_path: Path) -> None:
+    spec = yaml.safe_load((REPO / "sweeps" / "regularisers-small.yaml").read_text())
+    spec["name"] = "regularisers-tiny"
+    spec["trainable"] = {**spec["trainable"], "dataset": "digits", "hidden_sizes": [32], "epochs": 2}
+    del spec["trainable"]["train_subset"]
+    spec["variants"] = [{**v, "cutout": 4} if "cutout" in v else v for v in spec["variants"]]  # 8x8 images
+    spec["search"] = {"label_noise": [0.4], "seed": [0, 1]}
+    uri = run_and_analyze(tmp_path, yaml.safe_dump(spec))
+
+    table = pd.read_csv(tmp_path / "out" / "regularisers.csv")
+    assert list(table["method"]) == list(METHODS), "one row per method, in order"
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("mixup-regularisers")
+    runs = client.search_runs([experiment.experiment_id], "tags.`mixup_tune.role` = 'trial'")
+    assert len(runs) == 14
+    plain = lambda run: (
+        run.data.params["alpha"] == "0.0" and not {"label_smoothing", "cutout"} & set(run.data.params)
+    )
+    erm = [run.data.metrics["test_ece"] for run in runs if plain(run)]
+    assert len(erm) == 2, "two seeds"
+    assert table.loc[table["method"] == "ERM", "test_ece_mean"].item() == pytest.approx(
+        sum(erm) / len(erm), abs=1e-3
+    )
+    mixup = table[table["method"] == "mixup"].iloc[0]
+    assert pd.isna(mixup["last_test_error_minus_mixup"]) and pd.notna(mixup["last_test_error_minus_ERM"])
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "### Label noise 40%" in report and "### The published claims, on this data" in report
+    assert "not comparable" in report and "![reliability diagrams](reliability.png)" in report
+    assert (tmp_path / "out" / "reliability.png").stat().st_size > 10_000
