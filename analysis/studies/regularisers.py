@@ -100,32 +100,65 @@ def _order(method: str) -> int:
     return METHODS.index(method) if method in METHODS else len(METHODS)
 
 
-def regulariser_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Seed statistics per (noise rate, method), with each method's paired difference to ERM and to mixup
-    in last test error and in ECE."""
+def _setting_order(setting: str) -> tuple[int, str]:
+    """A setting's place: its method's, then by name (``mixup (0.4)`` before ``mixup (1)``)."""
+    return _order(setting.split(" (")[0]), setting
+
+
+def with_settings(runs: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs, each with its ``method``, ``strength`` and ``setting``: the method, and its strength
+    too where the sweep ran that method at more than one."""
     usable = finished(runs).copy()
     if "label_noise" not in usable:
         usable["label_noise"] = 0.0
     usable["method"] = usable.apply(method_of, axis=1)
+    usable["strength"] = usable.apply(strength_of, axis=1)
+    several = usable.groupby("method")["strength"].nunique() > 1
+    usable["setting"] = [
+        f"{method} ({strength:g})" if several[method] else method
+        for method, strength in zip(usable["method"], usable["strength"])
+    ]
+    return usable
+
+
+def reference_setting(settings: pd.DataFrame, method: str) -> str | None:
+    """The setting that stands for ``method`` in comparisons: its strength 1 (alpha 1, the paper's usual)
+    where it ran several, else its only one; None if it did not run."""
+    rows = settings[settings["method"] == method].sort_values("strength")
+    if rows.empty:
+        return None
+    at_one = rows[rows["strength"] == 1]
+    return str((at_one if not at_one.empty else rows).iloc[0]["setting"])
+
+
+def regulariser_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seed statistics per (noise rate, setting), with each one's paired difference to ERM and to mixup in
+    last test error and in ECE."""
+    usable = with_settings(runs)
     metrics = [m for m, _ in METRICS if m in usable.columns]
-    table = seed_stats(usable, ["label_noise", "method"], metrics)
+    table = seed_stats(usable, ["label_noise", "setting", "method", "strength"], metrics)
     for control in ("ERM", "mixup"):
+        against = reference_setting(usable, control)
         for metric in ("last_test_error", "test_ece"):
             if metric not in usable:
                 continue
             pairs = [
                 paired_by_seed(
-                    usable[usable["label_noise"] == row.label_noise], "method", row.method, control, metric
+                    usable[usable["label_noise"] == row.label_noise], "setting", row.setting, against, metric
                 )
+                if against is not None and row.setting != against
+                else (np.nan, np.nan, 0)
                 for row in table.itertuples()
             ]
-            table[f"{metric}_minus_{control}"] = [
-                p[0] if row.method != control else np.nan for p, row in zip(pairs, table.itertuples())
-            ]
+            table[f"{metric}_minus_{control}"] = [p[0] for p in pairs]
             table[f"{metric}_minus_{control}_ci95"] = [p[1] for p in pairs]
-    return table.sort_values(
-        ["label_noise", "method"], key=lambda c: c.map(_order) if c.name == "method" else c
-    ).reset_index(drop=True)
+    order = table["method"].map(_order)
+    return (
+        table.assign(_order=order)
+        .sort_values(["label_noise", "_order", "strength"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def _interval(table: pd.DataFrame, metric: str, digits: int = 1) -> list[str]:
@@ -148,7 +181,7 @@ def _reliability(client: MlflowClient, runs: pd.DataFrame) -> dict[tuple[float, 
                 continue
             bins = json.loads(Path(path).read_text())
             values = np.array([bins["count"], bins["confidence_sum"], bins["correct_sum"]], dtype=float)
-            key = (float(run.label_noise), run.method)
+            key = (float(run.label_noise), run.setting)
             summed[key] = summed.get(key, 0) + values
     return summed
 
@@ -156,7 +189,7 @@ def _reliability(client: MlflowClient, runs: pd.DataFrame) -> dict[tuple[float, 
 def plot_reliability(summed: dict[tuple[float, str], np.ndarray], out: Path) -> list[Path]:
     """One panel per method (a row per noise rate): accuracy against confidence per bin, and the gap."""
     noises = sorted({noise for noise, _ in summed})
-    methods = sorted({method for _, method in summed}, key=_order)
+    methods = sorted({setting for _, setting in summed}, key=_setting_order)
     figure, axes = axes_grid(len(noises), len(methods), (2.2 * len(methods), 2.4 * len(noises)), sharey=True)
     for i, noise in enumerate(noises):
         for j, method in enumerate(methods):
@@ -232,7 +265,8 @@ def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
     """Each published claim, held up against this sweep's paired differences."""
 
     def row(noise: float, method: str) -> pd.Series | None:
-        match = table[(table["label_noise"] == noise) & (table["method"] == method)]
+        setting = reference_setting(table, method)
+        match = table[(table["label_noise"] == noise) & (table["setting"] == setting)]
         return None if match.empty else match.iloc[0]
 
     def verdict(difference: float, half: float) -> str:
@@ -278,21 +312,18 @@ def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
 
 @register_study("regularisers")
 def render(context: StudyContext) -> StudyOutput:
-    runs, out = finished(context.runs).copy(), context.out
-    if "label_noise" not in runs:
-        runs["label_noise"] = 0.0
-    runs["method"] = runs.apply(method_of, axis=1)
-    runs["strength"] = runs.apply(strength_of, axis=1)
+    runs, out = with_settings(context.runs), context.out
     table = regulariser_table(context.runs)
     files = [save_table(table, out, "regularisers")]
     sections = [
         "## mixup and its successors",
         "Errors and ECE in %, NLL in nats; each a mean ± the 95% interval over seeds (Student's t), "
         f'last epoch unless it says best; {seed_caption(table, "last_test_error")}. "- ERM" and "- mixup" '
-        "are the method minus ERM or mixup in last test error, paired by seed.",
+        "are the method minus ERM or mixup (at alpha 1 where several alphas ran) in last test error, "
+        "paired by seed; a method run at several strengths has a row for each (in brackets).",
     ]
     for noise, rows in table.groupby("label_noise"):
-        shown = pd.DataFrame({"method": rows["method"]})
+        shown = pd.DataFrame({"method": rows["setting"]})
         for metric, label in METRICS:
             if f"{metric}_mean" in rows and rows[f"{metric}_mean"].notna().any():
                 shown[label] = _interval(rows, metric, 3 if metric == "test_nll" else 1)
