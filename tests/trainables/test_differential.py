@@ -109,8 +109,10 @@ class RecordingSampler:
     def __getattr__(self, name: str) -> object:
         return getattr(self.sampler, name)
 
-    def mix_batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Criterion]:
-        return MixupSampler.mix_batch(self, x, y)  # type: ignore[arg-type]  (its draws through this recorder)
+    def mix_batch(
+        self, x: torch.Tensor, y: torch.Tensor, layers: list[torch.nn.Module] | None = None
+    ) -> tuple[torch.Tensor, Criterion]:
+        return MixupSampler.mix_batch(self, x, y, layers)  # type: ignore[arg-type]  (its draws through this recorder)
 
     def sample_one(self, size: int) -> tuple[float, torch.Tensor]:
         lam, perm = self.sampler.sample_one(size)
