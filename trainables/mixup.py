@@ -204,8 +204,8 @@ class MixupSampler:
         perm = torch.randperm(n, generator=self.perm_gen).to(x.device, non_blocking=True)
         partner, eps = y[perm], self.smoothing
         if self.per_sample:
-            inside, kept = cutmix_boxes((h, w), lam, rows, cols)
-            mixed = torch.where(inside[:, None].to(x.device), x[perm], x)
+            inside, kept = cutmix_boxes((h, w), lam, rows, cols, x.device)
+            mixed = torch.where(inside[:, None], x[perm], x)
             weights = torch.stack([kept, 1 - kept], dim=1)
             return mixed, lambda logits: mixup_cross_entropy(logits, [y, partner], weights, eps)
         # One box for the batch: the same box as cutmix_boxes, pasted by slicing, in three operations
@@ -223,7 +223,9 @@ class MixupSampler:
         self.perm_gen.set_state(state["perm_gen"])
 
 
-def cutmix_boxes(size: tuple[int, int], lam: Tensor, rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
+def cutmix_boxes(
+    size: tuple[int, int], lam: Tensor, rows: Tensor, cols: Tensor, device: torch.device | None = None
+) -> tuple[Tensor, Tensor]:
     """CutMix's boxes, as torchvision's ``v2.CutMix`` and timm's ``rand_bbox`` place them: for each lambda,
     sides sqrt(1 - lam) times the image's, centred at (``rows``, ``cols``), clipped at the borders.
 
@@ -232,12 +234,14 @@ def cutmix_boxes(size: tuple[int, int], lam: Tensor, rows: Tensor, cols: Tensor)
     by the pixels they hold.
     """
     h, w = size
+    lam, rows, cols = (t.to(device) for t in (lam, rows, cols))  # the masks are built where the batch is
     half = 0.5 * torch.sqrt(1 - lam.double())  # float64, as torchvision's Python floats
     half_h, half_w = (half * h).long(), (half * w).long()  # truncated, as int()
     top, bottom = (rows - half_h).clamp(min=0), (rows + half_h).clamp(max=h)
     left, right = (cols - half_w).clamp(min=0), (cols + half_w).clamp(max=w)
-    in_rows = (torch.arange(h) >= top[:, None]) & (torch.arange(h) < bottom[:, None])
-    in_cols = (torch.arange(w) >= left[:, None]) & (torch.arange(w) < right[:, None])
+    along_h, along_w = torch.arange(h, device=device), torch.arange(w, device=device)
+    in_rows = (along_h >= top[:, None]) & (along_h < bottom[:, None])
+    in_cols = (along_w >= left[:, None]) & (along_w < right[:, None])
     kept = 1 - ((bottom - top) * (right - left)).double() / (h * w)
     return in_rows[:, :, None] & in_cols[:, None, :], kept.float()
 
