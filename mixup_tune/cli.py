@@ -25,8 +25,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the package, and the code version every run logs as ``mixup_tune.code_version``
+    (the checkout's git commit, ``-dirty`` with local changes); asked of git only when given."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the code version runs log"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from . import __version__
+        from .records.store import code_version
+
+        print(f"mixup-tune {__version__}, code version {code_version()}")  # stdout, as argparse's own
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mixup-tune", description="mixup studies as Ray Tune sweeps, recorded in MLflow.")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def tracking(sub: argparse.ArgumentParser) -> None:

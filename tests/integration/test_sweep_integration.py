@@ -148,6 +148,15 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep, tmp_path: Path) -> 
         assert 100 * redrawn == pytest.approx(metrics["test_ece"]), "the diagram's bins give its ECE back"
 
 
+def test_version_prints_the_code_version_the_runs_log(sweep: Sweep) -> None:
+    import mixup_tune as package
+
+    done = mixup_tune("--version", cwd=sweep.workdir)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    logged = {run.data.tags["mixup_tune.code_version"] for run in sweep.runs("trial")}
+    assert {done.stdout.removeprefix(f"mixup-tune {package.__version__}, code version ").strip()} == logged
+
+
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
     """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
