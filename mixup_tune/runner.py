@@ -131,7 +131,7 @@ def _check_data(spec: SweepSpec) -> None:
             for size in cutouts:
                 check_image_option("cutout", splits.input_shape, splits.is_image, size)
             if cutmix:
-                check_image_option("mix_method", splits.input_shape, splits.is_image)
+                check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
         except DatasetError as error:
             raise UserError(str(error)) from None
         except ConfigError as error:

@@ -39,9 +39,10 @@ def cutout(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
     per-image Python.
     """
     n, _, h, w = x.shape
-    rows, cols = (torch.randint(side, (n,), generator=gen).to(x.device) - size // 2 for side in (h, w))
-    inside = lambda start, side: (torch.arange(side, device=x.device) - start[:, None]).to(torch.int64)
-    in_rows, in_cols = ((0 <= i) & (i < size) for i in (inside(rows, h), inside(cols, w)))
+    # per image, the square's first row and column, and each pixel's offset from them
+    top, left = (torch.randint(side, (n,), generator=gen).to(x.device) - size // 2 for side in (h, w))
+    offsets = lambda start, side: torch.arange(side, device=x.device) - start[:, None]
+    in_rows, in_cols = ((0 <= d) & (d < size) for d in (offsets(top, h), offsets(left, w)))
     keep = ~(in_rows[:, :, None] & in_cols[:, None, :])
     return x * keep[:, None].to(x.dtype)
 
@@ -52,15 +53,16 @@ def check_image_options(config: TrainConfig, input_shape: tuple[int, ...], is_im
     if config.cutout:
         check_image_option("cutout", input_shape, is_image, size=config.cutout)
     if config.uses_cutmix:
-        check_image_option("mix_method", input_shape, is_image)
+        check_image_option("mix_method", input_shape, is_image, what="cutmix ")
 
 
-def check_image_option(option: str, input_shape: tuple[int, ...], is_image: bool, size: int = 0) -> None:
+def check_image_option(
+    option: str, input_shape: tuple[int, ...], is_image: bool, size: int = 0, what: str = ""
+) -> None:
     """One option that needs images (and, for a ``size``, images at least that large): a ConfigError
-    naming it if not."""
+    naming it (and ``what`` of it) if not."""
     if not is_image:
         shape = "x".join(map(str, input_shape))
-        what = "cutmix " if option == "mix_method" else ""
         raise ConfigError(option, f"{what}needs images; this dataset's examples are {shape} features")
     h, w = input_shape[-2:]
     if size > min(h, w):

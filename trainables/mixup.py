@@ -157,35 +157,31 @@ class MixupSampler:
             layer = int(self.lambda_rng.integers(len(layers or []) + 1))  # 0: the input, as mixup
             if layer > 0:
                 return self.manifold_batch(x, y, (layers or [])[layer - 1])
+        mix, loss = self.mixup_draw(x, y)
+        return mix(x), loss
+
+    def mixup_draw(self, x: Tensor, y: Tensor) -> tuple[Callable[[Tensor], Tensor], Criterion]:
+        """One batch's mixup: how to mix a tensor of the batch (its inputs, or a hidden state) with its
+        partners, and the loss of the logits; lambda per batch (the paper's default) or per example."""
+        eps = self.smoothing
         if self.per_sample:
             lam, perm = self.sample(len(x))
             perm = perm.to(x.device, non_blocking=True)
             weights = torch.stack([lam, 1 - lam], dim=1)
-            return mix_inputs(x, lam, perm), lambda logits: mixup_cross_entropy(
+            return lambda h: mix_inputs(h, lam, perm), lambda logits: mixup_cross_entropy(
                 logits, [y, y[perm]], weights, eps
             )
-        weight, perm = self.sample_one(len(x))  # one lambda for the batch: the paper's default
+        weight, perm = self.sample_one(len(x))
         perm = perm.to(x.device, non_blocking=True)
         partner = y[perm]
-        return torch.lerp(x[perm], x, weight), lambda logits: one_lambda_cross_entropy(
+        return lambda h: torch.lerp(h[perm], h, weight), lambda logits: one_lambda_cross_entropy(
             logits, y, partner, weight, eps
         )
 
     def manifold_batch(self, x: Tensor, y: Tensor, layer: nn.Module) -> tuple[Tensor, Criterion]:
         """Manifold Mixup: the batch as it is, and a one-shot hook that mixes ``layer``'s output in the
         training step's forward pass (the same lambdas and partners as mixup's); the loss is mixup's."""
-        eps = self.smoothing
-        if self.per_sample:
-            lam, perm = self.sample(len(x))
-            perm = perm.to(x.device, non_blocking=True)
-            mix: Callable[[Tensor], Tensor] = lambda h: mix_inputs(h, lam, perm)
-            weights = torch.stack([lam, 1 - lam], dim=1)
-            loss: Criterion = lambda logits: mixup_cross_entropy(logits, [y, y[perm]], weights, eps)
-        else:
-            weight, perm = self.sample_one(len(x))
-            perm = perm.to(x.device, non_blocking=True)
-            mix = lambda h: torch.lerp(h[perm], h, weight)
-            loss = lambda logits: one_lambda_cross_entropy(logits, y, y[perm], weight, eps)
+        mix, loss = self.mixup_draw(x, y)
 
         def mix_once(module: nn.Module, inputs: Any, output: Tensor) -> Tensor:
             handle.remove()  # this forward pass only

@@ -114,6 +114,9 @@ class RecordingSampler:
     ) -> tuple[torch.Tensor, Criterion]:
         return MixupSampler.mix_batch(self, x, y, layers)  # type: ignore[arg-type]  (its draws through this recorder)
 
+    def mixup_draw(self, x: torch.Tensor, y: torch.Tensor) -> tuple[object, Criterion]:
+        return MixupSampler.mixup_draw(self, x, y)  # type: ignore[arg-type]  (its draws through this recorder)
+
     def sample_one(self, size: int) -> tuple[float, torch.Tensor]:
         lam, perm = self.sampler.sample_one(size)
         self.steps.append((lam, perm))

@@ -82,9 +82,8 @@ class TrainConfig:
     # manifold_mixup: hidden states mixed at a layer drawn per batch (Verma et al. 2019)
     mix_method: Literal["mixup", "cutmix", "manifold_mixup"] = "mixup"
     mix_prob: float = 1.0  # probability that a batch is mixed at all (timm's prob); the others train as ERM
-    mix_switch_prob: float = (
-        0.0  # probability that a batch takes CutMix instead of mixup (timm's switch_prob)
-    )
+    # probability that a batch takes CutMix instead of mixup (timm's switch_prob)
+    mix_switch_prob: float = 0.0
     label_smoothing: float = 0.0  # eps: targets (1 - eps) one-hot + eps / K (Szegedy et al. 2016), in [0, 1)
     # pixels per side of a square zeroed on each training image, at a uniform centre (DeVries & Taylor
     # 2017); 0: off

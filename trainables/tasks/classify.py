@@ -137,7 +137,7 @@ class Trial(ClassifierTrial):
             self.augment
             or config.cutout > 0
             or config.mix_prob < 1
-            or config.uses_cutmix
+            or config.mix_switch_prob > 0
             or config.mix_method != "mixup"
         )
         return self.mixup.mixes and not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
