@@ -1,4 +1,4 @@
-"""The ``mixup-tune`` command: run, resume, runs, analyze.
+"""The ``mixup-tune`` command: run, plan, resume, sync, status, runs, analyze.
 
 Bad input of any kind (spec, arguments, data, an unreachable store) is one
 line on stderr and exit code 2, with no MLflow run created.
@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     tracking(run)
     ray_options(run)
 
+    plan = commands.add_parser(
+        "plan", help="dry run: the trials `run` would start, and those FINISHED in MLflow it would skip"
+    )
+    plan.add_argument("spec", type=Path, help="sweep file (YAML)")
+    plan.add_argument("--name", help="sweep name (default: the spec's name)")
+    plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    plan.add_argument("--show", type=int, default=40, metavar="N", help="list at most N trials (default 40)")
+    tracking(plan)
+
     resume = commands.add_parser("resume", help="finish a sweep that was interrupted")
     resume.add_argument("name")
     tracking(resume)
@@ -92,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
         "--storage", help="Ray storage the sweep used (default: as recorded on the sweep's parent run)"
     )
     tracking(sync)
+
+    status = commands.add_parser(
+        "status", help="how far a sweep has got, from MLflow: counts, each trial's epoch, best so far, ETA"
+    )
+    status.add_argument("name")
+    status.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=5.0,
+        metavar="SECONDS",
+        help="look again every SECONDS (default 5) until the sweep ends",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per look, for scripts")
+    tracking(status)
 
     runs = commands.add_parser("runs", help="list a sweep's trials with their params and final metrics")
     runs.add_argument("name")
@@ -114,17 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     configure_mlflow_client()
     tracking_uri = args.tracking_uri or default_tracking_uri()
     try:
-        if args.command != "run":
+        if args.command not in ("run", "plan"):  # plan reads a store only where there is one
             _require_existing_store(tracking_uri)
         # one line for a dead server or a broken store, not a traceback
-        if args.command in (
-            "runs",
-            "analyze",
-        ):
+        if args.command in ("runs", "analyze", "status"):
             check_tracking(tracking_uri)
-        return {"run": _run, "resume": _resume, "sync": _sync, "runs": _runs, "analyze": _analyze}[
-            args.command
-        ](args, tracking_uri)
+        return {
+            "run": _run,
+            "plan": _plan,
+            "resume": _resume,
+            "sync": _sync,
+            "status": _status,
+            "runs": _runs,
+            "analyze": _analyze,
+        }[args.command](args, tracking_uri)
     except (SpecError, UserError) as error:
         print(f"mixup-tune: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -151,6 +178,17 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
         spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1
     )
     return _summarise(outcome)
+
+
+def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
+    from .plan import plan_sweep, render_plan
+    from .spec import load_spec
+
+    overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
+    spec = load_spec(args.spec, overrides)
+    for table in render_plan(plan_sweep(spec, tracking_uri), spec, shown=args.show):
+        console.print(table)
+    return 0
 
 
 def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
@@ -250,6 +288,18 @@ def _summarise(outcome: object) -> int:
         console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
         return 130
     return 1 if outcome.failed or outcome.tracking_error is not None else 0
+
+
+def _status(args: argparse.Namespace, tracking_uri: str) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from .errors import UserError
+    from .status import show_status
+
+    if args.watch is not None and args.watch <= 0:
+        raise UserError(f"--watch {args.watch:g}: the interval must be a positive number of seconds")
+    show_status(MlflowClient(tracking_uri), args.name, args.watch, args.json, console)
+    return 0
 
 
 def _runs(args: argparse.Namespace, tracking_uri: str) -> int:

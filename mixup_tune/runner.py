@@ -7,12 +7,10 @@ created, so bad input leaves nothing half-written.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlflow.tracking import MlflowClient
 from ray import tune
@@ -22,6 +20,7 @@ from trainables import ConfigError, DatasetError
 from trainables.errors import first_line
 
 from .errors import UserError
+from .live import LiveView, configure, stop_drawing
 from .ray_session import (
     DEFAULT_STORAGE,
     connect_ray,
@@ -32,7 +31,16 @@ from .ray_session import (
     storage_root,
 )
 from .records import SweepRecord, check_tracking, configure_mlflow_client, trial_key
-from .search import data_settings, option_values, param_space, progress_reporter, scheduler, searcher
+from .search import (
+    data_settings,
+    grid_points,
+    option_values,
+    param_space,
+    scheduler,
+    searcher,
+    swept_options,
+    with_absolute_paths,
+)
 from .snapshots import log_snapshots
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
@@ -68,40 +76,6 @@ class SweepOutcome:
         self.backfilled_runs += report.runs_created
         if counted:  # at the start of a run: runs still RUNNING were left so by a dead driver
             self.reconciled += report.reconciled
-
-
-_PATH_OPTIONS = ("data_root", "data_path")
-
-
-def _absolute_paths(spec: SweepSpec) -> SweepSpec:
-    """Trials run in their own working directory: make user paths absolute first, wherever the spec gives
-    them.
-
-    The spec is valid already, and an absolute path is as valid as the relative
-    one it replaces, so the copy is not validated again.
-    """
-    trainable = dataclasses.replace(
-        spec.trainable,
-        data_root=_absolute(spec.trainable.data_root),
-        data_path=_absolute(spec.trainable.data_path),
-    )
-    search = {
-        key: [_absolute(path) for path in value]
-        if key in _PATH_OPTIONS and isinstance(value, list)
-        else value
-        for key, value in spec.search.items()
-    }
-    variants = [
-        {key: _absolute(value) if key in _PATH_OPTIONS else value for key, value in variant.items()}
-        for variant in spec.variants
-    ]
-    return spec.model_copy(update={"trainable": trainable, "search": search, "variants": variants})
-
-
-def _absolute(path: Any) -> Any:
-    """A path given as a non-empty string, made absolute; any other value (None, a number on an axis) as it
-    is."""
-    return str(Path(path).expanduser().resolve()) if isinstance(path, str) and path else path
 
 
 def _check_data(spec: SweepSpec) -> None:
@@ -156,7 +130,7 @@ def run_sweep(
     """
     started = time.monotonic()
     configure_mlflow_client()
-    spec = _absolute_paths(spec)
+    spec = with_absolute_paths(spec)
     root = storage_root(storage)
     sweep_dir = experiment_dir(storage, spec.name)
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
@@ -193,7 +167,9 @@ def run_sweep(
     if not restore:
         done = record.finished_keys()
         search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
-        outcome.skipped = len(done) if spec.tune.algorithm == "grid" else 0
+        # the grid's trials found FINISHED (runs of points no longer in the grid are not counted)
+        outcome.skipped = len(grid_points(spec)) - outcome.planned if spec.tune.algorithm == "grid" else 0
+        record.set_trial_count(outcome.planned + outcome.skipped)
         if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
             return _finish(record, outcome, started, spec)
     connect_ray(address)
@@ -232,12 +208,20 @@ def run_sweep(
                     # Ray's own result files (its analysis and `sync` read result.json), but
                     # not its TensorBoard files: MLflow is the UI, and they cost ~2 ms per result.
                     callbacks=[MlflowSweepCallback(record), CSVLoggerCallback(), JsonLoggerCallback()],
-                    verbose=verbose,
-                    progress_reporter=progress_reporter(spec),
+                    # always 1, so that Ray calls the live view: `configure` decides whether it shows,
+                    # for this run and for a `resume` that gets it back unpickled from Ray's state
+                    verbose=1,
+                    progress_reporter=LiveView(
+                        spec.name, spec.tune.metric, spec.tune.mode, swept_options(spec), outcome.skipped
+                    ),
                 ),
             )
-        with environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
-            results = tuner.fit()
+        configure(quiet=verbose == 0)
+        try:
+            with environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
+                results = tuner.fit()
+        finally:
+            stop_drawing()
         outcome.errors = [first_line(error) for error in results.errors]
         _count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:

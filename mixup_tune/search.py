@@ -3,13 +3,14 @@ and progress table."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ray import tune
-from ray.tune import CLIReporter
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
@@ -27,6 +28,40 @@ _DATA_OPTIONS = (
     "val_fraction",
     "download",
 )
+
+
+_PATH_OPTIONS = ("data_root", "data_path")
+
+
+def with_absolute_paths(spec: SweepSpec) -> SweepSpec:
+    """Trials run in their own working directory: make user paths absolute first, wherever the spec gives
+    them.
+
+    The spec is valid already, and an absolute path is as valid as the relative
+    one it replaces, so the copy is not validated again.
+    """
+    trainable = dataclasses.replace(
+        spec.trainable,
+        data_root=_absolute(spec.trainable.data_root),
+        data_path=_absolute(spec.trainable.data_path),
+    )
+    search = {
+        key: [_absolute(path) for path in value]
+        if key in _PATH_OPTIONS and isinstance(value, list)
+        else value
+        for key, value in spec.search.items()
+    }
+    variants = [
+        {key: _absolute(value) if key in _PATH_OPTIONS else value for key, value in variant.items()}
+        for variant in spec.variants
+    ]
+    return spec.model_copy(update={"trainable": trainable, "search": search, "variants": variants})
+
+
+def _absolute(path: Any) -> Any:
+    """A path given as a non-empty string, made absolute; any other value (None, a number on an axis) as it
+    is."""
+    return str(Path(path).expanduser().resolve()) if isinstance(path, str) and path else path
 
 
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -151,21 +186,7 @@ def scheduler(spec: SweepSpec) -> TrialScheduler:
     return FIFOScheduler()
 
 
-def progress_reporter(spec: SweepSpec) -> CLIReporter:
-    """Tune's progress table: the sweep's axes, and the metrics that show how its trials are doing."""
-    metrics = {"epoch": "epoch", "test_error": "test err %", "train_error_real": "train err (real) %"}
-    if spec.trainable.task == "gan":
-        metrics = {
-            "iteration": "iteration",
-            "modes_covered": "modes",
-            "high_quality": "high quality %",
-            "sample_distance": "distance",
-        }
-    elif spec.trainable.label_noise > 0 or "label_noise" in spec.search:
-        metrics["train_error_corrupted"] = "train err (corrupt) %"
-    return CLIReporter(
-        parameter_columns=list(spec.search) or ["alpha"],
-        metric_columns=metrics,
-        max_report_frequency=10,
-        max_progress_rows=30,
-    )
+def swept_options(spec: SweepSpec) -> list[str]:
+    """The options the sweep varies, which name a trial's setting: its search axes, then its variants'
+    keys."""
+    return list(dict.fromkeys([*spec.search, *(key for variant in spec.variants for key in variant)]))

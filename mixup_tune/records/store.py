@@ -38,6 +38,8 @@ def configure_mlflow_client() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # nor a progress bar for each small artifact read back (the spec, on `resume` and `status`)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> MlflowClient:

@@ -227,6 +227,10 @@ class SweepRecord:
             document: dict[str, Any] = yaml.safe_load(Path(path).read_text())
         return document
 
+    def set_trial_count(self, count: int) -> None:
+        """How many trials the sweep has, finished ones included: `mixup-tune status` counts against it."""
+        self.client.set_tag(self.parent_run_id, tags.TRIALS, str(count))
+
     def close(self, status: str) -> None:
         """End the sweep's record: trial runs still RUNNING become KILLED, the parent run ends as
         ``status``."""

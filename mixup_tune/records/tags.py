@@ -15,6 +15,7 @@ RAY_TRIAL_ID = "mixup_tune.ray_trial_id"  # Ray's id, for finding the trial in R
 CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the package version
 STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
 ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random or optuna), on the parent
+TRIALS = "mixup_tune.trials"  # on the parent: the sweep's trial count, finished ones included (for `status`)
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite

@@ -157,6 +157,11 @@ def test_version_prints_the_code_version_the_runs_log(sweep: Sweep) -> None:
     assert {done.stdout.removeprefix(f"mixup-tune {package.__version__}, code version ").strip()} == logged
 
 
+def test_quiet_leaves_out_the_live_view_but_keeps_the_summary(sweep: Sweep) -> None:
+    assert f"sweep {sweep.name}: " not in sweep.first.stdout  # the live view's line
+    assert "trials run" in sweep.first.stdout and "completed" in sweep.first.stdout
+
+
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
     """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
