@@ -10,7 +10,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param, tags
-from trainables.config import option_names  # plain dataclasses: no torch import
+from trainables.config import defaults_left_out, option_names  # plain dataclasses: no torch import
 
 _HISTORY_THREADS = 8  # concurrent get_metric_history calls to a tracking server
 _BULK_RUNS = 500  # run ids per bulk query (SQLite caps the parameters of one statement)
@@ -44,6 +44,11 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
         row.update(run.data.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows)
+    # An option added after the first trial ids is not logged at its default: where other runs of the
+    # sweep log it, a run without it ran at the default. (An option no run logs stays out of the table.)
+    for name, default in defaults_left_out().items():
+        if name in frame and frame[name].isna().any():
+            frame[name] = frame[name].fillna(default)
     option_order = [name for name in option_names() if name in frame.columns]
     rest = [c for c in frame.columns if c not in option_order]
     frame = frame[rest[:6] + option_order + rest[6:]]

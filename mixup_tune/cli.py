@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="regenerate a sweep's tables and figures")
     analyze.add_argument("name")
     analyze.add_argument("--out", type=Path, help="output folder (default: results/NAME)")
+    analyze.add_argument(
+        "--partial",
+        action="store_true",
+        help="a sweep still running: its finished trials, in files marked partial, logged nowhere",
+    )
     tracking(analyze)
     return parser
 
@@ -361,18 +366,21 @@ def _cell(value: object) -> str:
 
 
 def _analyze(args: argparse.Namespace, tracking_uri: str) -> int:
-    from analysis import NoRunsError, analyze
+    from analysis import NoRunsError, SweepRunning, analyze
 
     from .errors import UserError
 
     out = args.out or Path("results") / args.name
     try:
-        files = analyze(args.name, tracking_uri, out)
-    except NoRunsError as error:
+        files = analyze(args.name, tracking_uri, out, partial=args.partial)
+    except (NoRunsError, SweepRunning) as error:
         raise UserError(str(error)) from None
     for path in files:
         console.print(f"wrote {path}")
-    console.print(f"Also logged to the sweep's parent run, under artifacts/{'analysis'}/.")
+    if any(path.stem.endswith("-partial") for path in files):
+        console.print("Partial: the sweep is still running; nothing was logged to MLflow.")
+    else:
+        console.print("Also logged to the sweep's parent run, under artifacts/analysis/.")
     return 0
 
 

@@ -313,11 +313,28 @@ def _finish(
             except Exception as error:  # the trials' records stand; report, do not lose them
                 outcome.errors.append(f"black-box evaluation failed: {first_line(error)}")
                 outcome.failed += 1
+        if not outcome.interrupted and outcome.completed + outcome.skipped >= 2:
+            _log_comparison(record, spec)
         record.close("KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED")
     except Exception as error:  # MLflow is down: nothing is lost, Ray's storage holds it
         outcome.tracking_error = first_line(error)
     outcome.wall_seconds = time.monotonic() - started
     return outcome
+
+
+def _log_comparison(record: SweepRecord, spec: SweepSpec) -> None:
+    """The comparison figures and the table over seeds, on the parent run; a failure here only warns."""
+    try:
+        from analysis.compare import log_comparison  # matplotlib and Optuna: only at a sweep's end
+
+        log_comparison(
+            record.sweep, record.tracking_uri, spec.tune.metric, spec.tune.mode, record.parent_run_id
+        )
+    except Exception as error:  # the sweep's records stand without its figures; `analyze` draws them again
+        print(
+            f"mixup-tune: warning: the comparison figures were not logged: {first_line(error)}",
+            file=sys.stderr,
+        )
 
 
 def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None) -> SyncReport:

@@ -57,6 +57,12 @@ def _mlflow_trials(client: MlflowClient, name: str) -> dict[str, tuple[str, int]
     return trials
 
 
+def looked_parent(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name("mixup-watching")
+    query = f"tags.`mixup_tune.sweep` = '{name}' and tags.`mixup_tune.role` = 'parent'"
+    return client.search_runs([experiment.experiment_id], query)[0].info.run_id
+
+
 def _midway(status: dict) -> bool:
     return status["status"] == "RUNNING" and status["running"] > 0 and status["finished"] > 0
 
@@ -74,6 +80,8 @@ class Watched:
         default_factory=list
     )  # (MLflow before, status, MLflow after)
     watch: subprocess.CompletedProcess[str] | None = None
+    analyzed: list[subprocess.CompletedProcess[str]] = field(default_factory=list)  # midway: plain, --partial
+    logged_meanwhile: list[str] = field(default_factory=list)  # the parent's analysis/ artifacts after them
 
     def mixup_tune(self, *args: str) -> subprocess.CompletedProcess[str]:
         return mixup_tune(*args, "--tracking-uri", self.tracking_uri, cwd=self.workdir)
@@ -125,6 +133,14 @@ def watched(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Watc
             after = _mlflow_trials(client, name)
             if looked.returncode == 0:
                 watched.during.append((before, json.loads(looked.stdout), after))
+                if _midway(watched.during[-1][1]) and not watched.analyzed:  # analyze, once, meanwhile
+                    watched.analyzed = [
+                        watched.mixup_tune("analyze", name, "--out", "final"),
+                        watched.mixup_tune("analyze", name, "--partial", "--out", "partial"),
+                    ]
+                    watched.logged_meanwhile = [
+                        a.path for a in client.list_artifacts(looked_parent(client, name), "analysis")
+                    ]
             time.sleep(1.0)
         watched.returncode = sweep.wait(timeout=300)
         out, err = watcher.communicate(timeout=60)
@@ -221,6 +237,33 @@ def test_the_live_view_without_a_terminal_prints_a_line_at_most_every_10_s(watch
     assert finished == sorted(finished) and finished[-1] == TRIALS
     assert lines[-1][1].startswith(f"sweep {watched.name}: 8/8 finished; best test_error ")
     assert any(re.search(rf"running.*ETA \d.*\[alpha=\d seed=\d: \d+/{EPOCHS}\]", line) for _, line in lines)
+
+
+def test_analyze_on_a_running_sweep_refuses_or_marks_every_file_partial(watched: Watched) -> None:
+    plain, partial = watched.analyzed
+    assert plain.returncode == 2 and "is still running" in plain.stderr and "--partial" in plain.stderr
+    assert not (watched.workdir / "final").exists()
+    assert partial.returncode == 0, partial.stderr
+    written = sorted(path.name for path in (watched.workdir / "partial").iterdir())
+    assert written and all(Path(name).stem.endswith("-partial") for name in written), written
+    report = (watched.workdir / "partial" / "report-partial.md").read_text()
+    assert report.splitlines()[0].endswith("(PARTIAL)")
+    counts = re.search(r"\((\d+) of 8 trials ended, (\d+) running, (\d+) not started\)", report)
+    assert counts and int(counts[1]) < TRIALS and int(counts[2]) > 0, report[:600]
+    # its links point at the marked files, and nothing was logged where the final analysis goes
+    assert "(runs-partial.csv)" in report and "(runs.csv)" not in report
+    assert watched.logged_meanwhile == []
+
+
+def test_the_parent_run_holds_the_comparison_figures(watched: Watched) -> None:
+    client = MlflowClient(watched.tracking_uri)
+    logged = {a.path for a in client.list_artifacts(looked_parent(client, watched.name), "comparison")}
+    assert {
+        "comparison/comparison_parallel_coordinates.png",
+        "comparison/comparison_importance.png",
+        "comparison/comparison_by_setting.csv",
+        "comparison/comparison.md",
+    } <= logged, logged
 
 
 def test_status_of_an_unknown_sweep_is_one_line_and_exit_2(watched: Watched) -> None:

@@ -8,7 +8,7 @@ ranges and names, both there and here.
 
 from ._checks import BUILTIN_DATASETS, BUILTIN_MODELS, check_option_types, type_problem
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
-from ._train import TrainConfig, flatten, option_names, unflatten
+from ._train import TrainConfig, defaults_left_out, flatten, option_names, unflatten
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -19,6 +19,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "check_option_types",
+    "defaults_left_out",
     "flatten",
     "option_names",
     "type_problem",

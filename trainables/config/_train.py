@@ -312,6 +312,12 @@ class TrainConfig:
         return flatten(values)
 
 
+def defaults_left_out() -> dict[str, Any]:
+    """The options ``TrainConfig.flat`` leaves out of a trial's params at their default, with that default:
+    a run without one of these params ran at the default."""
+    return {**_ADDED_LATER, **_GAN_ADDED_LATER}
+
+
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
