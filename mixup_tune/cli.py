@@ -275,13 +275,16 @@ def _summarise(outcome: object) -> int:
     for error in outcome.errors[:5]:
         console.print(f"[red]trial error:[/red] {error}")
     backend = outcome.tracking_uri
-    console.print(
+    commands = [
         f"Browse:   mlflow ui --backend-store-uri {backend}"
         if backend.startswith(("sqlite:", "postgresql:", "mysql:"))
-        else f"Browse:   {backend}"
-    )
-    console.print(f"Trials:   mixup-tune runs {outcome.name}")
-    console.print(f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}")
+        else f"Browse:   {backend}",
+        f"Trials:   mixup-tune runs {outcome.name}",
+        *([f"Optuna:   optuna-dashboard {outcome.optuna_storage}"] if outcome.optuna_storage else []),
+        f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}",
+    ]
+    for line in commands:  # whole lines, however narrow the terminal: they are for copying
+        console.print(line, soft_wrap=True)
     if outcome.tracking_error is not None:
         console.print(
             f"[red]MLflow could not be written[/red] ({outcome.tracking_error}). Every result is in Ray's "

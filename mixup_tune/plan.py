@@ -18,6 +18,8 @@ from typing import Any
 
 from rich.table import Table
 
+from .optuna_study import finished_in_study, storage_url
+from .ray_session import storage_root
 from .records import SweepRecord, check_tracking, find_parent, trial_key
 from .search import grid_points, swept_options, with_absolute_paths
 from .spec import Distribution, SweepSpec
@@ -35,7 +37,7 @@ class SweepPlan:
     name: str
     algorithm: str
     total: int  # trials in the sweep, finished ones included
-    finished: int  # of them, FINISHED in MLflow already (grid only: a sampled search runs every sample)
+    finished: int  # of them, FINISHED already: in MLflow (grid) or in the Optuna study; random search: 0
     trials: list[PlannedTrial] = field(default_factory=list)  # a grid's trials; empty for a sampled search
     sampled: dict[str, str] = field(default_factory=dict)  # a sampled search's axes: option -> range
     store: str = ""  # what was found in MLflow, in words
@@ -99,9 +101,13 @@ def plan_sweep(spec: SweepSpec, tracking_uri: str) -> SweepPlan:
         else:  # a list: every value for each sample (random search), a categorical choice (Optuna)
             sampled[option] = f"{'grid' if settings.algorithm == 'random' else 'choice'} {axis}"
             grid *= len(axis) if settings.algorithm == "random" else 1
-    return SweepPlan(
-        spec.name, settings.algorithm, settings.num_samples * grid, 0, sampled=sampled, store=store
-    )
+    done = 0
+    if settings.algorithm == "optuna":  # a stored study: `run` asks only for the trials it still lacks
+        url = storage_url(spec, tracking_uri, storage_root(None))
+        done = min(finished_in_study(spec.name, url) or 0, settings.num_samples)
+        store += f"; Optuna study at {url}: {done} trials ended"
+    total = settings.num_samples * grid
+    return SweepPlan(spec.name, settings.algorithm, total, done, sampled=sampled, store=store)
 
 
 def _finished_keys(name: str, tracking_uri: str) -> tuple[set[str], str]:
@@ -137,7 +143,7 @@ def render_plan(plan: SweepPlan, spec: SweepSpec, shown: int = 40) -> list[Table
         ("trials in the sweep", str(plan.total)),
         (
             "already FINISHED, skipped",
-            str(plan.finished) if plan.algorithm == "grid" else "none (a sampled search runs every sample)",
+            str(plan.finished) if plan.algorithm != "random" else "none (random search runs every sample)",
         ),
         ("trials `run` starts", str(plan.to_run)),
         ("epochs per trial", "an axis" if "epochs" in spec.search else str(spec.trainable.epochs)),

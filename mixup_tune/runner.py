@@ -21,6 +21,7 @@ from trainables.errors import first_line
 
 from .errors import UserError
 from .live import LiveView, configure, stop_drawing
+from .optuna_study import open_storage, storage_url
 from .ray_session import (
     DEFAULT_STORAGE,
     connect_ray,
@@ -30,7 +31,7 @@ from .ray_session import (
     start_local_ray_while,
     storage_root,
 )
-from .records import SweepRecord, check_tracking, configure_mlflow_client, trial_key
+from .records import SweepRecord, check_tracking, configure_mlflow_client, tags, trial_key
 from .search import (
     data_settings,
     grid_points,
@@ -70,6 +71,7 @@ class SweepOutcome:
     backfilled_runs: int = 0  # runs created that way
     reconciled: int = 0  # runs a dead driver had left RUNNING
     tracking_error: str | None = None  # MLflow could not be written at the end: `mixup-tune sync` later
+    optuna_storage: str = ""  # an Optuna sweep's study storage, for optuna-dashboard
 
     def add(self, report: SyncReport, counted: bool = True) -> None:
         self.backfilled_epochs += report.epochs_logged
@@ -139,6 +141,9 @@ def run_sweep(
         spec, tracking_uri, address, check_data=check_data_locally and address is None
     )
 
+    optuna_url = storage_url(spec, tracking_uri, root) if spec.tune.algorithm == "optuna" else ""
+    if optuna_url:
+        open_storage(optuna_url)  # a storage that cannot be opened is refused before the record exists
     record = SweepRecord.start(
         client,
         spec.name,
@@ -164,9 +169,14 @@ def run_sweep(
             record.close_trial_runs()
 
     restore = restore and tune.Tuner.can_restore(sweep_dir) and _has_unfinished_trials(sweep_dir)
+    if optuna_url:
+        outcome.optuna_storage = optuna_url
+        record.client.set_tag(record.parent_run_id, tags.OPTUNA_STORAGE, optuna_url)
     if not restore:
         done = record.finished_keys()
-        search_alg, outcome.planned = searcher(spec, skip=done, key=trial_key)
+        search_alg, outcome.planned = searcher(
+            spec, skip=done, key=trial_key, optuna_storage=outcome.optuna_storage
+        )
         # the grid's trials found FINISHED (runs of points no longer in the grid are not counted)
         outcome.skipped = len(grid_points(spec)) - outcome.planned if spec.tune.algorithm == "grid" else 0
         record.set_trial_count(outcome.planned + outcome.skipped)
@@ -192,7 +202,7 @@ def run_sweep(
                     mode=spec.tune.mode,
                     search_alg=search_alg,
                     scheduler=scheduler(spec),
-                    num_samples=outcome.planned if spec.tune.algorithm == "grid" else spec.tune.num_samples,
+                    num_samples=outcome.planned if spec.tune.algorithm != "random" else spec.tune.num_samples,
                     max_concurrent_trials=spec.tune.max_concurrent_trials
                     if spec.tune.algorithm == "optuna"
                     else None,

@@ -144,12 +144,13 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
 
 
 def searcher(
-    spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], str]
+    spec: SweepSpec, skip: set[str], key: Callable[[dict[str, Any]], str], optuna_storage: str = ""
 ) -> tuple[Searcher | BasicVariantGenerator, int]:
     """The search algorithm and the number of trials it will propose.
 
     A grid is expanded here rather than with ``tune.grid_search`` so that trials
-    already FINISHED in MLflow (``skip``, by trial key) are not run again.
+    already FINISHED in MLflow (``skip``, by trial key) are not run again. Optuna
+    continues the study stored at ``optuna_storage`` (``optuna_study``).
     """
     settings = spec.tune
     # Tune's `max_concurrent_trials` is ignored (with a warning) for a generator passed as `search_alg`,
@@ -159,10 +160,9 @@ def searcher(
         points = [p for p in grid_points(spec) if not skip or key(p) not in skip]
         return BasicVariantGenerator(points_to_evaluate=points, max_concurrent=limit), len(points)
     if settings.algorithm == "optuna":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
+        from .optuna_study import optuna_searcher
 
-        return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=settings.seed)), settings.num_samples
+        return optuna_searcher(spec, optuna_storage)
     grid_size = 1
     for value in spec.search.values():
         if isinstance(value, list):

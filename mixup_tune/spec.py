@@ -105,6 +105,15 @@ class TuneSettings(BaseModel):
     checkpoint_interval_s: float = Field(30, ge=0, strict=True)
     keep_checkpoints: int = Field(2, ge=1, strict=True)  # checkpoints kept per trial
     seed: int = Field(0, ge=0, strict=True)  # seeds random search and Optuna's sampler
+    # optuna: the study's storage URL (sqlite:///..., postgresql://...); default: optuna.db beside the
+    # MLflow sqlite store, else in Ray's storage (mixup_tune.optuna_study)
+    optuna_storage: str | None = Field(None, pattern=r"^[a-z][a-z0-9+]*://")
+
+    @model_validator(mode="after")
+    def _storage_for_optuna(self) -> TuneSettings:
+        if self.optuna_storage is not None and self.algorithm != "optuna":
+            raise ValueError("optuna_storage is for tune.algorithm optuna")
+        return self
 
 
 class Resources(BaseModel):

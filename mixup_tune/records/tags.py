@@ -14,6 +14,7 @@ TRIAL_ID = "mixup_tune.trial_id"  # a hash of the trial's config: stable across 
 RAY_TRIAL_ID = "mixup_tune.ray_trial_id"  # Ray's id, for finding the trial in Ray's storage
 CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the package version
 STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
+OPTUNA_STORAGE = "mixup_tune.optuna_storage"  # on an Optuna sweep's parent: where its study is kept
 ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random or optuna), on the parent
 TRIALS = "mixup_tune.trials"  # on the parent: the sweep's trial count, finished ones included (for `status`)
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)

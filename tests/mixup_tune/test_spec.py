@@ -144,6 +144,14 @@ BAD_SPECS = {
         "trainable.adversarial_epsilon: must be in (0, 1]",
     ),
     "huge epochs type": ("name: a\ntrainable: {epochs: 1.5}\n", "trainable.epochs"),
+    "optuna storage on a grid": (
+        "name: a\ntune: {optuna_storage: 'sqlite:///x.db'}\n",
+        "tune: optuna_storage is for tune.algorithm optuna",
+    ),
+    "optuna storage not a URL": (
+        "name: a\ntune: {algorithm: optuna, optuna_storage: x.db}\n",
+        "tune.optuna_storage",
+    ),
 }
 
 
