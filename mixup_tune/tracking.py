@@ -55,8 +55,13 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     import torch
 
     from trainables import train
+    from trainables.device import resolve_device
+
+    from .system_metrics import SystemSampler
 
     train_config = TrainConfig.from_dict(config)
+    device = resolve_device(train_config.device)
+    system = SystemSampler(device.index or 0 if device.type == "cuda" else None)
     checkpoint = tune.get_checkpoint()
     resume_state = None if checkpoint is None else load_state(checkpoint)
 
@@ -68,7 +73,12 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     def report(metrics: dict[str, Any], state: Any) -> None:
         nonlocal last_checkpoint, reporting_s
         reached = time.perf_counter()
-        metrics = {**metrics, "node_id": node_id, "compute_s": reached - started - reporting_s}
+        metrics = {
+            **metrics,
+            **system.sample(metrics),
+            "node_id": node_id,
+            "compute_s": reached - started - reporting_s,
+        }
         final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
         if not final and reached - last_checkpoint < checkpoint_interval_s:
             tune.report(metrics)
@@ -78,6 +88,7 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
             last_checkpoint = time.perf_counter()
         reporting_s += time.perf_counter() - reached
+        system.reported()
 
     train(train_config, on_epoch=report, resume_state=resume_state)
 

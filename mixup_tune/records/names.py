@@ -22,6 +22,10 @@ CLASSIFIER_METRICS = (
 )
 GAN_METRICS = ("iteration", "d_loss", "g_loss", "modes_covered", "high_quality", "sample_distance")
 EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
+# A trial's system metrics, sampled in its worker (mixup_tune.system_metrics), logged as they come, by name:
+# system/epoch_s, system/train_samples_per_s, system/cpu_percent, system/rss_mb, and with a GPU
+# system/gpu_utilization and system/gpu_memory_mb
+SYSTEM_PREFIX = "system/"
 # Logged every epoch by every trial of the task.
 PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
 # What a search or ASHA may optimise (``tune.metric``), per task.

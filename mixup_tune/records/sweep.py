@@ -36,7 +36,8 @@ from trainables.errors import first_line
 
 from ..errors import UserError
 from . import tags
-from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT
+from .lineage import dataset_input
+from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT, SYSTEM_PREFIX
 from .store import (
     code_version,
     find_parent,
@@ -325,9 +326,11 @@ class SweepRecord:
                 continue
             metrics += [
                 Metric(name, float(result[name]), timestamp, epoch)
-                for name in EPOCH_METRICS
+                for name in [*EPOCH_METRICS, *(key for key in result if key.startswith(SYSTEM_PREFIX))]
                 if name in result
             ]
+            if "dataset_digest" in result:  # what the trial trained on: MLflow's dataset view shows it
+                self.client.log_inputs(run_id, datasets=[dataset_input(result)])
             described = {tag: str(result[key]) for key, tag in _INPUT_TAGS.items() if key in result}
             if described:  # what the model was fed: the first epoch says
                 self.client.log_batch(run_id, tags=[RunTag(tag, value) for tag, value in described.items()])

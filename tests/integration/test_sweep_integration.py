@@ -148,6 +148,50 @@ def test_params_metrics_and_tags_of_each_trial(sweep: Sweep, tmp_path: Path) -> 
         assert 100 * redrawn == pytest.approx(metrics["test_ece"]), "the diagram's bins give its ECE back"
 
 
+def test_each_trial_logs_system_metrics_every_epoch(sweep: Sweep) -> None:
+    for child in sweep.runs("trial"):
+        for name in ("system/epoch_s", "system/train_samples_per_s", "system/cpu_percent", "system/rss_mb"):
+            history = sweep.client.get_metric_history(child.info.run_id, name)
+            assert sorted(int(m.step) for m in history) == [1, 2, 3], name
+            # CPU % is read off the process's clock ticks: an epoch of a few ms can read 0
+            assert all(m.value >= 0 for m in history) and any(m.value > 0 for m in history), name
+        rss = [m.value for m in sweep.client.get_metric_history(child.info.run_id, "system/rss_mb")]
+        assert all(100 < value < 8000 for value in rss), rss  # a Ray worker with torch: hundreds of MiB
+        # 1,347 training examples an epoch, trained at more than a thousand a second on any CPU
+        rates = sweep.client.get_metric_history(child.info.run_id, "system/train_samples_per_s")
+        assert min(m.value for m in rates) > 1000
+
+
+def test_each_trial_logs_its_dataset_as_an_mlflow_input(sweep: Sweep) -> None:
+    from trainables import load_data
+
+    expected = load_data("digits")
+    for child in sweep.runs("trial"):
+        (given,) = child.inputs.dataset_inputs
+        dataset, tags = given.dataset, {tag.key: tag.value for tag in given.tags}
+        assert (dataset.name, dataset.digest, dataset.source_type) == ("digits", expected.digest(), "local")
+        assert json.loads(dataset.source)["uri"].endswith("sklearn/datasets/data/digits.csv.gz")
+        assert json.loads(dataset.profile) == {
+            "splits": "train 1347x1x8x8, test 450x1x8x8 (float32)",
+            "classes": 10,
+        }
+        assert tags["mlflow.data.context"] == "train"
+        if child.data.params["label_noise"] != "0.0":  # the seed and the share of labels it redrew
+            assert tags["label_noise_seed"] == child.data.params["seed"]
+            assert float(tags["labels_changed_pct"]) == pytest.approx(child.data.metrics["labels_changed"])
+        else:
+            assert "label_noise_seed" not in tags
+
+
+def test_the_parent_run_holds_the_comparison(sweep: Sweep) -> None:
+    (parent,) = sweep.runs("parent")
+    logged = {a.path for a in sweep.client.list_artifacts(parent.info.run_id, "comparison")}
+    assert {
+        "comparison/comparison_parallel_coordinates.png",
+        "comparison/comparison_importance.png",
+    } <= logged
+
+
 def test_version_prints_the_code_version_the_runs_log(sweep: Sweep) -> None:
     import mixup_tune as package
 

@@ -136,3 +136,13 @@ def test_cifar10_from_the_offline_jpeg_archive(datasets_dir: Path) -> None:
     data = load_data("cifar10", data_root=datasets_dir)  # decoded once (~20 s on 2 cores), then cached
     assert data.x_train.shape == (50000, 3, 32, 32) and data.x_test.shape == (10000, 3, 32, 32)
     assert torch.bincount(data.y_train).tolist() == [5000] * 10
+
+
+def test_a_digest_names_exactly_what_was_loaded() -> None:
+    from trainables import load_data
+
+    splits = load_data("digits")
+    assert splits.digest() == load_data("digits").digest()  # the same data, the same digest
+    assert load_data("digits", train_subset=500).digest() != splits.digest()
+    splits.y_train[0] = (splits.y_train[0] + 1) % 10  # one label
+    assert splits.digest() != load_data("digits").digest()

@@ -71,6 +71,14 @@ def test_both_image_layouts_train_bit_for_bit_the_same(tmp_path: Path) -> None:
         ).history
         for name in ("hw.npz", "chw.npz")
     ]
+    # the same digest of what was trained on; only the file read differs
+    assert histories[0][0]["dataset_digest"] == histories[1][0]["dataset_digest"]
+    assert [histories[0][0]["dataset_source"], histories[1][0]["dataset_source"]] == [
+        str(tmp_path / "hw.npz"),
+        str(tmp_path / "chw.npz"),
+    ]
+    for history in histories:
+        del history[0]["dataset_source"]
     assert histories[0] == histories[1]
     assert histories[0][0]["input_shape"] == "1x8x8" and histories[0][0]["normalisation"].startswith(
         "per-channel"

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from analysis import load_runs
 from mixup_tune.spec import SpecError, validate_spec
 from trainables import ConfigError, TrainConfig, train
+from trainables.tasks import history_entry
 from trainables.tasks.gan import GanTrial
 from trainables.tasks.gan_targets import TARGETS, SampleQuality
 
@@ -101,7 +102,9 @@ def test_a_gan_trial_resumes_bit_for_bit_from_its_checkpoint(alpha: float, mixin
         on_epoch=lambda metrics, state: resumed.append((metrics, copy.deepcopy(state()))),
         resume_state=straight[0][1],
     )
-    assert [m for m, _ in resumed] == [m for m, _ in straight[1:]]  # metrics and snapshots, to the last bit
+    assert [history_entry(m) for m, _ in resumed] == [
+        history_entry(m) for m, _ in straight[1:]
+    ]  # metrics and snapshots, to the last bit
     for name in ("generator", "discriminator"):
         for key, value in straight[-1][1][name].items():
             assert torch.equal(value, resumed[-1][1][name][key]), key

@@ -52,7 +52,9 @@ def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits])
     path = source.cache / f"{name}-{key}.pt"
     if path.exists():
         # Memory-mapped: the trials of one node share the decoded tensors through the page cache.
-        return Splits(**torch.load(path, weights_only=True, mmap=True))
+        loaded = Splits(**torch.load(path, weights_only=True, mmap=True))
+        loaded.origin = str(origin.resolve())
+        return loaded
     try:
         splits = build()
     except DatasetError:  # already says what is wrong (it is a RuntimeError too)
@@ -63,6 +65,7 @@ def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits])
     with tempfile.NamedTemporaryFile(dir=source.cache, suffix=".tmp", delete=False) as tmp:
         torch.save(vars(splits), tmp.name)
     os.replace(tmp.name, path)
+    splits.origin = str(origin.resolve())
     return splits
 
 

@@ -61,6 +61,7 @@ def load_data(
     except UNREADABLE as error:
         raise unreadable(dataset, source.data_path or root, error) from error
     splits = standard_layout(splits)
+    splits.origin = splits.origin or str(source.data_path or root)
     check_splits(splits, dataset, source.data_path or root)
     generator = torch.Generator().manual_seed(SPLIT_SEED)
     if train_subset is not None and train_subset < len(splits.y_train):

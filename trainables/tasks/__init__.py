@@ -7,8 +7,9 @@
 
 They know nothing of Ray or MLflow. After every epoch they call ``on_epoch(metrics,
 checkpoint)``: ``metrics`` are the epoch's numbers (errors in percent, as the
-paper reports them) and ``checkpoint()`` returns the full state, which resumes
-the trial bit for bit when passed back as ``resume_state``.
+paper reports them), with the training pass's timing beside them (``TIMING``:
+``history_entry`` drops it), and ``checkpoint()`` returns the full state, which
+resumes the trial bit for bit when passed back as ``resume_state``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from ..config import TrainConfig
 from ..data import STREAMED, Splits
 from ._classifier import ClassifierTrial, run_epochs
-from ._common import Metrics, OnEpoch, TrainResult
+from ._common import TIMING, Metrics, OnEpoch, TrainResult, history_entry
 from .classify import Trial
 
 
@@ -46,4 +47,13 @@ def train(
     return run_epochs(trial, on_epoch, resume_state)
 
 
-__all__ = ["ClassifierTrial", "Metrics", "OnEpoch", "TrainResult", "Trial", "train"]
+__all__ = [
+    "TIMING",
+    "ClassifierTrial",
+    "Metrics",
+    "OnEpoch",
+    "TrainResult",
+    "Trial",
+    "history_entry",
+    "train",
+]

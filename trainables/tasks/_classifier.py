@@ -9,6 +9,7 @@ A subclass supplies its data: ``minibatches()``, the epoch's (inputs, loss of th
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -89,6 +90,7 @@ class ClassifierTrial:
         else:
             seed = config.seed if config.noise_seed is None else config.noise_seed
             corrupted = corrupt_labels(labels, config.label_noise, self.num_classes, seed)
+        self.noise_seed = seed  # reported with the dataset (lineage): which labels were redrawn
         self.labels_changed_pct = 100.0 * corrupted.changed_fraction
         self.y_train = corrupted.labels.to(self.device)
         self.selected = corrupted.selected.to(self.device)
@@ -123,9 +125,23 @@ class ClassifierTrial:
         self.reliability: Reliability | None = None  # the last evaluation's confidence bins
 
     def noise_description(self) -> dict[str, str]:
-        return (
-            {"label_noise_protocol": self.config.label_noise_protocol} if self.config.label_noise > 0 else {}
-        )
+        if self.config.label_noise == 0:
+            return {}
+        return {
+            "label_noise_protocol": self.config.label_noise_protocol,
+            "label_noise_seed": str(self.noise_seed),
+        }
+
+    def dataset_description(self, origin: str, digest: str, shapes: str) -> dict[str, str]:
+        """The dataset's lineage, reported with the first epoch (MLflow's dataset inputs): its name, where it
+        was read, a digest of what was trained and tested on, the splits' shapes and the classes."""
+        return {
+            "dataset": self.config.dataset,
+            "dataset_source": origin,
+            "dataset_digest": digest,
+            "dataset_shapes": shapes,
+            "dataset_classes": str(self.num_classes),
+        }
 
     def input_description(self) -> dict[str, str]:
         """What the model was fed, reported with the first epoch (MLflow tags): the example shape, the
@@ -243,7 +259,9 @@ def run_epochs(
     best = min((m["test_error"] for m in trial.history), default=math.inf)
     while trial.epoch < config.epochs:
         lr = trial.optimizer.param_groups[0]["lr"]
-        train_loss = trial.train_epoch()
+        started = time.perf_counter()
+        train_loss = trial.train_epoch()  # a float: the device has finished the epoch's work
+        train_s = time.perf_counter() - started
         trial.scheduler.step()
         trial.epoch += 1
         diverged = not math.isfinite(train_loss)
@@ -259,8 +277,8 @@ def run_epochs(
         if config.adversarial and trial.epoch == config.epochs and not diverged:
             metrics.update(trial.white_box())
         trial.history.append(metrics)
-        if on_epoch is not None:
-            on_epoch(metrics, trial.state_dict)
+        if on_epoch is not None:  # with the training pass's timing, which the history leaves out (it varies)
+            on_epoch({**metrics, "train_s": train_s, "train_examples": len(trial.y_train)}, trial.state_dict)
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)

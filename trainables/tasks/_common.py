@@ -20,6 +20,16 @@ from ..mixup import MixupSampler
 Metrics = dict[str, float]
 # (the epoch's metrics, a function giving the checkpoint)
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
+# What ``on_epoch`` gets beyond the epoch's history entry: the training pass's seconds (which vary from run
+# to run, so the history, which resumes bit for bit, leaves them out) and, for a classifier, its examples.
+TIMING = ("train_s", "train_examples")
+
+
+def history_entry(reported: Metrics) -> Metrics:
+    """An epoch as ``on_epoch`` reported it, less its timing: the trial's history entry for it."""
+    return {key: value for key, value in reported.items() if key not in TIMING}
+
+
 CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 1024  # examples per forward pass when measuring errors
 

@@ -53,6 +53,7 @@ class Trial(ClassifierTrial):
             if config.augment is not None
             else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
         )
+        self.lineage = self.dataset_description(splits.origin, splits.digest(), splits.shapes())
         self.x_train, self.x_test, self.y_test = (
             splits.x_train.to(self.device),
             splits.x_test.to(self.device),
@@ -67,7 +68,7 @@ class Trial(ClassifierTrial):
             "input_shape": "x".join(map(str, self.x_train.shape[1:])),
             "normalisation": self.normalisation.describe(),
         }
-        return {**described, **self.noise_description()}
+        return {**described, **self.noise_description(), **self.lineage}
 
     def _batch_inputs(self, idx: Tensor) -> Tensor:
         """The stored examples at ``idx``, cropped and flipped when the trial augments, as normalised inputs

@@ -41,6 +41,7 @@ its own seeded generator, checkpointed with the networks and optimisers.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -270,14 +271,16 @@ def train_gan(
     if resume_state is not None:
         trial.load_state_dict(resume_state)
     while trial.epoch < config.epochs:
+        started = time.perf_counter()
         metrics = trial.train_epoch()
+        train_s = time.perf_counter() - started
         trial.epoch += 1
         diverged = not (math.isfinite(metrics["d_loss"]) and math.isfinite(metrics["g_loss"]))
         metrics = {"epoch": trial.epoch, **metrics, "diverged": float(diverged)}
         # the checkpoint keeps numbers only
         trial.history.append({k: v for k, v in metrics.items() if k != "snapshots"})
-        if on_epoch is not None:
-            on_epoch(metrics, trial.state_dict)
+        if on_epoch is not None:  # with the epoch's timing, which the history leaves out (it varies)
+            on_epoch({**metrics, "train_s": train_s}, trial.state_dict)
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)

@@ -13,6 +13,7 @@ as training.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import torch
@@ -42,6 +43,13 @@ class StreamingTrial(ClassifierTrial):
             train_files, train_labels = [train_files[i] for i in keep.tolist()], train_labels[keep]
         size = config.crop_size
         super().__init__(config, train_labels, len(classes), (3, size, size), is_image=True)
+        # a digest of the file lists and labels, not of the pixels: reading every image here would cost more
+        # than an epoch
+        listing = hashlib.blake2b(digest_size=8)
+        for files, labels in ((train_files, train_labels), (test_files, test_labels)):
+            listing.update("\n".join(files).encode() + b"\0" + labels.numpy().tobytes())
+        shapes = f"train {len(train_files)} files, test {len(test_files)} files (decoded to 3x{size}x{size})"
+        self.lineage = self.dataset_description(str(config.data_path), listing.hexdigest(), shapes)
         self.y_test = test_labels.to(self.device)
         self.train_images, self.train_eval_images, self.test_images = (
             ImageFiles(train_files, size, True),
@@ -68,6 +76,7 @@ class StreamingTrial(ClassifierTrial):
             "input_shape": f"3x{size}x{size}",
             "normalisation": self.normalisation.describe(),
             **self.noise_description(),
+            **self.lineage,
         }
 
     def _loader(self, images: ImageFiles, batches: list[list[int]]) -> DataLoader:
