@@ -275,10 +275,13 @@ def _summarise(outcome: object) -> int:
     for error in outcome.errors[:5]:
         console.print(f"[red]trial error:[/red] {error}")
     backend = outcome.tracking_uri
+    # the experiment's training runs: MLflow 3's UI opens an experiment on its GenAI pages otherwise, whatever
+    # the experiment's kind (its "workflow type" switch wins)
+    runs_page = f"#/experiments/{outcome.experiment_id}/runs?workflowType=machine_learning"
     commands = [
-        f"Browse:   mlflow ui --backend-store-uri {backend}"
+        f"Browse:   mlflow ui --backend-store-uri {backend}   then http://127.0.0.1:5000/{runs_page}"
         if backend.startswith(("sqlite:", "postgresql:", "mysql:"))
-        else f"Browse:   {backend}",
+        else f"Browse:   {backend.rstrip('/')}/{runs_page}",
         f"Trials:   mixup-tune runs {outcome.name}",
         *([f"Optuna:   optuna-dashboard {outcome.optuna_storage}"] if outcome.optuna_storage else []),
         f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}",

@@ -194,19 +194,38 @@ def start_mlflow_server(
         stderr=(root / "server.log").open("ab"),
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    return process, _healthy(process, f"http://127.0.0.1:{port}", root / "server.log")
+
+
+def start_mlflow_ui(store_uri: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlflow ui`` over a store, on a loopback port, as a user starts it after a sweep (``stop_server``
+    stops it)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri]
+        + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stderr=log.open("ab"),
+        start_new_session=True,
+    )
+    return process, _healthy(process, f"http://127.0.0.1:{port}", log)
+
+
+def _healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> str:
+    """``url`` once its /health answers; the process killed and its log's end raised if it never does."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
                 if response.status == 200:
-                    return process, url
+                    return url
         except OSError:
             time.sleep(0.5)
         if process.poll() is not None:
             break
     process.kill()
-    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+    raise RuntimeError(f"mlflow did not start: {log.read_text()[-2000:]}")
 
 
 # MLflow's storage modes, as Optuna's STORAGE_MODES: every integration test that records runs takes each.

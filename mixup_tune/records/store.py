@@ -135,6 +135,8 @@ def open_experiment(client: MlflowClient, name: str) -> str:
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             client.restore_experiment(experiment.experiment_id)
+        if tags.EXPERIMENT_KIND not in experiment.tags:  # made before mixup-tune set the kind
+            client.set_experiment_tag(experiment.experiment_id, tags.EXPERIMENT_KIND, tags.TRAINING_KIND)
         return experiment.experiment_id
     uri = client.tracking_uri
     location = (
@@ -142,7 +144,9 @@ def open_experiment(client: MlflowClient, name: str) -> str:
         if uri.startswith("sqlite:///")
         else None
     )
-    return client.create_experiment(name, artifact_location=location)
+    return client.create_experiment(
+        name, artifact_location=location, tags={tags.EXPERIMENT_KIND: tags.TRAINING_KIND}
+    )
 
 
 def open_parent(client: MlflowClient, experiment_id: str, sweep: str, parent_tags: dict[str, str]) -> str:

@@ -31,4 +31,7 @@ NORMALISATION = "mixup_tune.normalisation"  # how inputs were normalised (traina
 LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoulli, on trials with label noise
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run
 GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI
+# On the experiment: MLflow 3's UI opens an experiment of this kind on its training runs, not on the GenAI
+# overview (traces, latency, tokens) it shows an experiment of no kind
+EXPERIMENT_KIND, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 PARENT_RUN = "mlflow.parentRunId"  # MLflow's own nesting tag
