@@ -28,11 +28,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+# One trial, with the system metrics a sweep's worker sends (mixup_tune.system_metrics: psutil, and NVML on a
+# GPU) averaged over its epochs; without psutil (a bare GPU machine) the trial runs and reports none.
 TRIAL = """
 import json, sys
 from trainables import TrainConfig, train
+from trainables.device import resolve_device
 config = TrainConfig.from_dict(json.loads(sys.argv[1]))
-print(json.dumps(train(config).final))
+epochs = []
+try:
+    from mixup_tune.system_metrics import SystemSampler
+    device = resolve_device(config.device)
+    sampler = SystemSampler(device.index or 0 if device.type == "cuda" else None)
+    def on_epoch(metrics, state):
+        epochs.append(sampler.sample(metrics))
+        sampler.reported()
+except ImportError:
+    on_epoch = None
+final = train(config, on_epoch=on_epoch).final
+system = {key: sum(e[key] for e in epochs) / len(epochs) for key in epochs[0]} if epochs else {}
+print(json.dumps({**final, **system}))
 """
 
 
@@ -96,12 +111,14 @@ def main() -> None:
     cores = (os.cpu_count() or 1) if args.device == "cpu" else None
     walls: dict[int, list[float]] = {p: [] for p in packings}
     errors: dict[int, list[float]] = {p: [] for p in packings}
+    systems: dict[int, list[dict[str, float]]] = {p: [] for p in packings}  # each trial's system/ means
     for round_ in range(args.rounds):
         for packing in packings if round_ % 2 == 0 else reversed(packings):
             threads = max(1, cores // packing) if cores else None
             wall, finals = run_packed(config, packing, threads)
             walls[packing].append(wall)
             errors[packing] += [f["test_error"] for f in finals]
+            systems[packing] += [{k: v for k, v in f.items() if k.startswith("system/")} for f in finals]
             print(
                 f"  round {round_ + 1}: {packing} per device: {wall:.1f} s for {packing} trials", flush=True
             )
@@ -114,12 +131,23 @@ def main() -> None:
             "trials_per_hour": per_hour,
             "ratio_to_first": per_hour / base,
             "test_errors": errors[packing],
+            # per trial, over its epochs: samples/s, CPU %, RSS, and on a GPU its utilisation and memory
+            "system": {
+                key: statistics.fmean(trial[key] for trial in systems[packing])
+                for key in (systems[packing][0] if systems[packing] else {})
+            },
         }
         print(
             f"{packing} trials per device: {per_hour:.0f} trials/hour, {per_hour / base:.2f}x of "
             f"{packings[0]} per device; "
             f"final test error {statistics.fmean(errors[packing]):.1f}% (target: 4 per GPU >= 2x)"
         )
+        system = results[packing]["system"]
+        if system:  # what each trial saw of the machine, as its sweep's MLflow run would log it
+            print(
+                "    per trial: "
+                + ", ".join(f"{key.removeprefix('system/')} {value:.4g}" for key, value in system.items())
+            )
     if args.json:
         args.json.write_text(
             json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)

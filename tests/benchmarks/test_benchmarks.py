@@ -93,6 +93,10 @@ def test_packing_benchmark_on_a_cpu(tmp_path: Path, colour_npz: Path) -> None:
         out=tmp_path / "p.json",
     )
     assert set(results["results"]) == {"1", "2"} and len(results["results"]["2"]["test_errors"]) == 2
+    # each trial's system metrics over its epochs, as its sweep's run would log them under system/
+    system = results["results"]["2"]["system"]
+    assert system["system/train_samples_per_s"] > 0 and system["system/rss_mb"] > 100
+    assert {"system/epoch_s", "system/cpu_percent"} <= set(system)
 
 
 def test_orchestration_benchmark(tmp_path: Path) -> None:
