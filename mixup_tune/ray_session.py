@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,19 +64,55 @@ def connect_ray(address: str | None) -> None:
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {reason}") from None
 
 
-def start_local_ray_while(work: Callable[[], T]) -> T:
-    """Start a local Ray on this thread while ``work`` runs on another; return what ``work`` returns.
+class RayStarted:
+    """What ``work`` may wait for in ``start_local_ray_while``: Ray up and the checks on it passed."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.passed = False
+
+    def wait(self) -> bool:
+        """Block until Ray has started and ``then`` ran; whether both succeeded."""
+        self._event.wait()
+        return self.passed
+
+
+def start_local_ray_while(work: Callable[[RayStarted], T], then: Callable[[], None] | None = None) -> T:
+    """Start a local Ray on this thread, then run ``then`` (checks that need Ray), while ``work`` runs on
+    another; return what ``work`` returns. ``work`` may wait for Ray and ``then`` (``RayStarted.wait``).
 
     Ray starts here because ``ray.init`` from another thread hangs its tasks.
     What Ray logs while it starts is held back until ``work`` has succeeded,
     and dropped if it raises, so that bad input still gets one line.
     """
+    started = RayStarted()
     with ThreadPoolExecutor(max_workers=1) as pool, _ray_logs_held() as release:
-        done = pool.submit(work)
-        connect_ray(None)
+        done = pool.submit(work, started)
+        try:
+            connect_ray(None)
+            if then is not None:
+                then()
+            started.passed = True
+        finally:  # work never waits for good: on a failure here it learns so, and stops
+            started._event.set()
         result = done.result()
         release()
     return result
+
+
+def check_trials_fit(cpu: float, gpu: float) -> None:
+    """Refuse, in one line, a trial that no node of a local Ray can ever hold: Ray would leave every trial
+    PENDING for good. A node's whole resources count (a trial never spans nodes), not what is free now."""
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    for key, asked in (("CPU", cpu), ("GPU", gpu)):
+        most = max((node.get(key, 0.0) for node in nodes), default=0.0)
+        if asked > most:
+            raise UserError(
+                f"resources.{key.lower()}: each trial asks for {asked:g} {key}, but this machine's Ray has "
+                f"{most:g}; lower resources.{key.lower()}"
+                + (" or set gpu: 0 (or auto)" if key == "GPU" else "")
+                + ", or run on a cluster that has them (--address)"
+            )
 
 
 def stop_ray() -> None:

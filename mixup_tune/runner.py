@@ -24,6 +24,8 @@ from .live import LiveView, configure, stop_drawing
 from .optuna_study import open_storage, storage_url
 from .ray_session import (
     DEFAULT_STORAGE,
+    RayStarted,
+    check_trials_fit,
     connect_ray,
     environment,
     experiment_dir,
@@ -256,13 +258,25 @@ def _check_while_ray_starts(
         return check_tracking(tracking_uri)
     server = tracking_uri.startswith(("http://", "https://"))
     probed = check_tracking(tracking_uri) if server else None  # a dead server is refused before Ray starts
+    # A local Ray knows all it will ever have: a trial asking for more than one CPU, or for GPUs, is checked
+    # against it before the store is opened (one CPU always fits; `auto` GPUs are 0 where there are none).
+    # A cluster may grow, so it is not refused this way.
+    gpu = spec.resources.gpu
+    may_not_fit = spec.resources.cpu > 1 or (gpu != "auto" and float(gpu) > 0)
 
-    def checks() -> MlflowClient:
+    def fits() -> None:
+        check_trials_fit(spec.resources.cpu, gpus_per_trial(gpu))
+
+    def checks(ray_started: RayStarted) -> MlflowClient | None:
         if check_data:
             _check_data(spec)
+        if may_not_fit and not ray_started.wait():
+            return None  # refused on this thread's partner: nothing opened
         return probed if probed is not None else check_tracking(tracking_uri)
 
-    return start_local_ray_while(checks)
+    client = start_local_ray_while(checks, then=fits)
+    assert client is not None  # start_local_ray_while raised had the check failed
+    return client
 
 
 def _count_trials(outcome: SweepOutcome, sweep_dir: str) -> None:

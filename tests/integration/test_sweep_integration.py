@@ -325,6 +325,15 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
             "mix_method: cutmix needs images; this dataset's examples are 4 features (dataset 'iris')",
         ),
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
+        # more than a local Ray has: every trial would stay PENDING for good
+        (
+            ["--set", "resources.cpu=64"],
+            "resources.cpu: each trial asks for 64 CPU, but this machine's Ray has",
+        ),
+        (
+            ["--set", "resources.gpu=64"],
+            "resources.gpu: each trial asks for 64 GPU, but this machine's Ray has",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_creates_nothing(
