@@ -165,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
 def _require_existing_store(tracking_uri: str) -> None:
     """Reading a sweep from a sqlite file that is not there would create an empty one: say so instead."""
     from .errors import UserError
+    from .records import sqlite_file
 
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+    database = sqlite_file(tracking_uri)
+    if database is not None and not database.exists():
         raise UserError(
-            f"no MLflow database at {tracking_uri.removeprefix('sqlite:///')}; run from the sweep's "
-            "directory or pass --tracking-uri"
+            f"no MLflow database at {database}; run from the sweep's directory or pass --tracking-uri"
         )
 
 

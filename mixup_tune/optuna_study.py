@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from trainables.errors import first_line
 
 from .errors import UserError
+from .records import sqlite_file
 from .spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ def storage_url(spec: SweepSpec, tracking_uri: str, storage_root: str) -> str:
     store, else one in Ray's storage on this machine."""
     if spec.tune.optuna_storage:
         return spec.tune.optuna_storage
-    if tracking_uri.startswith("sqlite:///"):
-        return f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).parent / STUDY_FILE}"
+    database = sqlite_file(tracking_uri)
+    if database is not None:
+        return f"sqlite:///{database.parent / STUDY_FILE}"
     if "://" in storage_root and not storage_root.startswith("file://"):
         raise UserError(
             f"tune.optuna_storage: Ray's storage {storage_root} is not on this machine; give the Optuna "
@@ -55,8 +57,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        if url.startswith("sqlite:///"):  # Ray's storage may not be there yet
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = sqlite_file(url)
+        if database is not None:  # Ray's storage may not be there yet
+            database.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url)
     except Exception as error:  # whatever SQLAlchemy or Optuna raised: no study can be kept there
         raise UserError(f"tune.optuna_storage {url}: cannot open it ({first_line(error)})") from None
@@ -65,7 +68,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 def finished_in_study(name: str, url: str) -> int | None:
     """Trials of the study ``name`` at ``url`` that ended (COMPLETE or PRUNED), read without creating
     anything: None for a storage that is not an sqlite file already there (``mixup-tune plan``)."""
-    if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
+    database = sqlite_file(url)
+    if database is None or not database.exists():
         return None
     import optuna
     from optuna.trial import TrialState

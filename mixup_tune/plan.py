@@ -13,14 +13,13 @@ import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from .optuna_study import finished_in_study, storage_url
 from .ray_session import storage_root
-from .records import SweepRecord, check_tracking, find_parent, trial_key
+from .records import SweepRecord, check_tracking, find_parent, sqlite_file, trial_key
 from .search import grid_points, swept_options, with_absolute_paths
 from .spec import Distribution, SweepSpec
 
@@ -112,8 +111,9 @@ def plan_sweep(spec: SweepSpec, tracking_uri: str) -> SweepPlan:
 
 def _finished_keys(name: str, tracking_uri: str) -> tuple[set[str], str]:
     """The trial keys FINISHED in the sweep's MLflow record, read only; a store not there is not created."""
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
-        return set(), f"no MLflow store at {tracking_uri.removeprefix('sqlite:///')} yet: every trial runs"
+    database = sqlite_file(tracking_uri)
+    if database is not None and not database.exists():
+        return set(), f"no MLflow store at {database} yet: every trial runs"
     client = check_tracking(tracking_uri)
     if find_parent(client, name) is None:
         return set(), f"no sweep {name!r} in {tracking_uri} yet: every trial runs"

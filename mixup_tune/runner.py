@@ -274,7 +274,7 @@ def _check_while_ray_starts(
             return None  # refused on this thread's partner: nothing opened
         return probed if probed is not None else check_tracking(tracking_uri)
 
-    client = start_local_ray_while(checks, then=fits)
+    client = start_local_ray_while(checks, then=fits if may_not_fit else None)
     assert client is not None  # start_local_ray_while raised had the check failed
     return client
 

@@ -24,6 +24,7 @@ from .store import (
     find_parent,
     find_runs,
     parse_param,
+    sqlite_file,
     trial_key,
 )
 from .sweep import SweepRecord
@@ -45,6 +46,7 @@ __all__ = [
     "load_trained",
     "parse_param",
     "snapshot_name",
+    "sqlite_file",
     "tags",
     "trial_key",
 ]

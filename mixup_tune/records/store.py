@@ -25,6 +25,12 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of an ``sqlite:///`` URI (MLflow's store, or an Optuna study's); None for another
+    store."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def configure_mlflow_client() -> None:
     """MLflow client settings for the driver; users can still set their own.
 

@@ -43,7 +43,7 @@ class Splits:
                 continue
             flat = tensor.detach().cpu().contiguous().reshape(-1)
             hashed.update(f"{name}{tuple(tensor.shape)}{tensor.dtype};".encode())
-            hashed.update(flat.view(torch.uint8).numpy().tobytes())  # the raw bytes, whatever the dtype
+            hashed.update(flat.view(torch.uint8).numpy().data)  # the raw bytes, whatever the dtype, uncopied
         hashed.update(f"classes={self.num_classes}".encode())
         return hashed.hexdigest()
 
