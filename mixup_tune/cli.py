@@ -141,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     from .spec import SpecError
 
     configure_mlflow_client()
+    if args.command in ("run", "resume") and args.address is None and "RAY_ADDRESS" not in os.environ:
+        # What Ray 2.60 does for a new local Ray anyway (token authentication on), said explicitly: else Ray
+        # warns so on every sweep's stderr. Read as Ray is imported, so here, before it is.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     tracking_uri = args.tracking_uri or default_tracking_uri()
     try:
         if args.command not in ("run", "plan"):  # plan reads a store only where there is one

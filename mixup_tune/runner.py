@@ -7,6 +7,7 @@ created, so bad input leaves nothing half-written.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from .ray_session import (
     storage_root,
 )
 from .records import SweepRecord, check_tracking, configure_mlflow_client, tags, trial_key
+from .records.lease import SweepLease, lease_ttl_s, wait_for_lease
 from .search import (
     data_settings,
     grid_points,
@@ -134,6 +136,9 @@ def run_sweep(
     """
     started = time.monotonic()
     configure_mlflow_client()
+    # Inside a Ray job (`ray job submit`) Ray sets RAY_ADDRESS to the job's cluster, which ray.init joins: a
+    # cluster, as with --address (nothing is started here, and its nodes load their own data).
+    address = address or os.environ.get("RAY_ADDRESS") or None
     spec = with_absolute_paths(spec)
     root = storage_root(storage)
     sweep_dir = experiment_dir(storage, spec.name)
@@ -146,6 +151,9 @@ def run_sweep(
     optuna_url = storage_url(spec, tracking_uri, root) if spec.tune.algorithm == "optuna" else ""
     if optuna_url:
         open_storage(optuna_url)  # a storage that cannot be opened is refused before the record exists
+    # one driver per sweep: a live one is never disturbed, a dead one's sweep is taken over (records.lease)
+    ttl_s = lease_ttl_s()
+    wait_for_lease(client, spec.name, wait=restore)
     record = SweepRecord.start(
         client,
         spec.name,
@@ -156,10 +164,37 @@ def run_sweep(
         log_model=spec.logs_models,
         snapshots=log_snapshots,
     )
-    record.save_spec(spec.model_dump(mode="json"))
-    outcome = SweepOutcome(
-        spec.name, tracking_uri, spec.experiment_name, record.experiment_id, record.parent_run_id, sweep_dir
-    )
+    lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
+    try:
+        record.save_spec(spec.model_dump(mode="json"))
+        lease.confirm()
+        outcome = SweepOutcome(
+            spec.name,
+            tracking_uri,
+            spec.experiment_name,
+            record.experiment_id,
+            record.parent_run_id,
+            sweep_dir,
+        )
+        return _run_trials(spec, record, outcome, started, address, root, verbose, restore, optuna_url)
+    finally:
+        lease.release()
+
+
+def _run_trials(
+    spec: SweepSpec,
+    record: SweepRecord,
+    outcome: SweepOutcome,
+    started: float,
+    address: str | None,
+    root: str,
+    verbose: int,
+    restore: bool,
+    optuna_url: str,
+) -> SweepOutcome:
+    """The leased part of ``run_sweep``: MLflow caught up with Ray's storage, then Tune, then the record
+    closed."""
+    sweep_dir = outcome.storage
     if tune.Tuner.can_restore(sweep_dir):
         # An earlier run of this sweep left results in Ray's storage: MLflow catches up with them first,
         # so that finished trials are not run again and runs a dead driver left RUNNING are reconciled.
@@ -364,18 +399,26 @@ def _log_comparison(record: SweepRecord, spec: SweepSpec) -> None:
 def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None) -> SyncReport:
     """``mixup-tune sync``: backfill MLflow from Ray's storage, then close the record as Ray's state says."""
     configure_mlflow_client()
-    record = SweepRecord.find(check_tracking(tracking_uri), name, snapshots=log_snapshots)
+    client = check_tracking(tracking_uri)
+    record = SweepRecord.find(client, name, snapshots=log_snapshots)
     sweep_dir = experiment_dir(storage, name) if storage else record.storage
     if not sweep_dir or not tune.Tuner.can_restore(sweep_dir):
         raise UserError(
             f"sweep {name!r}: no Ray results at {sweep_dir or '(none recorded)'}; pass --storage where the "
             "sweep wrote them"
         )
+    ttl_s = lease_ttl_s()
+    wait_for_lease(client, name, wait=False)  # the live sweep's own driver copies its results
+    lease = SweepLease(client, record.parent_run_id, name, ttl_s).take()
     try:
-        report = sync_sweep(record, sweep_dir)
-    except UnreadableStorage as error:
-        raise UserError(f"sweep {name!r}: {error}") from None
-    record.close("KILLED" if report.unfinished else "FAILED" if report.failed else "FINISHED")
+        lease.confirm()
+        try:
+            report = sync_sweep(record, sweep_dir)
+        except UnreadableStorage as error:
+            raise UserError(f"sweep {name!r}: {error}") from None
+        record.close("KILLED" if report.unfinished else "FAILED" if report.failed else "FINISHED")
+    finally:
+        lease.release()
     return report
 
 

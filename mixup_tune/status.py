@@ -21,12 +21,14 @@ from rich.live import Live
 
 from .progress import SweepProgress, TrialProgress, render, summary_line
 from .records import PROGRESS_METRIC, SweepRecord, parse_param, tags
+from .records.lease import describe_lease
 
 _STATUS = {"RUNNING": "running", "FINISHED": "finished", "FAILED": "failed", "KILLED": "stopped"}
 
 
-def sweep_status(client: MlflowClient, name: str) -> tuple[SweepProgress, str]:
-    """The sweep's progress as MLflow has it, and its parent run's status (RUNNING while a driver works)."""
+def sweep_status(client: MlflowClient, name: str) -> tuple[SweepProgress, str, str | None]:
+    """The sweep's progress as MLflow has it, its parent run's status (RUNNING while a driver works), and the
+    driver that holds its lease (None when none does)."""
     record = SweepRecord.find(client, name)  # an unknown name: UserError, one line
     spec = record.read_spec()
     tune = spec.get("tune", {})
@@ -50,7 +52,7 @@ def sweep_status(client: MlflowClient, name: str) -> tuple[SweepProgress, str]:
         concurrency=max(1, sum(t.status == "running" for t in trials)),
         active=parent.info.status == "RUNNING",
     )
-    return progress, parent.info.status
+    return progress, parent.info.status, describe_lease(parent)
 
 
 def _trial(run: Run, swept: list[str], metric: str, progress_metric: str, now_ms: float) -> TrialProgress:
@@ -76,12 +78,13 @@ def _trial(run: Run, swept: list[str], metric: str, progress_metric: str, now_ms
     )
 
 
-def as_json(progress: SweepProgress, sweep_status: str) -> dict[str, Any]:
+def as_json(progress: SweepProgress, sweep_status: str, driver: str | None = None) -> dict[str, Any]:
     """What ``status --json`` prints: the counts, the ETA and every trial."""
     best = progress.best
     return {
         "sweep": progress.name,
         "status": sweep_status,
+        "driver": driver,
         "total": progress.total,
         **progress.counts(),
         "metric": progress.metric,
@@ -103,14 +106,16 @@ def show_status(
     state = "RUNNING"
     try:
         while True:
-            progress, state = sweep_status(client, name)
+            progress, state, driver = sweep_status(client, name)
             if json_lines:
-                print(json.dumps(as_json(progress, state)), flush=True)
+                print(json.dumps(as_json(progress, state, driver)), flush=True)
             elif live is not None:
                 live.update(render(progress, shown), refresh=True)
                 live.start()
             elif watch is None:
                 console.print(render(progress, shown))
+                if driver is not None:
+                    console.print(f"Driver: {driver}")
             else:
                 console.print(summary_line(progress))
             if watch is None or state != "RUNNING":

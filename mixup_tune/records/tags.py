@@ -17,6 +17,9 @@ STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
 OPTUNA_STORAGE = "mixup_tune.optuna_storage"  # on an Optuna sweep's parent: where its study is kept
 ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random or optuna), on the parent
 TRIALS = "mixup_tune.trials"  # on the parent: the sweep's trial count, finished ones included (for `status`)
+LEASE = (
+    "mixup_tune.lease"  # on a running sweep's parent: the driver that holds it and its heartbeat (lease.py)
+)
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite

@@ -46,12 +46,21 @@ class LoopbackCluster:
         }
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.node_ids: dict[str, str] = {}  # node name -> Ray node id
+        self.dashboard_port: int | None = None  # the head's dashboard (and job server), when it has one
 
     @property
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
-    def start_node(self, name: str, num_cpus: int, timeout_s: float = 90) -> None:
+    @property
+    def dashboard(self) -> str:
+        """The job server's address, for ``ray job submit --address`` (RAY_ADDRESS)."""
+        assert self.dashboard_port is not None, "the head was started without its dashboard"
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
+
+    def start_node(self, name: str, num_cpus: int, timeout_s: float = 90, dashboard: bool = False) -> None:
+        """Start a node: the first is the head, with its dashboard and job server when ``dashboard`` (that
+        needs ``ray[default]``, the ``mixup-tune[cluster]`` extra)."""
         head = not self.nodes
         options = (
             "dashboard-agent-listen-port",
@@ -60,13 +69,18 @@ class LoopbackCluster:
             "runtime-env-agent-port",
         )
         # none equal to the head's
-        chosen = [port for port in free_ports(len(options) + 1) if port != self.port][: len(options)]
+        chosen = [port for port in free_ports(len(options) + 2) if port != self.port][: len(options) + 1]
         ports = [f"--{option}={port}" for option, port in zip(options, chosen)]
-        role = (
-            ["--head", f"--port={self.port}", "--include-dashboard=false"]
-            if head
-            else [f"--address={self.address}"]
-        )
+        if head and dashboard:
+            self.dashboard_port = chosen[-1]
+            shown = [
+                "--include-dashboard=true",
+                f"--dashboard-host={LOOPBACK}",
+                f"--dashboard-port={chosen[-1]}",
+            ]
+        else:
+            shown = ["--include-dashboard=false"]
+        role = ["--head", f"--port={self.port}", *shown] if head else [f"--address={self.address}"]
         command = [
             RAY,
             "start",

@@ -87,6 +87,8 @@ def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     if stop == "kill-9":
         assert re.search(r"runs left RUNNING, reconciled\s+│ 2 ", resumed.stdout), resumed.stdout
+        # the dead driver's lease is seen to be this machine's and its process gone: taken over, no wait
+        assert "is gone; taking over its lease" in resumed.stderr, resumed.stderr[-3000:]
     final = _trial_runs(client)
     assert sorted(r.info.run_id for r in final) == sorted(r.info.run_id for r in interrupted)
     torch.set_num_threads(1)  # as in a Ray worker with one CPU

@@ -4,7 +4,9 @@
 In each storage mode (``STORAGE_MODES``) the store fails its own way: a tracking server is killed
 (SIGKILL) and later started again on the same port and database; a sqlite file is locked by another
 process (an exclusive transaction, as a long writer would hold it), which every read and write of the
-sweep's store waits on (MLflow's busy timeout, 20 s) and then fails, until the lock is let go."""
+sweep's store waits on (MLflow's busy timeout, 20 s) and then fails, until the lock is let go; the
+PostgreSQL database behind a tracking server crashes (an immediate shutdown) while the server stays up, and
+is started again."""
 
 from __future__ import annotations
 
@@ -18,7 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import CLI, STORAGE_MODES, kill_session, start_mlflow_server, start_sweep, stop_server
+from helpers import (
+    CLI,
+    STORAGE_MODES,
+    kill_session,
+    postgres_server,
+    start_mlflow_server,
+    start_sweep,
+    stop_server,
+)
 from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.integration
@@ -80,6 +90,25 @@ class ServerOutage:
         stop_server(self.server)
 
 
+class PostgresOutage:
+    """A tracking server whose PostgreSQL database goes down (``pg_ctl stop -m immediate``) and comes back."""
+
+    def __init__(self, root: Path) -> None:
+        self.database = postgres_server()
+        self.server, self.uri = start_mlflow_server(root, backend=self.database.new_database())
+
+    def begin(self) -> None:
+        self.database.stop()
+
+    def end(self) -> None:
+        self.database.start()
+
+    def close(self) -> None:
+        if not (self.database.data / "postmaster.pid").exists():  # the test failed mid-outage
+            self.database.start()
+        stop_server(self.server)
+
+
 class SqliteOutage:
     """A sqlite store that another process locks (``BEGIN EXCLUSIVE``), then lets go of."""
 
@@ -104,14 +133,14 @@ class SqliteOutage:
 
 @pytest.mark.parametrize("storage", STORAGE_MODES)
 def test_the_store_fails_mid_sweep_then_sync_backfills_everything(tmp_path: Path, storage: str) -> None:
-    outage = ServerOutage(tmp_path) if storage == "server" else SqliteOutage(tmp_path)
+    outage = {"server": ServerOutage, "postgres": PostgresOutage, "sqlite": SqliteOutage}[storage](tmp_path)
     try:
         _outage_then_sync(tmp_path, outage)
     finally:
         outage.close()
 
 
-def _outage_then_sync(tmp_path: Path, outage: ServerOutage | SqliteOutage) -> None:
+def _outage_then_sync(tmp_path: Path, outage: ServerOutage | PostgresOutage | SqliteOutage) -> None:
     uri = outage.uri
     (tmp_path / "spec.yaml").write_text(SPEC)
     client = MlflowClient(uri)
