@@ -100,6 +100,75 @@ def start_local_ray_while(work: Callable[[RayStarted], T], then: Callable[[], No
     return result
 
 
+def check_cluster_fits(cpu: float, gpu: float, say: Callable[[str], None]) -> None:
+    """On a cluster: refuse, in one line, a trial that no node can hold, unless the cluster autoscales, which
+    is said once (the trials then wait, PENDING, for a node that can).
+
+    Whether it autoscales, Ray tells two ways. An autoscaler that reports its node groups to Ray (KubeRay's,
+    autoscaler v2) gives their resources, so a trial no node type could hold is refused too. Ray's classic
+    autoscaler publishes a status report whose node types, on a cluster of `ray start` nodes that cannot
+    grow, are its nodes themselves (``node_<id>``: the read-only provider); any other node type, or a
+    launch pending, means it can add nodes (what they hold is in its config file, not in Ray: not checked).
+    """
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    if _holds(nodes, cpu, gpu):
+        return
+    asked = f"{cpu:g} CPU" + (f" and {gpu:g} GPU" if gpu else "")
+    largest = ", ".join(
+        f"{key} {max((n.get(key, 0.0) for n in nodes), default=0.0):g}" for key in ("CPU", "GPU")
+    )
+    groups = _autoscaler_node_groups()
+    if groups is None:
+        raise UserError(
+            f"resources: each trial asks for {asked}, but no node of the cluster has that (at most "
+            f"{largest}) and it does not autoscale; lower resources.cpu or resources.gpu, or add a node that "
+            "has them"
+        )
+    if groups and not _holds(groups, cpu, gpu):
+        raise UserError(
+            f"resources: each trial asks for {asked}, but no node of the cluster has that (at most "
+            f"{largest}) and none of the node types its autoscaler can add has it either"
+        )
+    say(
+        f"no node of the cluster can hold a trial ({asked}) yet; it autoscales, so the trials wait, PENDING, "
+        "for a node that can"
+    )
+
+
+def _holds(nodes: list[dict[str, float]], cpu: float, gpu: float) -> bool:
+    """Whether one of ``nodes`` (resources by name) holds a trial: a trial never spans nodes."""
+    return any(node.get("CPU", 0.0) >= cpu and node.get("GPU", 0.0) >= gpu for node in nodes)
+
+
+def _autoscaler_node_groups() -> list[dict[str, float]] | None:
+    """The node types the cluster's autoscaler can add (empty: it can, of types Ray does not know), or None
+    when the cluster cannot grow."""
+    import json
+
+    from ray._private.state import state
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    config = state.get_cluster_config()  # reported by autoscalers that know their node groups
+    status = _internal_kv_get("__autoscaling_status")  # ray_constants.DEBUG_AUTOSCALING_STATUS, the monitor's
+    return autoscaling_node_groups(
+        [(dict(group.resources), group.max_count) for group in config.node_group_configs] if config else [],
+        json.loads(status).get("autoscaler_report") if status else None,
+    )
+
+
+def autoscaling_node_groups(
+    groups: list[tuple[dict[str, float], int]], report: dict[str, Any] | None
+) -> list[dict[str, float]] | None:
+    """``_autoscaler_node_groups`` from what Ray holds: the reported node groups (resources, most nodes; -1
+    for no limit) and the classic autoscaler's status report."""
+    if groups:
+        return [resources for resources, most in groups if most != 0]
+    report = report or {}
+    types = set((report.get("node_type_mapping") or {}).values())
+    grows = any(not name.startswith("node_") for name in types)  # the read-only provider's types: its nodes
+    return [] if grows or report.get("pending_launches") or report.get("pending_nodes") else None
+
+
 def check_trials_fit(cpu: float, gpu: float) -> None:
     """Refuse, in one line, a trial that no node of a local Ray can ever hold: Ray would leave every trial
     PENDING for good. A node's whole resources count (a trial never spans nodes), not what is free now."""

@@ -26,6 +26,7 @@ from .optuna_study import open_storage, storage_url
 from .ray_session import (
     DEFAULT_STORAGE,
     RayStarted,
+    check_cluster_fits,
     check_trials_fit,
     connect_ray,
     environment,
@@ -290,6 +291,7 @@ def _check_while_ray_starts(
     the CLI stops Ray again, and no run has been created.
     """
     if address is not None:  # a cluster, joined before any check (its nodes load their own data)
+        check_cluster_fits(spec.resources.cpu, gpus_per_trial(spec.resources.gpu), _say)
         return check_tracking(tracking_uri)
     server = tracking_uri.startswith(("http://", "https://"))
     probed = check_tracking(tracking_uri) if server else None  # a dead server is refused before Ray starts
@@ -312,6 +314,10 @@ def _check_while_ray_starts(
     client = start_local_ray_while(checks, then=fits if may_not_fit else None)
     assert client is not None  # start_local_ray_while raised had the check failed
     return client
+
+
+def _say(line: str) -> None:
+    print(f"mixup-tune: {line}", file=sys.stderr, flush=True)
 
 
 def _count_trials(outcome: SweepOutcome, sweep_dir: str) -> None:

@@ -168,3 +168,10 @@ def test_gpu_check_on_a_cpu(tmp_path: Path) -> None:
             and model["images_per_s"]["bf16"] > 0
             and set(model["layouts"]) == {"channels_last"}
         )
+
+
+def test_startup_benchmark(tmp_path: Path) -> None:
+    results = _run("startup.py", "--rounds", "1", out=tmp_path / "startup.json")
+    assert set(results["medians"]) == {"ray", "tune", "run (existing store)", "run (new store)"}
+    assert all(0 < seconds < 120 for seconds in results["medians"].values())
+    assert results["ratios"]["run (existing store) / tune"] > 0

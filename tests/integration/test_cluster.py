@@ -110,6 +110,34 @@ def test_a_client_without_the_token_gets_one_clear_line(cluster: LoopbackCluster
     assert not (tmp_path / "mlflow.db").exists(), "nothing written"
 
 
+@pytest.mark.parametrize(
+    ("resources", "asked"), [("{cpu: 2, gpu: 0}", "2 CPU"), ("{cpu: 1, gpu: 0.5}", "1 CPU and 0.5 GPU")]
+)
+def test_a_trial_no_node_can_hold_on_a_cluster_that_cannot_grow_is_refused(
+    cluster: LoopbackCluster, tmp_path: Path, resources: str, asked: str
+) -> None:
+    # two nodes of one CPU each: two CPUs in all, but never on one node (a trial never spans nodes)
+    spec = SPEC.format(name="too-big", epochs=2, alphas="[0]").replace("{cpu: 1, gpu: 0}", resources)
+    (tmp_path / "spec.yaml").write_text(spec)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = subprocess.run(
+        [CLI, "run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri]
+        + ["--storage", str(tmp_path / "ray")],
+        cwd=tmp_path,
+        env=cluster.client_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"each trial asks for {asked}, but no node of the cluster has that (at most CPU 1, GPU 0)" in (
+        result.stderr
+    )
+    assert "does not autoscale" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"], "no MLflow store, no Ray storage"
+
+
 def test_losing_a_worker_node_mid_sweep_loses_and_duplicates_nothing(
     own_cluster: LoopbackCluster, tmp_path: Path
 ) -> None:

@@ -1,0 +1,33 @@
+"""Whether a cluster can grow, from what Ray holds (the cluster's own answer on a `ray start` cluster:
+tests/integration/test_cluster.py's refusal)."""
+
+from __future__ import annotations
+
+from mixup_tune.ray_session import autoscaling_node_groups
+
+# what Ray 2.60's monitor publishes for a cluster of `ray start` nodes (read off a loopback head): its node
+# types are its nodes, through the read-only provider
+FIXED = {
+    "active_nodes": {"node_0d2cc065": 1},
+    "pending_nodes": [],
+    "pending_launches": {},
+    "node_type_mapping": {"0d2cc065": "node_0d2cc065"},
+    "legacy": True,
+}
+
+
+def test_a_cluster_of_ray_start_nodes_cannot_grow() -> None:
+    assert autoscaling_node_groups([], FIXED) is None
+    assert autoscaling_node_groups([], None) is None  # no monitor report at all
+
+
+def test_a_classic_autoscaler_with_node_types_of_its_own_grows_by_types_ray_does_not_describe() -> None:
+    assert (
+        autoscaling_node_groups([], {**FIXED, "node_type_mapping": {"0d2cc065": "head", "ab12": "gpu"}}) == []
+    )
+    assert autoscaling_node_groups([], {**FIXED, "pending_launches": {"gpu": 1}}) == []
+
+
+def test_reported_node_groups_are_the_types_it_can_add() -> None:
+    groups = [({"CPU": 8.0, "GPU": 1.0}, 4), ({"CPU": 64.0}, 0), ({"CPU": 2.0}, -1)]
+    assert autoscaling_node_groups(groups, FIXED) == [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 2.0}]
