@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import free_port, free_ports, kill_session
+from helpers import CLI, free_port, free_ports, kill_session
 
 RAY = str(Path(sys.executable).parent / "ray")
 # Ray rewrites 127.0.0.1 to the machine's routable address (so that other machines
@@ -112,6 +112,12 @@ class LoopbackCluster:
                 )
             time.sleep(0.5)
         [self.node_ids[name]] = set(self.wait_for_nodes(len(self.nodes))) - set(self.node_ids.values())
+
+    def mixup_tune(self, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``mixup-tune ARGS`` run as a client of this cluster (its token in the environment), to its end."""
+        return subprocess.run(
+            [CLI, *args], cwd=cwd, env=self.client_env, capture_output=True, text=True, timeout=timeout
+        )
 
     def alive_nodes(self) -> list[str]:
         """Node ids of the live nodes, asked of the cluster by a real (token-authenticated) client."""

@@ -44,6 +44,15 @@ shared_cluster = pytest.fixture(scope="module", name="cluster")(_two_nodes)
 own_cluster = pytest.fixture(name="own_cluster")(_two_nodes)  # for the test that kills a node
 
 
+def _run_args(cluster: LoopbackCluster, directory: Path) -> list[str]:
+    """`run spec.yaml` on the cluster, into a sqlite store and Ray storage in ``directory``."""
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    return ["run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri] + [
+        "--storage",
+        str(directory / "ray"),
+    ]
+
+
 def _trial_runs(client: MlflowClient, sweep: str) -> list:
     experiments = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(
@@ -59,19 +68,7 @@ def test_a_sweep_runs_on_both_nodes_and_the_token_stays_out_of_the_records(
     # run sweeps against an `mlflow server` on a loopback port.
     (tmp_path / "spec.yaml").write_text(SPEC.format(name="two-nodes", epochs=20, alphas="[0, 0.5, 1, 2]"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = [
-        "run",
-        "spec.yaml",
-        "--address",
-        cluster.address,
-        "--tracking-uri",
-        uri,
-        "--storage",
-        str(tmp_path / "ray"),
-    ]
-    result = subprocess.run(
-        [CLI, *args], cwd=tmp_path, env=cluster.client_env, capture_output=True, text=True, timeout=400
-    )
+    result = cluster.mixup_tune(tmp_path, *_run_args(cluster, tmp_path), timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     client = MlflowClient(uri)
@@ -119,16 +116,7 @@ def test_a_trial_no_node_can_hold_on_a_cluster_that_cannot_grow_is_refused(
     # two nodes of one CPU each: two CPUs in all, but never on one node (a trial never spans nodes)
     spec = SPEC.format(name="too-big", epochs=2, alphas="[0]").replace("{cpu: 1, gpu: 0}", resources)
     (tmp_path / "spec.yaml").write_text(spec)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = subprocess.run(
-        [CLI, "run", "spec.yaml", "--address", cluster.address, "--tracking-uri", uri]
-        + ["--storage", str(tmp_path / "ray")],
-        cwd=tmp_path,
-        env=cluster.client_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = cluster.mixup_tune(tmp_path, *_run_args(cluster, tmp_path))
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"each trial asks for {asked}, but no node of the cluster has that (at most CPU 1, GPU 0)" in (

@@ -166,12 +166,15 @@ def test_a_stopped_job_is_resumed_from_a_client(
     partial = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "test_error")) for r in left}
     assert all(0 < count < STOPPED_EPOCHS for count in partial.values())
 
-    resumed = subprocess.run(
-        [CLI, "resume", name, "--address", cluster.address, "--tracking-uri", server, "--quiet"],
-        cwd=tmp_path,
-        env=cluster.client_env,
-        capture_output=True,
-        text=True,
+    resumed = cluster.mixup_tune(
+        tmp_path,
+        "resume",
+        name,
+        "--address",
+        cluster.address,
+        "--tracking-uri",
+        server,
+        "--quiet",
         timeout=400,
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

@@ -1,0 +1,104 @@
+"""The checks a sweep passes before anything is written: its data loaded once, the tracking store reached,
+the trials' resources against what Ray has, with a local Ray started meanwhile.
+
+Everything that can be wrong with the user's input is found here, before the
+first MLflow run is created (``runner`` calls this first), so bad input leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mlflow.tracking import MlflowClient
+
+from trainables import ConfigError, DatasetError
+
+from .errors import UserError
+from .ray_session import (
+    RayStarted,
+    check_cluster_fits,
+    check_trials_fit,
+    gpus_per_trial,
+    start_local_ray_while,
+)
+from .records import check_tracking
+from .search import data_settings, option_values
+from .spec import SweepSpec
+
+
+def check_sweep_data(spec: SweepSpec) -> None:
+    """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials
+    find the cache filled."""
+    from trainables import load_data
+    from trainables.augment import check_image_option
+    from trainables.data import STREAMED
+
+    if spec.trainable.task == "gan":  # toy distributions, drawn in the trial: no files
+        return
+    cutouts = sorted(set(option_values(spec, "cutout")) - {0})
+    mixes = any(alpha > 0 for alpha in option_values(spec, "alpha"))
+    cutmix = mixes and (
+        "cutmix" in option_values(spec, "mix_method")
+        or any(p > 0 for p in option_values(spec, "mix_switch_prob"))
+    )
+    for setting in data_settings(spec):
+        try:
+            if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
+                from trainables.data.streaming import scan
+
+                scan(setting["data_path"] or "")
+                continue
+            splits = load_data(**setting)
+            # what needs the data's shape: refused here, not in every trial
+            for size in cutouts:
+                check_image_option("cutout", splits.input_shape, splits.is_image, size)
+            if cutmix:
+                check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
+        except DatasetError as error:
+            raise UserError(str(error)) from None
+        except ConfigError as error:
+            raise UserError(f"{error} (dataset {setting['dataset']!r})") from None
+
+
+def check_while_ray_starts(
+    spec: SweepSpec, tracking_uri: str, address: str | None, check_data: bool
+) -> MlflowClient:
+    """The data and store checks, with a local Ray started meanwhile; returns the opened store.
+
+    Starting Ray takes ~3 s, half of it waiting on the processes it spawns;
+    the checks (loading the data, opening or for a new sqlite file creating
+    the store) take up to as long again, so they run side by side
+    (``ray_session.start_local_ray_while``). The store is opened only once the
+    data passed, and a tracking server is probed (well under a second) before
+    Ray starts, so that bad input never creates a store. If the checks fail,
+    the CLI stops Ray again, and no run has been created.
+    """
+    if address is not None:  # a cluster, joined before any check (its nodes load their own data)
+        check_cluster_fits(spec.resources.cpu, gpus_per_trial(spec.resources.gpu), _say)
+        return check_tracking(tracking_uri)
+    server = tracking_uri.startswith(("http://", "https://"))
+    probed = check_tracking(tracking_uri) if server else None  # a dead server is refused before Ray starts
+    # A local Ray knows all it will ever have: a trial asking for more than one CPU, or for GPUs, is checked
+    # against it before the store is opened (one CPU always fits; `auto` GPUs are 0 where there are none).
+    # A cluster may grow, so it is not refused this way.
+    gpu = spec.resources.gpu
+    may_not_fit = spec.resources.cpu > 1 or (gpu != "auto" and float(gpu) > 0)
+
+    def fits() -> None:
+        check_trials_fit(spec.resources.cpu, gpus_per_trial(gpu))
+
+    def checks(ray_started: RayStarted) -> MlflowClient | None:
+        if check_data:
+            check_sweep_data(spec)
+        if may_not_fit and not ray_started.wait():
+            return None  # refused on this thread's partner: nothing opened
+        return probed if probed is not None else check_tracking(tracking_uri)
+
+    client = start_local_ray_while(checks, then=fits if may_not_fit else None)
+    assert client is not None  # start_local_ray_while raised had the check failed
+    return client
+
+
+def _say(line: str) -> None:
+    print(f"mixup-tune: {line}", file=sys.stderr, flush=True)
