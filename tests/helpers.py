@@ -124,22 +124,36 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+def session_members(session: int) -> list[int]:
+    """The ids of every live process of a session, read from /proc (as ``ps -s SESSION`` lists them); not
+    the zombies, which are dead and only wait for their parent to read their exit status."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split() if proc.name.isdigit() else []
+            if fields and fields[0] != "Z" and int(fields[3]) == session:
+                members.append(int(proc.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    return members
+
+
+def command_line(pid: int) -> bytes:
+    """A process's command line as it shows it, empty once it is gone. Ray's workers retitle themselves:
+    ``ray::ImplicitFunc.train``."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
 def kill_session(session: int) -> int:
     """SIGKILL every process of a session (a process started with ``start_new_session=True`` leads one).
 
     All are found before the first is killed: Ray's agents and workers outlive
     their parent, then keep the session but not the parent. Returns how many.
     """
-    members = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (
-                proc.name.isdigit()
-                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session
-            ):
-                members.append(int(proc.name))
-        except (OSError, ValueError, IndexError):  # gone meanwhile
-            continue
+    members = session_members(session)
     for pid in members:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import CLI, free_port, free_ports, kill_session
+from helpers import CLI, command_line, free_port, free_ports, kill_session, session_members
 
 RAY = str(Path(sys.executable).parent / "ray")
 # Ray rewrites 127.0.0.1 to the machine's routable address (so that other machines
@@ -46,6 +46,7 @@ class LoopbackCluster:
         }
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.node_ids: dict[str, str] = {}  # node name -> Ray node id
+        self.sessions: list[int] = []  # every node's session, the killed ones' too: what `leftovers` checks
         self.dashboard_port: int | None = None  # the head's dashboard (and job server), when it has one
 
     @property
@@ -104,6 +105,7 @@ class LoopbackCluster:
         self.nodes[name] = subprocess.Popen(
             command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.sessions.append(self.nodes[name].pid)
         deadline = time.monotonic() + timeout_s
         while "block forever" not in log.read_text(errors="replace"):
             if self.nodes[name].poll() is not None or time.monotonic() > deadline:
@@ -150,6 +152,26 @@ class LoopbackCluster:
         killed = kill_session(process.pid)
         process.wait(timeout=30)
         return killed
+
+    def trial_workers(self) -> list[int]:
+        """The processes of the live nodes that hold a trial: Ray titles a function trainable's actor
+        ``ray::ImplicitFunc``, and ``ray::ImplicitFunc.train`` while it trains."""
+        return [
+            pid
+            for node in list(self.nodes.values())
+            for pid in session_members(node.pid)
+            if command_line(pid).startswith(b"ray::ImplicitFunc")
+        ]
+
+    def leftovers(self, wait_s: float = 10) -> list[str]:
+        """What is still running of every process this cluster started, as ``ps -s`` would list it, once
+        those just killed have had ``wait_s`` to exit."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            alive = [pid for session in self.sessions for pid in session_members(session)]
+            if not alive or time.monotonic() > deadline:
+                return [f"{pid} {command_line(pid)[:80].decode(errors='replace').strip()}" for pid in alive]
+            time.sleep(0.2)
 
     def stop(self) -> None:
         for name in list(self.nodes):
