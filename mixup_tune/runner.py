@@ -186,6 +186,10 @@ def _run_trials(
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec.resources.gpu)},
     )
     try:
+        # Read back as late as can be, so that its settling time (SETTLE_S) passes while MLflow catches up, but
+        # before the Tuner is made: that writes Ray's storage (tuner.pkl), which a driver that lost the
+        # lease must leave alone.
+        lease.confirm()
         if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
             # checkpoints and the pickled MlflowSweepCallback, which finds its runs again by their tags.
@@ -224,9 +228,6 @@ def _run_trials(
                     ),
                 ),
             )
-        # Read back only now, before the first trial starts: its settling time (SETTLE_S) passes while
-        # MLflow catches up and Tune is set up, not added to every sweep's start.
-        lease.confirm()
         configure(quiet=verbose == 0)
         try:
             with environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):

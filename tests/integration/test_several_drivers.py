@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -164,3 +165,36 @@ def test_one_driver_per_sweep_and_sweeps_side_by_side(tmp_path: Path, tracking_u
         (parent,) = _runs(client, sweep, "parent")
         assert parent.info.status == "FINISHED" and tags.LEASE not in parent.data.tags
         assert {r.data.tags[tags.PARENT_RUN] for r in runs} == {parent.info.run_id}
+
+
+LOSES_THE_RACE = """
+import sys
+from mixup_tune.records.lease import LeaseHeld, SweepLease
+def lost(self):
+    raise LeaseHeld("sweep 'raced' is running: another driver took it at the same moment")
+SweepLease.confirm = lost
+from mixup_tune.cli import console_main
+sys.argv = ["mixup-tune", *sys.argv[1:]]
+console_main()
+"""
+
+
+def test_a_driver_that_lost_the_race_for_a_lease_leaves_rays_storage_alone(tmp_path: Path) -> None:
+    # Two drivers that take a free lease at the same moment are told apart only when it is read back
+    # (records.lease); the race itself cannot be timed from a test, so this driver is told it lost.
+    (tmp_path / "spec.yaml").write_text(NEIGHBOUR.replace("neighbour", "raced"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = tmp_path / "ray"
+    args = ["run", "spec.yaml", "--tracking-uri", uri, "--storage", str(storage), "--quiet"]
+    result = subprocess.run(
+        [sys.executable, "-c", LOSES_THE_RACE, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2 and "at the same moment" in result.stderr, result.stdout + result.stderr
+    # the winner's tuner.pkl (its spec and callback, which `resume` restores) is not overwritten
+    assert not [path for path in storage.rglob("*") if path.is_file()], "nothing written to Ray's storage"
+    [parent] = _runs(MlflowClient(uri), "raced", "parent")
+    assert tags.LEASE not in parent.data.tags, "and the lease it took is released"
