@@ -186,9 +186,9 @@ def _run_trials(
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec.resources.gpu)},
     )
     try:
-        # Read back as late as can be, so that its settling time (SETTLE_S) passes while MLflow catches up, but
-        # before the Tuner is made: that writes Ray's storage (tuner.pkl), which a driver that lost the
-        # lease must leave alone.
+        # Read back as late as can be, so that its settling time (SETTLE_S) passes while MLflow catches
+        # up, but before the Tuner is made: that writes Ray's storage (tuner.pkl), which a driver that
+        # lost the lease must leave alone.
         lease.confirm()
         if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
