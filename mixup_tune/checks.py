@@ -9,6 +9,8 @@ nothing half-written.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from mlflow.tracking import MlflowClient
 
@@ -25,6 +27,8 @@ from .ray_session import (
 from .records import check_tracking
 from .search import data_settings, option_values
 from .spec import SweepSpec
+
+T = TypeVar("T")
 
 
 def check_sweep_data(spec: SweepSpec) -> None:
@@ -62,9 +66,16 @@ def check_sweep_data(spec: SweepSpec) -> None:
 
 
 def check_while_ray_starts(
-    spec: SweepSpec, tracking_uri: str, address: str | None, check_data: bool
-) -> MlflowClient:
-    """The data and store checks, with a local Ray started meanwhile; returns the opened store.
+    spec: SweepSpec,
+    tracking_uri: str,
+    address: str | None,
+    check_data: bool,
+    claim: Callable[[MlflowClient], T],
+    undo: Callable[[T], None] | None = None,
+) -> T:
+    """The data and store checks, with a local Ray started meanwhile, then ``claim`` of the opened store (the
+    sweep's lease and record, which ``runner`` takes there to have its settling time pass while Ray starts);
+    returns what ``claim`` returns. Should Ray fail to start after the claim, ``undo`` gets it back.
 
     Starting Ray takes ~3 s, half of it waiting on the processes it spawns;
     the checks (loading the data, opening or for a new sqlite file creating
@@ -76,7 +87,7 @@ def check_while_ray_starts(
     """
     if address is not None:  # a cluster, joined before any check (its nodes load their own data)
         check_cluster_fits(spec.resources.cpu, gpus_per_trial(spec.resources.gpu), _say)
-        return check_tracking(tracking_uri)
+        return claim(check_tracking(tracking_uri))
     server = tracking_uri.startswith(("http://", "https://"))
     probed = check_tracking(tracking_uri) if server else None  # a dead server is refused before Ray starts
     # A local Ray knows all it will ever have: a trial asking for more than one CPU, or for GPUs, is checked
@@ -88,16 +99,20 @@ def check_while_ray_starts(
     def fits() -> None:
         check_trials_fit(spec.resources.cpu, gpus_per_trial(gpu))
 
-    def checks(ray_started: RayStarted) -> MlflowClient | None:
+    def checks(ray_started: RayStarted) -> T | None:
         if check_data:
             check_sweep_data(spec)
         if may_not_fit and not ray_started.wait():
             return None  # refused on this thread's partner: nothing opened
-        return probed if probed is not None else check_tracking(tracking_uri)
+        return claim(probed if probed is not None else check_tracking(tracking_uri))
 
-    client = start_local_ray_while(checks, then=fits if may_not_fit else None)
-    assert client is not None  # start_local_ray_while raised had the check failed
-    return client
+    def undo_claim(claimed: T | None) -> None:
+        if claimed is not None and undo is not None:
+            undo(claimed)
+
+    claimed = start_local_ray_while(checks, then=fits if may_not_fit else None, undo=undo_claim)
+    assert claimed is not None  # start_local_ray_while raised had the check failed
+    return claimed
 
 
 def _say(line: str) -> None:

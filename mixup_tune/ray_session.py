@@ -77,9 +77,14 @@ class RayStarted:
         return self.passed
 
 
-def start_local_ray_while(work: Callable[[RayStarted], T], then: Callable[[], None] | None = None) -> T:
+def start_local_ray_while(
+    work: Callable[[RayStarted], T],
+    then: Callable[[], None] | None = None,
+    undo: Callable[[T], None] | None = None,
+) -> T:
     """Start a local Ray on this thread, then run ``then`` (checks that need Ray), while ``work`` runs on
     another; return what ``work`` returns. ``work`` may wait for Ray and ``then`` (``RayStarted.wait``).
+    Should Ray or ``then`` fail after ``work`` succeeded, ``undo`` is given what it returned.
 
     Ray starts here because ``ray.init`` from another thread hangs its tasks.
     What Ray logs while it starts is held back until ``work`` has succeeded,
@@ -93,7 +98,12 @@ def start_local_ray_while(work: Callable[[RayStarted], T], then: Callable[[], No
             if then is not None:
                 then()
             started.passed = True
-        finally:  # work never waits for good: on a failure here it learns so, and stops
+        except BaseException:
+            started._event.set()  # work never waits for good: on a failure here it learns so, and stops
+            if undo is not None and done.exception() is None:
+                undo(done.result())
+            raise
+        finally:
             started._event.set()
         result = done.result()
         release()

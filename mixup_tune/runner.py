@@ -103,31 +103,50 @@ def run_sweep(
     spec = with_absolute_paths(spec)
     root = storage_root(storage)
     sweep_dir = experiment_dir(storage, spec.name)
+    check_local = check_data_locally and address is None
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
         connect_ray(address)
-    client = check_while_ray_starts(
-        spec, tracking_uri, address, check_data=check_data_locally and address is None
-    )
-
     optuna_url = storage_url(spec, tracking_uri, root) if spec.tune.algorithm == "optuna" else ""
-    if optuna_url:
-        open_storage(optuna_url)  # a storage that cannot be opened is refused before the record exists
-    # one driver per sweep: a live one is never disturbed, a dead one's sweep is taken over (records.lease)
     ttl_s = lease_ttl_s()
-    wait_for_lease(client, spec.name, wait=restore)
-    record = SweepRecord.start(
-        client,
-        spec.name,
-        spec.experiment_name,
-        study=spec.study,
-        storage=sweep_dir,
-        algorithm=spec.tune.algorithm,
-        log_model=spec.logs_models,
-        snapshots=log_snapshots,
-    )
-    lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
+
+    def claim(client: MlflowClient) -> tuple[SweepRecord, SweepLease]:
+        """One driver per sweep (records.lease): a live one is never disturbed, a dead one's sweep is taken
+        over. The lease is read back here too, for ``run``, so that its settling time passes while a local Ray
+        starts; ``resume`` may wait for a lease to lapse, which it does once Ray is up (Ctrl-C stops it)."""
+        if optuna_url:
+            open_storage(optuna_url)  # a storage that cannot be opened is refused before the record exists
+        wait_for_lease(client, spec.name, wait=restore)
+        record = SweepRecord.start(
+            client,
+            spec.name,
+            spec.experiment_name,
+            study=spec.study,
+            storage=sweep_dir,
+            algorithm=spec.tune.algorithm,
+            log_model=spec.logs_models,
+            snapshots=log_snapshots,
+        )
+        lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
+        try:
+            record.save_spec(spec.model_dump(mode="json"))
+            lease.confirm()
+        except BaseException:
+            lease.release()
+            raise
+        return record, lease
+
+    def abandon(claimed: tuple[SweepRecord, SweepLease]) -> None:
+        """Ray did not start after all: the sweep's record ends FAILED, its lease is given back."""
+        record, lease = claimed
+        lease.release()
+        record.close("FAILED")
+
+    if restore:
+        client = check_while_ray_starts(spec, tracking_uri, address, check_local, claim=lambda client: client)
+        record, lease = claim(client)
+    else:
+        record, lease = check_while_ray_starts(spec, tracking_uri, address, check_local, claim, abandon)
     try:
-        record.save_spec(spec.model_dump(mode="json"))
         outcome = SweepOutcome(
             spec.name,
             tracking_uri,

@@ -3,6 +3,10 @@ tests/integration/test_cluster.py's refusal)."""
 
 from __future__ import annotations
 
+import pytest
+
+from mixup_tune import ray_session
+from mixup_tune.errors import UserError
 from mixup_tune.ray_session import autoscaling_node_groups
 
 # what Ray 2.60's monitor publishes for a cluster of `ray start` nodes (read off a loopback head): its node
@@ -31,3 +35,24 @@ def test_a_classic_autoscaler_with_node_types_of_its_own_grows_by_types_ray_does
 def test_reported_node_groups_are_the_types_it_can_add() -> None:
     groups = [({"CPU": 8.0, "GPU": 1.0}, 4), ({"CPU": 64.0}, 0), ({"CPU": 2.0}, -1)]
     assert autoscaling_node_groups(groups, FIXED) == [{"CPU": 8.0, "GPU": 1.0}, {"CPU": 2.0}]
+
+
+def test_what_the_checks_claimed_is_given_back_when_ray_then_fails_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ray's own start is not faked elsewhere; here it fails, as a local Ray that cannot start its GCS does
+    def cannot_start(address: str | None) -> None:
+        raise UserError("cannot connect to Ray at a new local instance: Failed to start GCS")
+
+    monkeypatch.setattr(ray_session, "connect_ray", cannot_start)
+    given_back: list[str] = []
+    with pytest.raises(UserError, match="Failed to start GCS"):
+        ray_session.start_local_ray_while(lambda started: "the sweep's lease", undo=given_back.append)
+    assert given_back == ["the sweep's lease"]
+
+    def refused(started: ray_session.RayStarted) -> str:
+        raise UserError("the checks refused: nothing was claimed")
+
+    with pytest.raises(UserError, match="Failed to start GCS"):
+        ray_session.start_local_ray_while(refused, undo=given_back.append)
+    assert given_back == ["the sweep's lease"], "nothing to give back"
