@@ -38,6 +38,7 @@ from .search import (
     param_space,
     scheduler,
     searcher,
+    sweep_size,
     swept_options,
     with_absolute_paths,
 )
@@ -126,6 +127,8 @@ def run_sweep(
             log_model=spec.logs_models,
             snapshots=log_snapshots,
         )
+        if not restore:  # at once, for `status`: the parent may stand a while before Tune starts
+            record.set_trial_count(sweep_size(spec))
         lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
         try:
             record.save_spec(spec.model_dump(mode="json"))

@@ -163,13 +163,20 @@ def searcher(
         from .optuna_study import optuna_searcher
 
         return optuna_searcher(spec, optuna_storage)
+    return BasicVariantGenerator(random_state=settings.seed, max_concurrent=limit), sweep_size(spec)
+
+
+def sweep_size(spec: SweepSpec) -> int:
+    """How many trials the sweep has in all, finished ones included: the grid's points; ``num_samples``
+    draws times the grid axes (the options given as lists) for random search; ``num_samples`` for Optuna."""
+    if spec.tune.algorithm == "grid":
+        return len(grid_points(spec))
     grid_size = 1
-    for value in spec.search.values():
-        if isinstance(value, list):
-            grid_size *= len(value)
-    return BasicVariantGenerator(
-        random_state=settings.seed, max_concurrent=limit
-    ), settings.num_samples * grid_size
+    if spec.tune.algorithm == "random":
+        for value in spec.search.values():
+            if isinstance(value, list):
+                grid_size *= len(value)
+    return spec.tune.num_samples * grid_size
 
 
 def scheduler(spec: SweepSpec) -> TrialScheduler:

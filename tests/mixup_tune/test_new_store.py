@@ -19,7 +19,16 @@ VARIES = {"creation_time", "last_update_time"}  # of the default experiment: whe
 def _contents(path: Path) -> dict[str, object]:
     """Every table's definition and rows (the default experiment's times left out), and the schema version."""
     with contextlib.closing(sqlite3.connect(path)) as database:
-        schema = sorted(database.execute("SELECT type, name, sql FROM sqlite_master").fetchall(), key=str)
+        # MLflow's migrations rebuild some tables with their constraints in another order from one new
+        # store to the next (two that MLflow makes differ so too): definitions are compared line by line,
+        # unordered
+        schema = sorted(
+            (
+                (kind, name, sorted(line.strip().rstrip(",") for line in (sql or "").splitlines()))
+                for kind, name, sql in database.execute("SELECT type, name, sql FROM sqlite_master")
+            ),
+            key=str,
+        )
         tables = [name for kind, name, _ in schema if kind == "table"]
         rows = {}
         for table in tables:
