@@ -45,14 +45,14 @@ class SyncReport:
 def sync_sweep(record: SweepRecord, experiment_dir: str) -> SyncReport:
     """Bring the sweep's MLflow record up to date with Ray's stored results. Runs left RUNNING stay so: the
     caller closes the record."""
-    from ray.tune import ExperimentAnalysis
+    from .ray_session import saved_trials
 
     report = SyncReport()
     record = record.fresh()  # MLflow is the truth here, not what the sweep's callback believes it wrote
     runs = record.trial_runs()
     report.reconciled = sum(run.info.status == "RUNNING" for run in runs.values())
     try:
-        trials = ExperimentAnalysis(experiment_dir).trials
+        trials = saved_trials(experiment_dir)
     except Exception as error:  # whatever Ray raises on a state it cannot load
         raise UnreadableStorage(
             f"Ray's storage at {experiment_dir} cannot be read ({first_line(error, 160)})"

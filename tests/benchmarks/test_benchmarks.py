@@ -175,3 +175,31 @@ def test_startup_benchmark(tmp_path: Path) -> None:
     assert set(results["medians"]) == {"ray", "tune", "run (existing store)", "run (new store)"}
     assert all(0 < seconds < 120 for seconds in results["medians"].values())
     assert results["ratios"]["run (existing store) / tune"] > 0
+
+
+def test_many_trials_benchmark(tmp_path: Path) -> None:
+    """Two small sweeps of near-zero trials through `mixup-tune run`, then `runs` and `analyze` over each
+    store: every trial FINISHED in exactly one MLflow run, the driver's RSS sampled, the rows counted, the
+    ratios taken."""
+    results = _run("many_trials.py", "--trials", "20", "60", "--repeats", "1", out=tmp_path / "many.json")
+    assert set(results["sizes"]) == {"20", "60"}
+    for size, row in results["sizes"].items():
+        trials = int(size)
+        assert row["runs_by_role"] == {"parent": {"FINISHED": 1}, "trial": {"FINISHED": trials}}
+        assert row["rows"]["runs"] == trials + 1 and row["distinct_trial_keys"] == trials
+        assert row["rows"]["params"] > 0 and row["rows"]["metrics"] > 0 and row["rows"]["tags"] > trials
+        assert row["trials_reporting_compute"] == trials and 0 < row["compute_s_sum"] < row["wall_s"]
+        assert 0 < row["overhead_s_per_trial"] < row["wall_s_per_trial"] == row["wall_s"] / trials
+        rss = row["driver_rss_mb"]
+        assert row["samples"] and all(sample[1] > 0 for sample in row["samples"])
+        assert rss["peak"] >= max(rss["first"], rss["last"]) > 100  # the driver imports torch, Ray and MLflow
+        assert all(value is not None and 0 < value <= rss["peak"] for value in rss["at_done"].values())
+        assert row["ray_tree_rss_mb_peak"] > rss["peak"]
+        assert len(row["runs_s"]) == len(row["analyze_s"]) == 1 and row["analyze_s_median"] > 0
+    ratios = results["ratios"]
+    assert ratios["trials"] == 3 and all(ratios[name] > 0 for name in ("analyze", "runs", "driver_peak_rss"))
+    assert set(results["targets_met"]) == {"analyze", "driver_peak_rss"}
+    assert (
+        results["slope"]["s_per_extra_trial"]
+        == (results["sizes"]["60"]["wall_s"] - results["sizes"]["20"]["wall_s"]) / 40
+    )

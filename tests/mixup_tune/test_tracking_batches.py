@@ -108,3 +108,26 @@ def test_a_reopened_run_continues_after_its_last_written_epoch(tmp_path: Path) -
     restored.on_experiment_end([])
     [run_id] = {callback.record.run_id(trial), restored.record.run_id(trial)}
     assert _logged_epochs(client, run_id) == [1, 2, 3, 4, 5]
+
+
+def test_an_ended_trials_running_statistics_are_let_go_once_its_run_is_finished(tmp_path: Path) -> None:
+    """Ray keeps min, max, mean and the last 5 and 10 values of every numeric result key of every trial to
+    the sweep's end; once the trial has ended and its run is FINISHED the callback drops them (10,000 trials:
+    BENCHMARKS.md), and Ray starts them afresh should the trial ever report again."""
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    callback, client = _callback(tmp_path)
+    trial = _trial("t1", 0.2)
+    trial.run_metadata = _TrainingRunMetadata()
+    for epoch in (1, 2, 3):
+        callback.on_trial_result(0, [], trial, _result(epoch))
+        for name, value in _result(epoch).items():
+            trial.run_metadata.update_metric(name, float(value), step=epoch)
+    before = len(trial.run_metadata.get_json_state())
+    trial.last_result = _result(3)
+    callback.on_trial_complete(0, [], trial)
+    assert client.get_run(callback.record.run_id(trial)).info.status == "FINISHED"
+    assert trial.run_metadata.metric_analysis == {} and trial.run_metadata.metric_n_steps == {}
+    assert len(trial.run_metadata.get_json_state()) < before / 2, "Ray's saved state sheds them too"
+    trial.run_metadata.update_metric("test_error", 1.0, step=4)
+    assert trial.run_metadata.metric_analysis["test_error"]["last"] == 1.0
