@@ -113,8 +113,10 @@ def run_sweep(
 
     def claim(client: MlflowClient) -> tuple[SweepRecord, SweepLease]:
         """One driver per sweep (records.lease): a live one is never disturbed, a dead one's sweep is taken
-        over. The lease is read back here too, for ``run``, so that its settling time passes while a local Ray
-        starts; ``resume`` may wait for a lease to lapse, which it does once Ray is up (Ctrl-C stops it)."""
+        over. The lease is read back here, before the Tuner is made: that writes Ray's storage (tuner.pkl),
+        which a driver that lost the lease must leave alone. For ``run`` that is while a local Ray starts,
+        so the settling time is off the sweep's path; ``resume`` may wait for a lease to lapse, which it does
+        once Ray is up (Ctrl-C stops it)."""
         if optuna_url:
             open_storage(optuna_url)  # a storage that cannot be opened is refused before the record exists
         wait_for_lease(client, spec.name, wait=restore)
@@ -209,10 +211,6 @@ def _run_trials(
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec.resources.gpu)},
     )
     try:
-        # Read back as late as can be, so that its settling time (SETTLE_S) passes while MLflow catches
-        # up, but before the Tuner is made: that writes Ray's storage (tuner.pkl), which a driver that
-        # lost the lease must leave alone.
-        lease.confirm()
         if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
             # checkpoints and the pickled MlflowSweepCallback, which finds its runs again by their tags.

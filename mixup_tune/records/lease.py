@@ -222,7 +222,6 @@ class SweepLease:
         )
         self._client = client
         self._taken_at = 0.0
-        self._confirmed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost_to: Holder | None = None
@@ -261,10 +260,7 @@ class SweepLease:
     def confirm(self) -> None:
         """Read the lease back once ``SETTLE_S`` has passed since it was taken: a driver that took it at the
         same moment, and wrote last, holds it, and this one refuses. So does the later of two parent runs that
-        two first runs of a sweep made at once (it is deleted). Once confirmed, it stays so: a driver that
-        takes it later finds it held."""
-        if self._confirmed:
-            return
+        two first runs of a sweep made at once (it is deleted)."""
         time.sleep(max(0.0, self._taken_at + SETTLE_S - time.monotonic()))
         parents = sorted(
             find_runs(self._client, self.sweep, "parent"),
@@ -280,7 +276,6 @@ class SweepLease:
             raise LeaseHeld(
                 f"sweep {self.sweep!r} is running: {current.describe()} took it at the same moment"
             )
-        self._confirmed = True
 
     def _stop_beating(self) -> None:
         self._stop.set()
