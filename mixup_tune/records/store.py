@@ -91,11 +91,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "\\'") + "'"
 
 
-def _sweep_filter(sweep: str, role: str, trial_id: str | None = None) -> str:
-    """MLflow's search syntax for a sweep's runs of one role (and one trial)."""
+def _sweep_filter(sweep: str, role: str, trial_id: str | None = None, status: str | None = None) -> str:
+    """MLflow's search syntax for a sweep's runs of one role (and one trial, or one status)."""
     parts = [f"tags.`{tags.SWEEP}` = {_quote(sweep)}", f"tags.`{tags.ROLE}` = {_quote(role)}"]
     if trial_id is not None:
         parts.append(f"tags.`{tags.TRIAL_ID}` = {_quote(trial_id)}")
+    if status is not None:
+        parts.append(f"attributes.status = {_quote(status)}")
     return " and ".join(parts)
 
 
@@ -105,15 +107,16 @@ def find_runs(
     role: str,
     trial_id: str | None = None,
     experiment_ids: list[str] | None = None,
+    status: str | None = None,
 ) -> list[Any]:
-    """Runs of a sweep by tags, across all experiments unless given."""
+    """Runs of a sweep by tags (and status), across all experiments unless given."""
     if experiment_ids is None:
         experiment_ids = [e.experiment_id for e in client.search_experiments()]
     runs: list[Any] = []
     token = None
     while True:
         page = client.search_runs(
-            experiment_ids, _sweep_filter(sweep, role, trial_id), max_results=1000, page_token=token
+            experiment_ids, _sweep_filter(sweep, role, trial_id, status), max_results=1000, page_token=token
         )
         runs += list(page)
         token = page.token

@@ -239,10 +239,15 @@ class SweepRecord:
         self.client.set_terminated(self.parent_run_id, status)
 
     def close_trial_runs(self) -> None:
-        """Mark the sweep's trial runs still RUNNING as KILLED: each reopens when its trial runs again."""
-        for run in self._find_trial_runs():
-            if run.info.status == "RUNNING":
-                self.client.set_terminated(run.info.run_id, "KILLED")
+        """Mark the sweep's trial runs still RUNNING as KILLED: each reopens when its trial runs again.
+
+        Only those are read: reading every trial run took 33 s and 280 MB at a sweep's end at 10,000 trials,
+        1.8 s and 50 MB for none RUNNING (BENCHMARKS.md)."""
+        running = find_runs(
+            self.client, self.sweep, "trial", experiment_ids=[self.experiment_id], status="RUNNING"
+        )
+        for run in running:
+            self.client.set_terminated(run.info.run_id, "KILLED")
 
     # The trial runs.
 

@@ -131,3 +131,19 @@ def test_an_ended_trials_running_statistics_are_let_go_once_its_run_is_finished(
     assert len(trial.run_metadata.get_json_state()) < before / 2, "Ray's saved state sheds them too"
     trial.run_metadata.update_metric("test_error", 1.0, step=4)
     assert trial.run_metadata.metric_analysis["test_error"]["last"] == 1.0
+
+
+def test_closing_the_record_ends_the_runs_left_running_and_no_other(tmp_path: Path) -> None:
+    """The sweep's end reads back only its trial runs still RUNNING (a search by status), and kills those."""
+    callback, client = _callback(tmp_path)
+    done, cut = _trial("done", 0.0), _trial("cut", 1.0)
+    for trial in (done, cut):
+        callback.on_trial_result(0, [], trial, _result(1))
+    done.last_result = _result(1)
+    callback.on_trial_complete(0, [], done)
+    callback.record.close("KILLED")
+    statuses = {
+        trial.trial_id: client.get_run(callback.record.run_id(trial)).info.status for trial in (done, cut)
+    }
+    assert statuses == {"done": "FINISHED", "cut": "KILLED"}
+    assert client.get_run(callback.record.parent_run_id).info.status == "KILLED"
