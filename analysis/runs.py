@@ -28,6 +28,7 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
     if not runs:
         raise NoRunsError(f"no trial runs for sweep {sweep!r} in {tracking_uri}")
     rows = []
+    parsed: dict[str, Any] = {}  # the same few texts recur in every run: parse each once
     for run in runs:
         row: dict[str, Any] = {
             "run_id": run.info.run_id,
@@ -40,7 +41,10 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
             if run.info.end_time
             else float("nan"),
         }
-        row.update({key: parse_param(value) for key, value in run.data.params.items()})
+        for key, value in run.data.params.items():
+            if value not in parsed:
+                parsed[value] = parse_param(value)
+            row[key] = parsed[value]
         row.update(run.data.metrics)
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -18,6 +18,7 @@ from trainables.errors import first_line
 
 from ..errors import UserError
 from . import tags
+from .bulk_read import read_runs
 from .new_store import create_sqlite_store
 
 
@@ -109,15 +110,25 @@ def find_runs(
     experiment_ids: list[str] | None = None,
     status: str | None = None,
 ) -> list[Any]:
-    """Runs of a sweep by tags (and status), across all experiments unless given."""
+    """Runs of a sweep by tags (and status), across all experiments unless given, as ``search_runs`` finds
+    them: read in bulk from a SQL store (``bulk_read``), searched page by page on a tracking server."""
     if experiment_ids is None:
         experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    wanted = {tags.SWEEP: sweep, tags.ROLE: role}
+    if trial_id is not None:
+        wanted[tags.TRIAL_ID] = trial_id
+    bulk = read_runs(client, experiment_ids, wanted, status)
+    if bulk is not None:
+        return bulk
+    return _searched(client, experiment_ids, _sweep_filter(sweep, role, trial_id, status))
+
+
+def _searched(client: MlflowClient, experiment_ids: list[str], filter_string: str) -> list[Any]:
+    """Every run ``search_runs`` finds, page by page (its default order)."""
     runs: list[Any] = []
     token = None
     while True:
-        page = client.search_runs(
-            experiment_ids, _sweep_filter(sweep, role, trial_id, status), max_results=1000, page_token=token
-        )
+        page = client.search_runs(experiment_ids, filter_string, max_results=1000, page_token=token)
         runs += list(page)
         token = page.token
         if not token:

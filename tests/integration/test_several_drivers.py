@@ -9,10 +9,10 @@ case, where the dead process is seen at once, is ``test_resume_integration``'s k
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
