@@ -29,7 +29,7 @@ from .ray_session import (
     environment,
     experiment_dir,
     gpus_per_trial,
-    saved_trials,
+    saved_trial_ends,
     storage_root,
 )
 from .records import SweepRecord, check_tracking, configure_mlflow_client, tags, trial_key
@@ -272,13 +272,13 @@ def _count_trials(outcome: SweepOutcome, sweep_dir: str) -> None:
     After Ctrl-C, ``Tuner.fit`` returns normally and its in-memory results look
     terminated, while the saved state rightly keeps the unfinished trials PENDING.
     """
-    trials = saved_trials(sweep_dir)
-    for trial in trials:
-        if trial.status == "ERROR":
+    trials = saved_trial_ends(sweep_dir)
+    for status, last_result in trials:
+        if status == "ERROR":
             outcome.failed += 1
-        elif trial.status != "TERMINATED":
+        elif status != "TERMINATED":
             outcome.interrupted = True
-        elif (trial.last_result or {}).get("diverged"):
+        elif last_result.get("diverged"):
             outcome.diverged += 1
         else:
             outcome.completed += 1
@@ -289,10 +289,10 @@ def _count_trials(outcome: SweepOutcome, sweep_dir: str) -> None:
 def _has_unfinished_trials(sweep_dir: str) -> bool:
     """Whether Ray's saved state lists a trial that is not TERMINATED (so a restore has work to do)."""
     try:
-        trials = saved_trials(sweep_dir)
+        trials = saved_trial_ends(sweep_dir)
     except Exception:  # unreadable or partial state: start the sweep afresh
         return False
-    return any(trial.status != "TERMINATED" for trial in trials)
+    return any(status != "TERMINATED" for status, _ in trials)
 
 
 def _finish(

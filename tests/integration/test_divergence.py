@@ -11,6 +11,8 @@ import pytest
 from helpers import CLI
 from mlflow.tracking import MlflowClient
 
+from mixup_tune.ray_session import saved_trial_ends, saved_trials
+
 pytestmark = pytest.mark.integration
 
 SPEC = """\
@@ -29,7 +31,7 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run = subprocess.run(
-        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"],
+        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -38,6 +40,10 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
     # divergence is an outcome, not a failure
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "diverged (stopped, not retried) │ 2" in run.stdout
+    # The sweep's end counts these from Ray's saved state read as plain JSON: what Ray's own reader gives
+    saved = saved_trials(str(tmp_path / "ray" / "diverging"))
+    assert saved_trial_ends(str(tmp_path / "ray" / "diverging")) == [(t.status, t.last_result) for t in saved]
+    assert sum(bool(t.last_result.get("diverged")) for t in saved) == 2
     client = MlflowClient(uri)
     trials = client.search_runs(
         [e.experiment_id for e in client.search_experiments()], "tags.`mixup_tune.role` = 'trial'"
