@@ -259,8 +259,8 @@ def saved_trials(experiment_dir: str) -> list[Any]:
 def saved_trial_ends(experiment_dir: str) -> list[tuple[str, dict[str, Any]]]:
     """Each trial's status and last result as Ray saved them, read from the newest experiment-state file as
     plain JSON: what ``saved_trials`` gives of them, without rebuilding every ``Trial`` (each unpickles its
-    storage, placement group and checkpoint manager). At 10,000 trials 1.1 s and +312 MiB at the driver's
-    peak, against 6.5 s and +565 MiB (BENCHMARKS.md). ``test_divergence`` holds the two equal."""
+    storage, placement group and checkpoint manager). At 10,000 trials 1.1 to 2.5 s and +312 MiB at the
+    driver's peak, against 6.5 s and +565 MiB (BENCHMARKS.md). ``test_divergence`` holds the two equal."""
     from ray.train._internal.storage import get_fs_and_path
     from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
 

@@ -53,7 +53,7 @@ def _run(client: MlflowClient, experiment_id: str, sweep: str, role: str, index:
 
 @pytest.fixture
 def filled(client: MlflowClient) -> tuple[MlflowClient, list[str]]:
-    """Two experiments of one sweep's runs (three starting at the same ms: run ids break the tie), and the
+    """Two experiments of one sweep's runs (four starting at each ms: run ids break the tie), and the
     runs every read must leave out."""
     first, second = client.create_experiment("first"), client.create_experiment("second")
     gone = client.create_experiment("deleted experiment")
