@@ -22,6 +22,7 @@ from trainables.errors import first_line
 from .checks import check_while_ray_starts
 from .errors import UserError
 from .live import LiveView, configure, stop_drawing
+from .lost_checkpoints import repair_lost_checkpoints, warn_of
 from .optuna_study import open_storage, storage_url
 from .ray_session import (
     DEFAULT_STORAGE,
@@ -214,6 +215,8 @@ def _run_trials(
         if restore:
             # A previous driver died or was stopped: Ray's own restore brings back
             # checkpoints and the pickled MlflowSweepCallback, which finds its runs again by their tags.
+            # First, a checkpoint it still names but deleted before it died is replaced by a newer one.
+            warn_of(repair_lost_checkpoints(sweep_dir))
             tuner = tune.Tuner.restore(sweep_dir, trainable, resume_unfinished=True, resume_errored=True)
             outcome.planned = -1
         else:

@@ -7,16 +7,20 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from helpers import CLI, STORAGE_MODES, kill_session, start_sweep, tracking_store
 from mlflow.tracking import MlflowClient
 
+from mixup_tune.lost_checkpoints import repair_lost_checkpoints
+from mixup_tune.ray_session import saved_trials
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
@@ -51,7 +55,40 @@ def test_stop_then_resume(tmp_path: Path, stop: str, storage: str) -> None:
         _stop_then_resume(tmp_path, stop, uri)
 
 
-def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
+def test_a_checkpoint_deleted_before_rays_saved_state_stopped_naming_it_is_replaced(tmp_path: Path) -> None:
+    """Ray deletes a trial's older checkpoints as it registers new ones and saves the state that stops naming
+    them a moment later; a driver killed in between leaves a state whose checkpoint is gone (CI saw it once).
+    Made on purpose here, after a Ctrl-C, whose saved state names exactly the checkpoints on disk: one trial
+    loses the checkpoint the state names (it resumes from the one before), the other every checkpoint (it
+    starts over). Both still finish with every epoch once, bit for bit."""
+    with tracking_store("sqlite", tmp_path) as uri:
+        _stop_then_resume(tmp_path, "ctrl-c", uri, lose_checkpoints=True)
+
+
+def _lose_checkpoints(experiment_dir: Path) -> str:
+    """Delete the checkpoint Ray's saved state names for the first trial, and every checkpoint of the second,
+    after checking that a state naming only checkpoints that are there is left as it is. Returns the one the
+    first should resume from."""
+    state_files = sorted(experiment_dir.glob("experiment_state-*.json"))
+    before = state_files[-1].read_bytes()
+    assert repair_lost_checkpoints(str(experiment_dir)) == []
+    assert state_files[-1].read_bytes() == before, "nothing lost: the state is not rewritten"
+    first, second = sorted(saved_trials(str(experiment_dir)), key=lambda trial: trial.trial_id)
+    kept_results = first.run_metadata.checkpoint_manager.best_checkpoint_results
+    kept = [Path(result.checkpoint.path).name for result in kept_results]
+    assert len(kept) == 2, "num_to_keep's two: the one the state names and the one before"
+    assert kept[-1] == Path(first.checkpoint.path).name
+    shutil.rmtree(_trial_dir(experiment_dir, first) / kept[-1])
+    for checkpoint in _trial_dir(experiment_dir, second).glob("checkpoint_*"):
+        shutil.rmtree(checkpoint)
+    return kept[0]
+
+
+def _trial_dir(experiment_dir: Path, trial: Any) -> Path:
+    return experiment_dir / trial.storage.trial_dir_name
+
+
+def _stop_then_resume(tmp_path: Path, stop: str, uri: str, lose_checkpoints: bool = False) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     client = MlflowClient(uri)
     args = ["--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"]
@@ -63,7 +100,7 @@ def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
             len(path.read_text().splitlines())
             for path in (tmp_path / "ray" / "interrupted").glob("*/result.json")
         ]
-        if len(steps) == 2 and min(steps) >= 30:
+        if len(steps) == 2 and min(steps) >= (100 if lose_checkpoints else 30):  # two checkpoints kept, if so
             break
         time.sleep(0.2)
     if stop == "ctrl-c":
@@ -80,6 +117,7 @@ def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
         interrupted = _trial_runs(client)
         assert {r.info.status for r in interrupted} == {"RUNNING"}, "left RUNNING by the dead driver"
     assert all(len(client.get_metric_history(r.info.run_id, "test_error")) < EPOCHS for r in interrupted)
+    resumes_from = _lose_checkpoints(tmp_path / "ray" / "interrupted") if lose_checkpoints else ""
 
     resumed = subprocess.run(
         [CLI, "resume", "interrupted", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400
@@ -89,6 +127,9 @@ def _stop_then_resume(tmp_path: Path, stop: str, uri: str) -> None:
         assert re.search(r"runs left RUNNING, reconciled\s+│ 2 ", resumed.stdout), resumed.stdout
         # the dead driver's lease is seen to be this machine's and its process gone: taken over, no wait
         assert "is gone; taking over its lease" in resumed.stderr, resumed.stderr[-3000:]
+    if lose_checkpoints:
+        assert f"it resumes from {resumes_from} (epoch " in resumed.stderr, resumed.stderr[-3000:]
+        assert "it starts over (none left)" in resumed.stderr
     final = _trial_runs(client)
     assert sorted(r.info.run_id for r in final) == sorted(r.info.run_id for r in interrupted)
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
