@@ -213,8 +213,10 @@ def test_status_after_the_sweep_equals_mlflow(watched: Watched) -> None:
     }
     assert {t["label"]: t["value"] for t in status["trials"]} == errors
     assert {t["epoch"] for t in status["trials"]} == {EPOCHS}
-    best = min(errors, key=lambda label: errors[label])
-    assert status["best"] == {"value": errors[best], "setting": best}
+    # trials may tie on the best error (CI saw two at the same value): any of them is the best
+    best_value = min(errors.values())
+    assert status["best"]["value"] == best_value
+    assert status["best"]["setting"] in {label for label, value in errors.items() if value == best_value}
     table = watched.mixup_tune("status", watched.name)
     assert f"sweep {watched.name}: 8/8 finished; best test_error" in table.stdout
     assert "no driver is running it" in table.stdout
