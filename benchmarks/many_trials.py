@@ -151,6 +151,8 @@ def run_sweep(
                     raise TimeoutError(f"{trials}-trial sweep still running after {timeout:.0f} s")
                 try:
                     rss = driver.memory_info().rss / MB
+                    if rss == 0:  # exited since the wait, not yet reaped: a zombie reads 0, not an error
+                        continue
                     if len(samples) % 4 == 0:  # the whole tree less often: it walks every process
                         tree_peak = max(tree_peak, rss + tree_rss(driver, seen))
                 except psutil.Error:  # exited between the wait and the sample
