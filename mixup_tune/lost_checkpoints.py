@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from .ray_session import newest_saved_state
 from .tracking import CHECKPOINT_FILE
 
 
@@ -55,28 +56,22 @@ def repair_lost_checkpoints(experiment_dir: str) -> list[Repair]:
     """Point each unfinished trial whose saved latest checkpoint is gone at the newest one its dead driver
     registered, rewriting Ray's newest experiment-state file in place; return what was repaired (nothing,
     and the file untouched, when every checkpoint is there)."""
-    from ray.train._internal.storage import get_fs_and_path
-    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
-
-    filesystem, path = get_fs_and_path(experiment_dir)
-    newest = _find_newest_experiment_checkpoint(path, fs=filesystem)
-    if newest is None:
+    saved = newest_saved_state(experiment_dir)
+    if saved is None:
         return []
-    with filesystem.open_input_stream(newest) as stream:
-        saved = json.loads(stream.readall())
-
+    trial_data = saved.content["trial_data"]
     repairs = []
-    for index, (state_json, runtime_json) in enumerate(saved["trial_data"]):
-        repaired = _repaired_trial(filesystem, path, state_json, runtime_json)
+    for index, (state_json, runtime_json) in enumerate(trial_data):
+        repaired = _repaired_trial(saved.filesystem, saved.experiment_path, state_json, runtime_json)
         if repaired is not None:
-            saved["trial_data"][index], repair = repaired
+            trial_data[index], repair = repaired
             repairs.append(repair)
     if repairs:
         # written beside it, then moved over it: a reader never sees half a state
-        partial = f"{path}/.experiment_state.repairing"
-        with filesystem.open_output_stream(partial) as stream:
-            stream.write(json.dumps(saved).encode())
-        filesystem.move(partial, newest)
+        partial = f"{saved.experiment_path}/.experiment_state.repairing"
+        with saved.filesystem.open_output_stream(partial) as stream:
+            stream.write(json.dumps(saved.content).encode())
+        saved.filesystem.move(partial, saved.file)
     return repairs
 
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -261,19 +262,39 @@ def saved_trial_ends(experiment_dir: str) -> list[tuple[str, dict[str, Any]]]:
     plain JSON: what ``saved_trials`` gives of them, without rebuilding every ``Trial`` (each unpickles its
     storage, placement group and checkpoint manager). At 10,000 trials 1.1 to 2.5 s and +312 MiB at the
     driver's peak, against 6.5 s and +565 MiB (BENCHMARKS.md). ``test_divergence`` holds the two equal."""
+    saved = newest_saved_state(experiment_dir)
+    if saved is None:
+        raise FileNotFoundError(f"no experiment state saved by Ray in {experiment_dir}")
+    return [
+        (json.loads(state)["status"], json.loads(runtime).get("last_result") or {})
+        for state, runtime in saved.content["trial_data"]
+    ]
+
+
+@dataclass
+class SavedState:
+    """Ray's newest experiment-state file of a sweep, as plain JSON: ``trial_data`` holds each trial's two
+    JSON texts (its state, its run metadata). ``filesystem`` and ``experiment_path`` are Ray's for the
+    storage (local or a bucket), ``file`` the state file's path on it."""
+
+    filesystem: Any
+    experiment_path: str
+    file: str
+    content: dict[str, Any]
+
+
+def newest_saved_state(experiment_dir: str) -> SavedState | None:
+    """The sweep's newest experiment state as Ray saved it, found as ``Tuner.restore`` finds it; None without
+    one."""
     from ray.train._internal.storage import get_fs_and_path
     from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
 
     filesystem, path = get_fs_and_path(experiment_dir)
     newest = _find_newest_experiment_checkpoint(path, fs=filesystem)
     if newest is None:
-        raise FileNotFoundError(f"no experiment state saved by Ray in {experiment_dir}")
+        return None
     with filesystem.open_input_stream(newest) as stream:
-        trial_data = json.loads(stream.readall())["trial_data"]
-    return [
-        (json.loads(state)["status"], json.loads(runtime).get("last_result") or {})
-        for state, runtime in trial_data
-    ]
+        return SavedState(filesystem, path, newest, json.loads(stream.readall()))
 
 
 def gpus_per_trial(requested: float | str) -> float:
