@@ -244,17 +244,35 @@ def experiment_dir(storage: str | None, name: str) -> str:
     return f"{storage_root(storage).rstrip('/')}/{name}"
 
 
-def saved_trials(experiment_dir: str) -> list[Any]:
-    """A sweep's trials as Ray saved them (config, status, last result, storage), read without the rest of
-    Ray's ``ExperimentAnalysis``: that also reads every trial's result file into a DataFrame, which no caller
-    here uses, and which at 1,000 trials cost the driver 2.5 s and 40 MB (BENCHMARKS.md, 10,000 trials)."""
+@contextmanager
+def result_files_left_unread() -> Iterator[None]:
+    """Ray's ``ExperimentAnalysis`` made in this block does not read every trial's result file into a
+    DataFrame.
+
+    ``Tuner.fit`` builds one for its ``ResultGrid`` after the last trial ends, and ``saved_trials`` one from
+    the saved state. Its DataFrames (``ResultGrid.get_dataframe``, ``Result.metrics_dataframe``) are all
+    that reads those files, and nothing here uses them: MLflow holds the results, the ``ResultGrid`` is
+    read only for its errors. At 10,000 trials the read was the last ~20 s of a sweep and +500 MiB at
+    the driver's peak; at 1,000, 2.5 s and 40 MB (BENCHMARKS.md, 10,000 trials). Ray's method is put
+    back when the block ends.
+    """
     from ray.tune import ExperimentAnalysis
 
-    class _Trials(ExperimentAnalysis):
-        def _fetch_trial_dataframes(self) -> dict[str, Any]:
-            return {}
+    fetch = ExperimentAnalysis.__dict__["_fetch_trial_dataframes"]
+    ExperimentAnalysis._fetch_trial_dataframes = lambda self: {}  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ExperimentAnalysis._fetch_trial_dataframes = fetch  # type: ignore[method-assign]
 
-    return list(_Trials(experiment_dir).trials)
+
+def saved_trials(experiment_dir: str) -> list[Any]:
+    """A sweep's trials as Ray saved them (config, status, last result, storage), read by Ray's
+    ``ExperimentAnalysis`` without its DataFrames (``result_files_left_unread``)."""
+    from ray.tune import ExperimentAnalysis
+
+    with result_files_left_unread():
+        return list(ExperimentAnalysis(experiment_dir).trials)
 
 
 def saved_trial_ends(experiment_dir: str) -> list[tuple[str, dict[str, Any]]]:

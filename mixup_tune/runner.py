@@ -30,6 +30,7 @@ from .ray_session import (
     environment,
     experiment_dir,
     gpus_per_trial,
+    result_files_left_unread,
     saved_trial_ends,
     storage_root,
 )
@@ -254,14 +255,17 @@ def _run_trials(
             )
         configure(quiet=verbose == 0)
         try:
-            with environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"):
+            with (
+                environment(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0" if restore else "1"),
+                result_files_left_unread(),  # its ResultGrid is read for errors only
+            ):
                 results = tuner.fit()
         finally:
             stop_drawing()
         outcome.errors = [first_line(error) for error in results.errors]
-        # Tune's trials in memory (every result, Ray's statistics of it, and its read-back of every trial's
-        # result file) are let go before the sweep's end reads Ray's saved state and MLflow back: at 1,000
-        # trials they were 220 MB of the driver's peak (BENCHMARKS.md, 10,000 trials)
+        # Tune's trials in memory (every result, and Ray's statistics of it) are let go before the sweep's
+        # end reads Ray's saved state and MLflow back: at 1,000 trials they and the result files Tune then
+        # still read back were 220 MB of the driver's peak (BENCHMARKS.md, 10,000 trials)
         del tuner, results
         _count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:
