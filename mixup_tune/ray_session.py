@@ -252,9 +252,9 @@ def result_files_left_unread() -> Iterator[None]:
     ``Tuner.fit`` builds one for its ``ResultGrid`` after the last trial ends, and ``saved_trials`` one from
     the saved state. Its DataFrames (``ResultGrid.get_dataframe``, ``Result.metrics_dataframe``) are all
     that reads those files, and nothing here uses them: MLflow holds the results, the ``ResultGrid`` is
-    read only for its errors. At 10,000 trials the read was the last ~20 s of a sweep and +500 MiB at
-    the driver's peak; at 1,000, 2.5 s and 40 MB (BENCHMARKS.md, 10,000 trials). Ray's method is put
-    back when the block ends.
+    read only for its errors. Skipping it took the driver's peak at 10,000 near-zero trials from 2,684 to
+    2,274 MiB and the sweep's end after its last trial from ~20 to ~4 s; at 1,000, 1,006 to 910 MiB
+    (BENCHMARKS.md, 10,000 trials). Ray's method is put back when the block ends.
     """
     from ray.tune import ExperimentAnalysis
 
