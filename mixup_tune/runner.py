@@ -264,8 +264,8 @@ def _run_trials(
             stop_drawing()
         outcome.errors = [first_line(error) for error in results.errors]
         # Tune's trials in memory (every result, and Ray's statistics of it) are let go before the sweep's
-        # end reads Ray's saved state and MLflow back: at 1,000 trials they and the result files Tune then
-        # still read back were 220 MB of the driver's peak (BENCHMARKS.md, 10,000 trials)
+        # end reads Ray's saved state and MLflow back, so that the two do not add up at the driver's peak
+        # (BENCHMARKS.md, 10,000 trials)
         del tuner, results
         _count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:
