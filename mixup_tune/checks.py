@@ -15,6 +15,7 @@ from typing import TypeVar
 from mlflow.tracking import MlflowClient
 
 from trainables import ConfigError, DatasetError
+from trainables.config import BUILTIN_MIX_METHODS
 
 from .errors import UserError
 from .ray_session import (
@@ -25,7 +26,7 @@ from .ray_session import (
     start_local_ray_while,
 )
 from .records import check_tracking
-from .search import data_settings, option_values
+from .search import data_settings, mixing_methods, option_values
 from .spec import SweepSpec
 
 T = TypeVar("T")
@@ -46,6 +47,9 @@ def check_sweep_data(spec: SweepSpec) -> None:
         "cutmix" in option_values(spec, "mix_method")
         or any(p > 0 for p in option_values(spec, "mix_switch_prob"))
     )
+    image_methods = [
+        name for name in mixing_methods(spec) if name not in BUILTIN_MIX_METHODS and _needs_images(name)
+    ]
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -59,10 +63,18 @@ def check_sweep_data(spec: SweepSpec) -> None:
                 check_image_option("cutout", splits.input_shape, splits.is_image, size)
             if cutmix:
                 check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
+            for name in image_methods:
+                check_image_option("mix.method", splits.input_shape, splits.is_image, what=f"{name} ")
         except DatasetError as error:
             raise UserError(str(error)) from None
         except ConfigError as error:
             raise UserError(f"{error} (dataset {setting['dataset']!r})") from None
+
+
+def _needs_images(method: str) -> bool:
+    from trainables.mixing import MIX_METHODS
+
+    return "images" in MIX_METHODS[method].needs
 
 
 def check_while_ray_starts(

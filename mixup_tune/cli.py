@@ -131,11 +131,34 @@ def _parser() -> argparse.ArgumentParser:
         help="a sweep still running: its finished trials, in files marked partial, logged nowhere",
     )
     tracking(analyze)
+
+    check = commands.add_parser(
+        "check", help="hold a mixing method to the plugin contract: seeded, resumable, no global RNG, ..."
+    )
+    check.add_argument(
+        "method", help="a registered mixing method (mixup-tune check --list names them)", nargs="?"
+    )
+    check.add_argument(
+        "--plugins", nargs="+", default=[], metavar="PLUGIN", help="modules or .py files to import first"
+    )
+    check.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="alpha=2, mix.scope=[0.2,0.6]",
+    )
+    check.add_argument("--list", action="store_true", help="list the registered methods")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":  # a method on tiny data: no tracking store, no Ray
+        from .method_check import check_command
+
+        return check_command(args.method, args.plugins, args.options, args.list)
     from .errors import UserError
     from .records import check_tracking, configure_mlflow_client, default_tracking_uri
     from .spec import SpecError

@@ -108,6 +108,19 @@ def option_values(spec: SweepSpec, option: str) -> list[Any]:
     return values
 
 
+def mixing_methods(spec: SweepSpec) -> set[str]:
+    """Every mixing method the sweep's trials name, as ``mix_method`` or as ``mix.method``."""
+    names = set(option_values(spec, "mix_method")) | {spec.trainable.mix_method_name}
+    for variant in spec.variants:
+        nested = variant.get("mix")
+        names |= {nested.get("method")} if isinstance(nested, dict) else set()
+        names |= {variant["mix.method"]} if "mix.method" in variant else set()
+    axis = spec.search.get("mix.method")
+    if axis is not None:
+        names |= set(axis if isinstance(axis, list) else axis.values_to_check())
+    return {name for name in names if isinstance(name, str)}
+
+
 def _sampler(value: Distribution) -> Any:
     kind = value.kind
     if kind == "choice":

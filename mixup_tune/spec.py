@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import check_option_types, unflatten
+from trainables.config import check_option_types, is_option_name, unflatten
 
 from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
 
@@ -256,7 +256,7 @@ class SweepSpec(BaseModel):
             raise ConfigError(
                 "tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0"
             )
-        known = set(option_names())
+        known = sorted(option_names())
         base = self.trainable.flat()
         if self.variants and self.tune.algorithm != "grid":
             raise ConfigError("variants", "need tune.algorithm grid")
@@ -266,9 +266,9 @@ class SweepSpec(BaseModel):
             if "dataset" in self.search:
                 raise ConfigError("black_box", "needs one dataset for all trials (dataset is a search axis)")
             for key in self.black_box.surrogate:
-                if key not in known:
+                if not is_option_name(key):
                     raise ConfigError(
-                        f"black_box.surrogate.{key}", f"unknown option; options: {', '.join(sorted(known))}"
+                        f"black_box.surrogate.{key}", f"unknown option; options: {', '.join(known)}"
                     )
             try:
                 _TRAIN_CONFIG.validate_python(unflatten({**base, **self.black_box.surrogate}))
@@ -276,9 +276,9 @@ class SweepSpec(BaseModel):
                 raise ConfigError("black_box.surrogate", _first_error(error, with_key=True)) from None
         for index, variant in enumerate(self.variants):
             for key in variant:
-                if key not in known:
+                if not is_option_name(key):
                     raise ConfigError(
-                        f"variants[{index}].{key}", f"unknown option; options: {', '.join(sorted(known))}"
+                        f"variants[{index}].{key}", f"unknown option; options: {', '.join(known)}"
                     )
                 if key in self.search:
                     raise ConfigError(
@@ -289,8 +289,8 @@ class SweepSpec(BaseModel):
             except pydantic.ValidationError as error:
                 raise ConfigError(f"variants[{index}]", _first_error(error, with_key=True)) from None
         for key, value in self.search.items():
-            if key not in known:
-                raise ConfigError(f"search.{key}", f"unknown option; options: {', '.join(sorted(known))}")
+            if not is_option_name(key):
+                raise ConfigError(f"search.{key}", f"unknown option; options: {', '.join(known)}")
             if isinstance(value, list) and not value:
                 raise ConfigError(f"search.{key}", "a grid axis needs at least one value")
             if self.tune.algorithm == "grid" and isinstance(value, Distribution):
@@ -350,7 +350,7 @@ def apply_override(document: dict[str, Any], override: str) -> None:
         raise SpecError(f"--set {key}: cannot parse value {raw!r}") from None
     top = key.split(".")[0]
     if top not in SweepSpec.model_fields:
-        if key not in option_names():
+        if not is_option_name(key):
             raise SpecError(
                 f"--set {key}: unknown key; use a spec key (name, trainable.epochs, search.alpha, ...) or a "
                 "trainable option"

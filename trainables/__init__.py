@@ -20,6 +20,15 @@ _EXPORTS = {
     "errors": ["ConfigError", "DatasetError"],
     "tasks": ["Metrics", "OnEpoch", "TrainResult", "Trial", "train"],
     "mixup": ["MixupSampler", "mix_inputs", "mixup_cross_entropy", "training_loss"],
+    "mixing": [
+        "Draws",
+        "MixContext",
+        "MixMethod",
+        "MixedBatch",
+        "Option",
+        "mix_method_names",
+        "register_mix_method",
+    ],
     "models": ["build_model", "model_names", "register_model"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -27,10 +36,15 @@ __all__ = [
     "ConfigError",
     "CorruptedLabels",
     "DatasetError",
+    "Draws",
     "Metrics",
+    "MixContext",
+    "MixMethod",
+    "MixedBatch",
     "MixupSampler",
     "OnEpoch",
     "OptimizerConfig",
+    "Option",
     "ScheduleConfig",
     "Splits",
     "TrainConfig",
@@ -42,10 +56,12 @@ __all__ = [
     "default_data_root",
     "load_data",
     "mix_inputs",
+    "mix_method_names",
     "mixup_cross_entropy",
     "model_names",
     "option_names",
     "register_dataset",
+    "register_mix_method",
     "register_model",
     "train",
     "training_loss",
@@ -57,6 +73,15 @@ if TYPE_CHECKING:
     from .corruption import CorruptedLabels, corrupt_labels
     from .data import Splits, dataset_names, default_data_root, load_data, register_dataset
     from .errors import ConfigError, DatasetError
+    from .mixing import (
+        Draws,
+        MixContext,
+        MixedBatch,
+        MixMethod,
+        Option,
+        mix_method_names,
+        register_mix_method,
+    )
     from .mixup import MixupSampler, mix_inputs, mixup_cross_entropy, training_loss
     from .models import build_model, model_names, register_model
     from .tasks import Metrics, OnEpoch, TrainResult, Trial, train

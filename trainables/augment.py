@@ -48,12 +48,26 @@ def cutout(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
 
 
 def check_image_options(config: TrainConfig, input_shape: tuple[int, ...], is_image: bool) -> None:
-    """Refuse what needs images on examples that are not (Cutout, CutMix), and a Cutout larger than their
-    side."""
+    """Refuse what needs images on examples that are not (Cutout, a mixing method that needs them, such as
+    CutMix), and a Cutout larger than their side."""
     if config.cutout:
         check_image_option("cutout", input_shape, is_image, size=config.cutout)
-    if config.uses_cutmix:
-        check_image_option("mix_method", input_shape, is_image, what="cutmix ")
+    option, what = mixing_image_need(config)
+    if option:
+        check_image_option(option, input_shape, is_image, what=what)
+
+
+def mixing_image_need(config: TrainConfig) -> tuple[str, str]:
+    """The option to name, and what of it to say, when the trial's mixing needs images; ("", "") when it does
+    not (or does not mix at all)."""
+    from .mixing import method_class
+
+    cls = method_class(config)
+    if not cls.mixes_in(config) or "images" not in cls.requirements(config):
+        return "", ""
+    if config.mix:
+        return "mix.method", f"{config.mix_method_name} "
+    return "mix_method", "cutmix "  # CutMix itself, or mixup's switch to it
 
 
 def check_image_option(

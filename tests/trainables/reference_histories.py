@@ -79,7 +79,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
     "mixup-mix-prob": {**_DIGITS, "alpha": 1.0, "mix_prob": 0.6, "batch_size": 64},
     "cutmix-batch": {**_NPZ, "alpha": 1.0, "mix_method": "cutmix"},
-    "cutmix-sample-augment": {**_NPZ, "augment": True, "alpha": 1.0, "mix_method": "cutmix", "lambda_per": "sample"},
+    "cutmix-sample-augment": {
+        **_NPZ,
+        "augment": True,
+        "alpha": 1.0,
+        "mix_method": "cutmix",
+        "lambda_per": "sample",
+    },
     "cutmix-label-smoothing-mix-prob": {
         **_NPZ,
         "alpha": 0.5,
@@ -121,7 +127,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def data_files() -> Iterator[dict[str, str]]:
     """The tiny files the configurations read: a colour npz (as tests/conftest.py's ``colour_npz``) and a
     JPEG image folder (tests/helpers.py's ``write_image_folder``), written the same way every time."""
-    sys.path.append(str(Path(__file__).resolve().parents[1]))  # helpers, after the package tests/trainables would shadow
+    sys.path.append(
+        str(Path(__file__).resolve().parents[1])
+    )  # helpers, after the package tests/trainables would shadow
     from helpers import write_image_folder
 
     with tempfile.TemporaryDirectory() as directory:
@@ -176,18 +184,21 @@ def trained(name: str, paths: dict[str, str]) -> dict[str, Any]:
     if options.get("dataset") in paths:
         options["data_path"] = paths[options["dataset"]]
     captured: dict[str, Any] = {}
-    result = train(TrainConfig.from_dict(options), on_epoch=lambda metrics, state: captured.update(state=state()))
+    result = train(
+        TrainConfig.from_dict(options), on_epoch=lambda metrics, state: captured.update(state=state())
+    )
     state = captured["state"]
     weights = state["model"] if "model" in state else {**state["generator"], **state["discriminator"]}
     history = [
-        {key: _exact(value) for key, value in entry.items() if key not in _VARIES}
-        for entry in result.history
+        {key: _exact(value) for key, value in entry.items() if key not in _VARIES} for entry in result.history
     ]
     return {"history": history, "weights": weights_digest(weights)}
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository's trainables, not this folder's
+    sys.path.insert(
+        0, str(Path(__file__).resolve().parents[2])
+    )  # the repository's trainables, not this folder's
     import torch
 
     torch.set_num_threads(1)

@@ -28,9 +28,9 @@ import pytest
 import torch
 from reference_mixup import train_reference
 
+import trainables.mixing.mixup as mixup_module
 import trainables.tasks.classify
-from trainables import MixupSampler, TrainConfig, train
-from trainables.mixup import Criterion
+from trainables import TrainConfig, train
 from trainables.tasks.classify import Trial
 
 LAYOUTS = ("uint8_hw", "uint8_chw", "float_chw", "float_features")
@@ -100,44 +100,41 @@ def write_layout(data: dict[str, np.ndarray], layout: str, path: Path) -> dict[s
     return arrays
 
 
-class RecordingSampler:
-    """The trial's mixup sampler, keeping each batch's (lambda, permutation) as drawn."""
+class DrawRecorder:
+    """Keeps each batch's (lambda, permutation) as the trial's mixup method draws them, premixed or not: the
+    method's two draw functions (``trainables.mixing.mixup``), wrapped."""
 
-    def __init__(self, sampler: object) -> None:
-        self.sampler, self.steps = sampler, []
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.steps: list[tuple[float, torch.Tensor]] = []
+        pair, epoch = mixup_module.pair_draws, mixup_module.epoch_draws
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.sampler, name)
+        def pair_draws(
+            draws: object, alpha: float, per_sample: bool, size: int
+        ) -> tuple[object, torch.Tensor]:
+            weight, perm = pair(draws, alpha, per_sample, size)  # type: ignore[arg-type]
+            self.steps.append((float(weight), perm))  # one lambda per batch: the paper's default
+            return weight, perm
 
-    def mix_batch(
-        self, x: torch.Tensor, y: torch.Tensor, layers: list[torch.nn.Module] | None = None
-    ) -> tuple[torch.Tensor, Criterion]:
-        return MixupSampler.mix_batch(self, x, y, layers)  # type: ignore[arg-type]  (its draws through this recorder)
+        def epoch_draws(
+            draws: object, alpha: float, per_sample: bool, sizes: list[int]
+        ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+            weights, perms = epoch(draws, alpha, per_sample, sizes)  # type: ignore[arg-type]
+            starts = np.cumsum([0, *sizes[:-1]])
+            self.steps += [(float(weights[start]), perm) for start, perm in zip(starts, perms)]
+            return weights, perms
 
-    def mixup_draw(self, x: torch.Tensor, y: torch.Tensor) -> tuple[object, Criterion]:
-        return MixupSampler.mixup_draw(self, x, y)  # type: ignore[arg-type]  (its draws through this recorder)
-
-    def sample_one(self, size: int) -> tuple[float, torch.Tensor]:
-        lam, perm = self.sampler.sample_one(size)
-        self.steps.append((lam, perm))
-        return lam, perm
-
-    def plan(self, sizes: list[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        weights, perms = self.sampler.plan(sizes)
-        starts = np.cumsum([0, *sizes[:-1]])
-        self.steps += [(float(weights[start]), perm) for start, perm in zip(starts, perms)]
-        return weights, perms
+        monkeypatch.setattr(mixup_module, "pair_draws", pair_draws)
+        monkeypatch.setattr(mixup_module, "epoch_draws", epoch_draws)
 
 
 def project_with_draws(
-    config: TrainConfig, epochs: int
+    config: TrainConfig, epochs: int, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[float], dict, list, tuple[np.ndarray, np.ndarray]]:
     """Train ``epochs`` epochs; return the per-step losses, the initial weights, every draw and the corrupted
     labels."""
     trial = Trial(config)
     init = copy.deepcopy(trial.model.state_dict())
-    recorder = RecordingSampler(trial.mixup)
-    trial.mixup = recorder  # type: ignore[assignment]
+    recorder = DrawRecorder(monkeypatch)
     losses: list[float] = []
     draws = []
     for _ in range(epochs):
@@ -188,7 +185,7 @@ def test_with_shared_draws_every_step_loss_equals_the_textbook_loop(
         label_noise=noise,
         seed=3,
     )
-    ours, init, draws, labels = project_with_draws(config, epochs=2)
+    ours, init, draws, labels = project_with_draws(config, epochs=2, monkeypatch=monkeypatch)
     reference = train_reference(
         arrays,
         10,

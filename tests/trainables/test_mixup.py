@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from trainables import MixupSampler, TrainConfig, Trial, mix_inputs, mixup_cross_entropy, train, training_loss
+from trainables.mixing import Draws, MixContext, MixedBatch, Mixer, batch_loss, build_mix_method
 from trainables.mixup import mix_many, one_lambda_cross_entropy, soft_target_cross_entropy
 from trainables.models import MLP
 
@@ -118,23 +119,31 @@ def test_the_fast_forms_of_the_loss_equal_its_definition(classes: int) -> None:
             assert torch.allclose(grad_fast, grad_definition, rtol=1e-5, atol=1e-7)
 
 
+def _mixup(alpha: float, lambda_per: str, seed: int, **options: object) -> Mixer:
+    """The mixup method of a trial of these options, outside a trial, with draws seeded by ``seed``."""
+    config = TrainConfig(alpha=alpha, lambda_per=lambda_per, **options)  # type: ignore[arg-type]
+    context = MixContext(num_classes=10, device=torch.device("cpu"), train_size=0)
+    return Mixer(build_mix_method(config, context), Draws(seed), config.mix_prob, 0)
+
+
 @pytest.mark.parametrize("lambda_per", ["batch", "sample"])
 def test_a_mixed_batch_is_scored_by_the_definition(lambda_per: str) -> None:
-    """MixupSampler.mix_batch: its inputs are the paper's x~, and its loss (a fast form per batch) the
+    """The mixup method's batch: its inputs are the paper's x~, and its loss (a fast form per batch) the
     definition's."""
     model, x, y = _model_and_batch(5)
-    inputs, criterion = MixupSampler(0.4, lambda_per, seed=3).mix_batch(x, y)
+    batch = _mixup(0.4, lambda_per, seed=3).batch(x, y)
     lam, perm = MixupSampler(0.4, lambda_per, seed=3).sample(len(x))
-    assert torch.allclose(inputs, mix_inputs(x, lam, perm))
-    logits = model(inputs)
+    assert torch.allclose(batch.inputs, mix_inputs(x, lam, perm))
+    logits = model(batch.inputs)
     assert torch.allclose(
-        criterion(logits),
+        batch_loss(batch, logits),
         mixup_cross_entropy(logits, [y, y[perm]], torch.stack([lam, 1 - lam], dim=1)),
         rtol=1e-6,
         atol=1e-7,
     )
-    erm_inputs, erm_loss = MixupSampler(0.0, lambda_per, seed=3).mix_batch(x, y)
-    assert erm_inputs is x and torch.equal(erm_loss(logits), F.cross_entropy(logits, y))
+    assert not _mixup(0.0, lambda_per, seed=3).active, "alpha 0: the trial trains as ERM and draws nothing"
+    erm = MixedBatch.unmixed(x, y)
+    assert torch.equal(batch_loss(erm, logits), F.cross_entropy(logits, y))
 
 
 def test_per_sample_lambda_weights_each_pair() -> None:
@@ -193,7 +202,7 @@ def test_a_premixed_epoch_equals_mixing_batch_by_batch(
     for a, b in zip(premixed.model.parameters(), by_batch.model.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
     # the same draws, consumed alike
-    assert premixed.mixup.state_dict()["perm_gen"].equal(by_batch.mixup.state_dict()["perm_gen"])
+    assert premixed.draws.state_dict()["perm_gen"].equal(by_batch.draws.state_dict()["perm_gen"])
 
 
 # Section 2's alternatives: k-way Dirichlet weights, a second loader, equal-label partners.
@@ -274,9 +283,11 @@ def test_each_variant_trains_reproducibly_and_is_not_the_default(variant: dict) 
     ]
 
 
-def test_same_label_mixing_keeps_every_target_one_hot() -> None:
+def test_same_label_mixing_keeps_every_target_one_hot(monkeypatch: pytest.MonkeyPatch) -> None:
     """Partners of equal label make the mixed target the label itself: the loss is CE on mixed inputs, no soft
     target."""
+    import trainables.mixing.mixup as mixup_module
+
     trial = Trial(
         TrainConfig(
             dataset="digits",
@@ -288,10 +299,16 @@ def test_same_label_mixing_keeps_every_target_one_hot() -> None:
             device="cpu",
         )
     )
-    order = torch.arange(len(trial.y_train))
     seen = []
-    original = trial.mixup.same_label_permutation
-    trial.mixup.same_label_permutation = lambda y: seen.append((y, original(y))) or seen[-1][1]  # type: ignore[method-assign]
-    for inputs, criterion in trial._variant_batches([order[:64], order[64:128]]):
-        criterion(trial.model(inputs))
+    original = mixup_module.same_label_permutation
+    monkeypatch.setattr(
+        mixup_module,
+        "same_label_permutation",
+        lambda draws, y: seen.append((y, original(draws, y))) or seen[-1][1],
+    )
+    order = torch.arange(len(trial.y_train))
+    for idx in (order[:64], order[64:128]):
+        batch = trial.mixer.batch(trial.x_train[idx].float(), trial.y_train[idx])
+        targets = batch.target_distribution(10)
+        assert torch.equal(targets, F.one_hot(trial.y_train[idx], 10).float()), "every target its own label"
     assert len(seen) == 2 and all(torch.equal(y[perm], y) for y, perm in seen)

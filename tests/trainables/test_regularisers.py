@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassCalibrationError
 from trainables import ConfigError, TrainConfig, Trial, train
 from trainables.augment import cutout
 from trainables.calibration import BINS, calibration
+from trainables.mixing import Draws, MixContext, Mixer, batch_loss, build_mix_method, mixing_hidden
 from trainables.mixup import (
     MixupSampler,
     cutmix_boxes,
@@ -217,26 +218,33 @@ def test_cutmix_equals_torchvisions_v2_cutmix_for_the_same_box_and_lambda(seed: 
     assert torch.allclose(ours_targets, theirs_targets, rtol=0, atol=1e-6)
 
 
+def method(config: TrainConfig, classes: int = 5, layers: list[torch.nn.Module] | None = None) -> Mixer:
+    """A trial's method and draws outside a trial (seed 3's draws unless given another)."""
+    context = MixContext(num_classes=classes, device=torch.device("cpu"), train_size=0, layers=layers or [])
+    return Mixer(build_mix_method(config, context), Draws(3), config.mix_prob, 0)
+
+
 @pytest.mark.parametrize("lambda_per", ["batch", "sample"])
 def test_a_cutmix_batch_pastes_boxes_and_weights_labels_by_their_area(lambda_per: str) -> None:
-    sampler = MixupSampler(1.0, lambda_per, seed=3, method="cutmix", smoothing=0.1)
+    mixer = method(TrainConfig(alpha=1.0, lambda_per=lambda_per, mix_method="cutmix"))
     x, y = torch.rand(16, 3, 12, 12) + 1, torch.randint(5, (16,))
-    mixed, criterion = sampler.mix_batch(x, y)
+    batch = mixer.batch(x, y)
     replay = MixupSampler(1.0, lambda_per, seed=3)  # the same seed: the same lambdas, centres and partners
     count = 16 if lambda_per == "sample" else 1
     lam = torch.from_numpy(replay.lambda_rng.beta(1.0, 1.0, size=count).astype(np.float32))
     rows, cols = (torch.randint(12, (count,), generator=replay.perm_gen) for _ in range(2))
     partner = torch.randperm(16, generator=replay.perm_gen)
     inside, kept = cutmix_boxes((12, 12), lam, rows, cols)
-    assert torch.equal(mixed, torch.where(inside[:, None], x[partner], x))
-    from_partner = (mixed == x[partner]).all(1).float().mean((1, 2))  # each image's share of pixels swapped
+    assert torch.equal(batch.inputs, torch.where(inside[:, None], x[partner], x))
+    from_partner = (batch.inputs == x[partner]).all(1).float().mean((1, 2))  # each image's share swapped
     assert torch.allclose(from_partner, (1 - kept).expand(16), atol=1e-6)
     logits = torch.randn(16, 5)
     targets = kept.expand(16)[:, None] * F.one_hot(y, 5) + (1 - kept.expand(16))[:, None] * F.one_hot(
         y[partner], 5
     )
+    assert torch.allclose(batch.target_distribution(5), targets.float(), atol=1e-6)
     oracle = F.cross_entropy(logits, targets.float(), label_smoothing=0.1)
-    assert torch.allclose(criterion(logits), oracle, rtol=0, atol=1e-6)
+    assert torch.allclose(batch_loss(batch, logits, 0.1), oracle, rtol=0, atol=1e-6)
 
 
 def test_alpha_zero_is_exact_erm_and_mix_prob_zero_trains_as_erm_for_every_method() -> None:
@@ -252,11 +260,16 @@ def test_alpha_zero_is_exact_erm_and_mix_prob_zero_trains_as_erm_for_every_metho
 
 
 def test_mix_prob_and_switch_prob_choose_batches_at_their_rates() -> None:
-    sampler = MixupSampler(1.0, "batch", seed=0, mix_prob=0.7, switch_prob=0.25)
-    methods = [sampler.batch_method() for _ in range(4000)]
-    unmixed, cutmix = methods.count(None) / 4000, methods.count("cutmix") / 4000
+    mixer = method(TrainConfig(alpha=1.0, mix_prob=0.7, mix_switch_prob=0.25))
+    x, y = torch.arange(16.0)[:, None, None, None].expand(16, 3, 8, 8), torch.arange(16) % 5
+    # unmixed: one label; CutMix pastes pixels, whole numbers here; mixup blends them into fractions
+    kinds = []
+    for _ in range(4000):
+        batch = mixer.batch(x, y)
+        whole = torch.equal(batch.inputs, batch.inputs.round())
+        kinds.append("none" if len(batch.labels) == 1 else "cutmix" if whole else "mixup")
+    unmixed, cutmix = kinds.count("none") / 4000, kinds.count("cutmix") / 4000
     assert abs(unmixed - 0.3) < 0.03 and abs(cutmix - 0.7 * 0.25) < 0.03, (unmixed, cutmix)
-    assert MixupSampler(1.0, "batch", seed=0).batch_method() == "mixup"
 
 
 @pytest.mark.parametrize(
@@ -329,20 +342,24 @@ def test_manifold_mixup_mixes_the_hidden_state_a_hand_written_forward_mixes(name
 
 
 def test_manifold_batches_draw_the_input_or_each_layer_alike_and_hook_one_forward_only() -> None:
-    sampler = MixupSampler(1.0, "batch", seed=5, method="manifold_mixup")
     layers = [torch.nn.Identity(), torch.nn.Identity()]
+    mixer = method(TrainConfig(alpha=1.0, mix_method="manifold_mixup"), classes=3, layers=layers)
     x, y = torch.randn(8, 4), torch.randint(3, (8,))
     chosen = []
     for _ in range(900):
-        mixed, _ = sampler.mix_batch(x, y, layers)
-        hooked = [i + 1 for i, layer in enumerate(layers) if layer._forward_hooks]
-        assert len(hooked) <= 1 and (hooked or not torch.equal(mixed, x)), (
+        batch = mixer.batch(x, y)
+        at = [
+            i + 1 for i, layer in enumerate(layers) if batch.hidden is not None and batch.hidden[0] is layer
+        ]
+        assert len(at) <= 1 and (at or not torch.equal(batch.inputs, x)), (
             "one place mixes: a layer, or the input"
         )
-        chosen.append(hooked[0] if hooked else 0)
-        for layer in layers:
-            layer(x)  # the step's forward pass fires the hook once, which removes itself
-            assert not layer._forward_hooks
+        chosen.append(at[0] if at else 0)
+        with mixing_hidden(batch):
+            outputs = [layer(x) for layer in layers]  # a forward pass: the chosen layer mixes, once
+            assert [not torch.equal(out, x) for out in outputs] == [k + 1 in at for k in range(2)]
+            assert torch.equal(layers[0](x), x) and torch.equal(layers[1](x), x), "one forward only"
+        assert not any(layer._forward_hooks for layer in layers)
     assert all(abs(chosen.count(k) / 900 - 1 / 3) < 0.05 for k in range(3)), [
         chosen.count(k) for k in range(3)
     ]

@@ -6,12 +6,13 @@ sweep spec (``mixup_tune.spec``) validates the same dataclasses with pydantic:
 ranges and names, both there and here.
 """
 
-from ._checks import BUILTIN_DATASETS, BUILTIN_MODELS, check_option_types, type_problem
+from ._checks import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS, check_option_types, type_problem
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
-from ._train import TrainConfig, defaults_left_out, flatten, option_names, unflatten
+from ._train import TrainConfig, defaults_left_out, flatten, is_option_name, option_names, unflatten
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "BUILTIN_MIX_METHODS",
     "BUILTIN_MODELS",
     "GAN_OPTIONS",
     "GanConfig",
@@ -21,6 +22,7 @@ __all__ = [
     "check_option_types",
     "defaults_left_out",
     "flatten",
+    "is_option_name",
     "option_names",
     "type_problem",
     "unflatten",

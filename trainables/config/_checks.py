@@ -58,6 +58,9 @@ BUILTIN_MODELS = frozenset(
         "wrn28_10",
     }
 )
+# the mixing methods ``mix_method`` names (trainables.mixing registers them; tests/trainables/test_mixing.py
+# holds the two equal): named under ``mix:`` they are checked without the registry, as above
+BUILTIN_MIX_METHODS = ("mixup", "cutmix", "manifold_mixup")
 # the built-in models that name their layers for manifold_mixup (each family's ``manifold_layers``)
 MANIFOLD_MIXUP_MODELS = ("mlp", "cnn", "preact_resnet18", "preact_resnet18_authors", "wrn28_10", "fast_cifar")
 

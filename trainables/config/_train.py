@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from ._checks import (
     BUILTIN_DATASETS,
+    BUILTIN_MIX_METHODS,
     BUILTIN_MODELS,
     FORBID_EXTRA,
     MANIFOLD_MIXUP_MODELS,
@@ -81,6 +82,10 @@ class TrainConfig:
     # cutmix: a box of the partner pasted into each image, lambda set to the area left (Yun et al. 2019);
     # manifold_mixup: hidden states mixed at a layer drawn per batch (Verma et al. 2019)
     mix_method: Literal["mixup", "cutmix", "manifold_mixup"] = "mixup"
+    # any registered mixing method with its own options (trainables.mixing, docs/plugins.md), e.g.
+    # {method: resizemix, scope: [0.1, 0.8]}, swept as mix.method and mix.scope; the three above may be
+    # named here too ({method: cutmix} is mix_method: cutmix)
+    mix: dict[str, Any] = field(default_factory=dict)
     mix_prob: float = 1.0  # probability that a batch is mixed at all (timm's prob); the others train as ERM
     # probability that a batch takes CutMix instead of mixup (timm's switch_prob)
     mix_switch_prob: float = 0.0
@@ -130,6 +135,7 @@ class TrainConfig:
         check_own_types(self)
         normalise_types(self)
         require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
+        self._canonical_mix()
         if self.task == "gan":
             # alpha bounds each point's weight: above 1, mixing would extrapolate
             if self.gan.mixing == "released_code":
@@ -279,6 +285,48 @@ class TrainConfig:
             "device",
             f"must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
         )
+        if self.mix:
+            self._check_registered_mix()
+
+    def _canonical_mix(self) -> None:
+        """``mix`` in one form per trial, so that equal trials hash and log the same: empty for the methods
+        ``mix_method`` names (their trial keys are what they were before ``mix`` existed), else the method
+        and every option of it, checked by the registry (which imports torch: only for those methods)."""
+        require(
+            isinstance(self.mix, dict),
+            "mix",
+            f"must be a mapping such as {{method: cutmix}}; got {self.mix!r}",
+        )
+        if not self.mix:
+            return
+        name = self.mix.get("method")
+        require(isinstance(name, str), "mix.method", f"must name a mixing method; got {name!r}")
+        require(
+            self.mix_method == "mixup" or name == self.mix_method,
+            "mix.method",
+            f"is {name!r} but mix_method is {self.mix_method!r}: name the method in one place",
+        )
+        if name in BUILTIN_MIX_METHODS:  # its options are the trial's own: alpha, lambda_per, ...
+            extra = sorted(set(self.mix) - {"method"})
+            require(
+                not extra,
+                f"mix.{extra[0]}" if extra else "mix",
+                f"{name} has no options under mix: (it reads the trial's alpha, lambda_per and mix_*)",
+            )
+            self.mix_method, self.mix = name, {}  # type: ignore[assignment,unused-ignore]  # mix_method's Literal
+
+    def _check_registered_mix(self) -> None:
+        """A method of the registry, after every other option is checked: its name, its options and the
+        trial options it does not read (``trainables.mixing.checked_options``), then its own checks."""
+        from ..mixing import checked_options, method_class
+
+        self.mix = checked_options(self)
+        method_class(self).check_config(self)
+
+    @property
+    def mix_method_name(self) -> str:
+        """The registered name of the method the trial mixes with."""
+        return str(self.mix.get("method", self.mix_method))
 
     @property
     def uses_cutmix(self) -> bool:
@@ -344,12 +392,21 @@ def unflatten(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def option_names() -> list[str]:
-    """Every sweepable option, dotted."""
+    """Every sweepable option, dotted. Of ``mix``, its method (``mix.method``): the method's own options
+    (``mix.OPTION``) depend on the method, and are checked by it (``is_option_name``)."""
     names: list[str] = []
     for f in fields(TrainConfig):
         default = f.default_factory() if callable(f.default_factory) else None
         if is_dataclass(default):
             names += [f"{f.name}.{sub.name}" for sub in fields(default)]
+        elif f.name == "mix":
+            names.append("mix.method")
         else:
             names.append(f.name)
     return names
+
+
+def is_option_name(key: str) -> bool:
+    """Whether ``key`` may name a trial option in a sweep: one of ``option_names``, or ``mix`` and any
+    ``mix.OPTION`` (which the trial's method then checks)."""
+    return key == "mix" or key.startswith("mix.") or key in option_names()

@@ -23,7 +23,16 @@ from ..config import TrainConfig
 from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from ..device import autocast_dtype, configure_determinism, resolve_device
 from ..errors import ConfigError
-from ..mixup import Criterion, MixupSampler, erm_loss
+from ..mixing import (
+    Draws,
+    MixContext,
+    MixedBatch,
+    Mixer,
+    batch_loss,
+    build_mix_method,
+    method_class,
+    mixing_hidden,
+)
 from ..models import build_model, manifold_layers
 from ..normalise import Normalisation, as_unit_range
 from ..schedule import Schedule, iterations_per_epoch
@@ -44,6 +53,7 @@ class ClassifierTrial:
     RNG."""
 
     normalisation: Normalisation  # set by the subclass, from its data
+    examples_in_memory = False  # whether ``mix_examples`` can fetch any training example by index
 
     def __init__(
         self,
@@ -70,16 +80,8 @@ class ClassifierTrial:
         shuffle_seed, augment_seed, mixup_seed = np.random.SeedSequence(self.config.seed).generate_state(3)
         self.shuffle_gen = torch.Generator().manual_seed(int(shuffle_seed))
         self.augment_gen = torch.Generator().manual_seed(int(augment_seed))
-        self.mixup = MixupSampler(
-            self.config.alpha,
-            self.config.lambda_per,
-            int(mixup_seed),
-            k=self.config.mix_k,
-            smoothing=self.config.label_smoothing,
-            method=self.config.mix_method,
-            mix_prob=self.config.mix_prob,
-            switch_prob=self.config.mix_switch_prob,
-        )
+        # what the mixing method draws from, whichever it is: the same partners for the same seed
+        self.draws = Draws(int(mixup_seed))
 
     def _corrupt_labels(self, labels: Tensor) -> None:
         """The training labels the trial learns (``label_noise`` of them redrawn), and which were redrawn."""
@@ -100,12 +102,7 @@ class ClassifierTrial:
         self.model = build_model(
             config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout
         ).to(self.device)
-        # what Manifold Mixup may mix at, beside the input; none for the other methods
-        manifold = config.mix_method == "manifold_mixup" and config.alpha > 0
-        try:
-            self.mix_layers = manifold_layers(self.model, config.model) if manifold else []
-        except ValueError as error:
-            raise ConfigError("mix_method", str(error)) from None
+        self.mixer = self._build_mixer()
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.channels_last = config.channels_last and is_image
         if self.channels_last:
@@ -123,6 +120,36 @@ class ClassifierTrial:
         self.epoch = 0
         self.history: list[Metrics] = []
         self.reliability: Reliability | None = None  # the last evaluation's confidence bins
+
+    def _build_mixer(self) -> Mixer:
+        """The trial's mixing method (``config.mix_method_name``) with what it needs: the layers it may mix
+        at (Manifold Mixup's), the model, and training examples by index where the data is in memory."""
+        config, cls = self.config, method_class(self.config)
+        mixes = cls.mixes_in(config)
+        try:
+            layers = (
+                manifold_layers(self.model, config.model)
+                if mixes and "hidden_states" in cls.requirements(config)
+                else []
+            )
+        except ValueError as error:
+            raise ConfigError("mix_method", str(error)) from None
+        context = MixContext(
+            num_classes=self.num_classes,
+            device=self.device,
+            train_size=len(self.y_train),
+            model=self.model,
+            layers=layers,
+            examples=self.mix_examples if self.examples_in_memory else None,
+        )
+        return Mixer(
+            build_mix_method(config, context), self.draws, config.mix_prob, config.mixup_warmup_epochs
+        )
+
+    def mix_examples(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Training examples at ``idx`` (on the device) as a batch's are: its inputs and (noisy) labels, for
+        the methods that draw partners beyond the batch (with ``examples_in_memory`` only)."""
+        raise NotImplementedError
 
     def noise_description(self) -> dict[str, str]:
         if self.config.label_noise == 0:
@@ -148,10 +175,6 @@ class ClassifierTrial:
         normalisation
         and, with label noise, the corruption protocol."""
         raise NotImplementedError
-
-    def erm_loss(self, y: Tensor) -> Criterion:
-        """The loss of an unmixed batch: cross-entropy against ``y``, label-smoothed as configured."""
-        return erm_loss(y, self.config.label_smoothing)
 
     def cut_out(self, x: Tensor) -> Tensor:
         """Normalised training inputs with Cutout's squares zeroed, when the trial cuts out (augment_gen draws
@@ -185,9 +208,8 @@ class ClassifierTrial:
             idx for idx in (order[start : start + batch] for start in range(0, n, batch)) if len(idx) >= 2
         ]
 
-    def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
-        """The epoch's training minibatches: the (mixed) inputs, and the loss of the model's logits on
-        them."""
+    def minibatches(self) -> Iterator[MixedBatch]:
+        """The epoch's training minibatches, mixed by the trial's method or, in ERM epochs, as they are."""
         raise NotImplementedError
 
     def train_epoch(self, on_step: Callable[[Tensor], None] | None = None) -> float:
@@ -198,16 +220,17 @@ class ClassifierTrial:
         """
         self.model.train()
         loss_sum, seen = torch.zeros((), device=self.device), 0
-        for x, criterion in self.minibatches():
-            with self.autocast():
-                loss = criterion(self.train_forward(x))
+        smoothing = self.config.label_smoothing  # applies to whatever targets the method gives
+        for batch in self.minibatches():
+            with self.autocast(), mixing_hidden(batch):
+                loss = batch_loss(batch, self.train_forward(batch.inputs), smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             self.grad_scaler.scale(loss).backward()
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
             self.scheduler.step_iteration()
-            loss_sum += loss.detach() * len(x)  # stays on the device: no sync per step
-            seen += len(x)
+            loss_sum += loss.detach() * len(batch.inputs)  # stays on the device: no sync per step
+            seen += len(batch.inputs)
             if on_step is not None:
                 on_step(loss.detach())
         return float(loss_sum) / max(seen, 1)
@@ -224,12 +247,13 @@ class ClassifierTrial:
         return {"shuffle": self.shuffle_gen, "augment": self.augment_gen}
 
     def state_dict(self) -> dict[str, Any]:
-        rng = rng_state(self.device, self.generators(), self.mixup)
+        rng = rng_state(self.device, self.generators(), self.draws)
         parts = {
             "model": self.model,
             "optimizer": self.optimizer,
             "scheduler": self.scheduler,
             "grad_scaler": self.grad_scaler,
+            "mix_method": self.mixer,  # what the method keeps beyond its draws (nothing, for the built-ins)
         }
         return checkpoint(self.config, self.epoch, self.history, rng, **parts)
 
@@ -241,7 +265,8 @@ class ClassifierTrial:
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("grad_scaler"):
             self.grad_scaler.load_state_dict(state["grad_scaler"])
-        restore_rng(state["rng"], self.device, self.generators(), self.mixup)
+        self.mixer.load_state_dict(state.get("mix_method", {}))
+        restore_rng(state["rng"], self.device, self.generators(), self.draws)
 
 
 def run_epochs(

@@ -9,15 +9,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from ..config import TrainConfig, flatten
-from ..mixup import MixupSampler
 
 Metrics = dict[str, float]
+
+
+class Stateful(Protocol):
+    """What a checkpoint saves and restores: the mixing draws (``trainables.mixing.Draws``, the GAN's
+    ``MixupSampler``)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 # (the epoch's metrics, a function giving the checkpoint)
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
 # What ``on_epoch`` gets beyond the epoch's history entry: the training pass's seconds (which vary from run
@@ -101,13 +111,13 @@ def check_checkpoint(state: dict[str, Any], config: TrainConfig) -> None:
     # then; an option since removed is a mismatch.
     written = flatten(state["config"])
     defaults = flatten(TrainConfig().to_dict())
-    saved = {k: written.get(k, defaults[k]) for k in current}
+    saved = {k: written.get(k, defaults.get(k)) for k in current}  # a method's mix.* have no default
     if saved != current or set(written) - set(current) - ignore:
         raise ValueError("checkpoint was written by a trial with a different config")
 
 
 def rng_state(
-    device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler
+    device: torch.device, generators: dict[str, torch.Generator], mixup: Stateful
 ) -> dict[str, Any]:
     """Every RNG a trial draws from: torch's global one (initialisation, dropout), its own generators, mixup's
     and CUDA's."""
@@ -122,7 +132,7 @@ def rng_state(
 
 
 def restore_rng(
-    rng: dict[str, Any], device: torch.device, generators: dict[str, torch.Generator], mixup: MixupSampler
+    rng: dict[str, Any], device: torch.device, generators: dict[str, torch.Generator], mixup: Stateful
 ) -> None:
     torch.set_rng_state(rng["torch"])
     for name, gen in generators.items():

@@ -5,20 +5,20 @@ device as stored (uint8 images, float features) and normalises per batch.
 The training step and the epoch loop are ``ClassifierTrial``'s; this module
 says what an epoch's minibatches are:
 
-- ERM (alpha = 0, or a ``mixup_warmup_epochs`` epoch): the batches as stored, augmented;
-- mixup: each batch mixed with a permutation of itself (``MixupSampler.mix_batch``);
-- without augmentation, when it fits: the whole epoch mixed at once, from the same draws;
-- Section 2's variants: k-way mixing, a second loader, same-label partners.
+- ERM (alpha = 0, the method's own off, or a ``mixup_warmup_epochs`` epoch): the batches as stored,
+  augmented;
+- otherwise each batch mixed by the trial's method (``trainables.mixing``), which may draw partners
+  beyond the batch (``mix_examples``: mixup's second loader);
+- without augmentation, when it fits and the method can: the whole epoch mixed at once, from the same
+  draws (``MixMethod.mix_epoch``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..adversarial import attack_errors, craft
@@ -26,7 +26,7 @@ from ..augment import crop_and_flip
 from ..calibration import calibration
 from ..config import TrainConfig
 from ..data import SPLIT_SEED, Splits, load_data
-from ..mixup import Criterion, mix_many, mixup_cross_entropy, soft_target_cross_entropy
+from ..mixing import MixedBatch
 from ..normalise import Normalisation, as_unit_range
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -76,57 +76,30 @@ class Trial(ClassifierTrial):
         x = self.x_train[idx]
         return self.cut_out(self.inputs(crop_and_flip(x, self.augment_gen) if self.augment else x))
 
-    def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
+    examples_in_memory = True
+
+    def mix_examples(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        return self._batch_inputs(idx), self.y_train[idx]
+
+    def minibatches(self) -> Iterator[MixedBatch]:
         batches = self.shuffled_batches(self.device)
-        if self.epoch < self.config.mixup_warmup_epochs:  # ERM epochs first: no mixup draws are taken
+        mixer = self.mixer
+        if not mixer.mixes(self.epoch):  # ERM: alpha 0 (or the method's own off), or a warm-up epoch
             for idx in batches:
-                yield self._batch_inputs(idx), self.erm_loss(self.y_train[idx])  # as alpha = 0 trains
-        elif self.mixup.mixes and (self.config.mix_k > 2 or self.config.mix_pairing != "shuffle"):
-            yield from self._variant_batches(batches)
-        elif batches and self._premixes():
-            yield from self._premixed_batches(batches)
-        else:
-            for idx in batches:
-                yield self.mixup.mix_batch(self._batch_inputs(idx), self.y_train[idx], self.mix_layers)
-
-    def _variant_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
-        """Section 2's alternatives: k examples per mixed input, partners from the batch, a second loader or
-        the same label.
-
-        With a second loader, each partner batch is a slice of its own shuffled
-        pass over the training set, augmented on its own; otherwise partners are
-        the augmented batch itself, permuted (within each label for ``same_label``).
-        """
-        k, pairing = self.config.mix_k, self.config.mix_pairing
-        orders = (
-            [self.mixup.permutation(len(self.y_train)).to(self.device) for _ in range(k - 1)]
-            if pairing == "two_loaders"
-            else []
-        )
-        start = 0
+                yield MixedBatch.unmixed(self._batch_inputs(idx), self.y_train[idx])
+            return
+        if batches and self._premixes():
+            premixed = mixer.method.mix_epoch(batches, mixer.method.context, self.draws)
+            if premixed is not None:
+                yield from premixed
+                return
+        mixer.method.start_epoch(self.draws)
         for idx in batches:
-            size = len(idx)
-            if pairing == "two_loaders":
-                sources = [idx] + [order[start : start + size] for order in orders]
-                xs, ys = [self._batch_inputs(s) for s in sources], [self.y_train[s] for s in sources]
-            else:
-                x, y = self._batch_inputs(idx), self.y_train[idx]
-                perms = [torch.arange(size, device=self.device)] + [self._partners(y) for _ in range(k - 1)]
-                xs, ys = [x[p] for p in perms], [y[p] for p in perms]
-            weights = self.mixup.weights(size)
-            start += size
-            loss = partial(mixup_cross_entropy, ys=ys, weights=weights, smoothing=self.config.label_smoothing)
-            yield mix_many(xs, weights), loss
-
-    def _partners(self, y: Tensor) -> Tensor:
-        """Each example's partner in the batch: a permutation of it, within each label for ``same_label``."""
-        if self.config.mix_pairing == "same_label":
-            return self.mixup.same_label_permutation(y)
-        return self.mixup.permutation(len(y)).to(self.device)
+            yield mixer.batch(self._batch_inputs(idx), self.y_train[idx])
 
     def _premixes(self) -> bool:
-        """Mix a whole epoch at once when nothing is drawn per batch after mixing (no augmentation) and it
-        fits.
+        """Whether the method may mix the whole epoch at once (``MixMethod.mix_epoch``): nothing is drawn
+        per batch beside its draws (no augmentation, Cutout or coin per batch), and the epoch fits.
 
         On small models, mixup's dozen small operations per batch were a fifth
         of the epoch (benchmarks/mixup_overhead.py); mixed once per epoch, what
@@ -134,42 +107,8 @@ class Trial(ClassifierTrial):
         """
         size = len(self.y_train) * (math.prod(self.x_train.shape[1:]) + self.num_classes)
         config = self.config
-        drawn_per_batch = (
-            self.augment
-            or config.cutout > 0
-            or config.mix_prob < 1
-            or config.mix_switch_prob > 0
-            or config.mix_method != "mixup"
-        )
-        return self.mixup.mixes and not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
-
-    def _premixed_batches(self, batches: list[Tensor]) -> Iterator[tuple[Tensor, Criterion]]:
-        """The epoch's mixed inputs and soft targets, from the same draws as batch by batch, then sliced per
-        batch."""
-        sizes = [len(idx) for idx in batches]
-        weights, perms = self.mixup.plan(sizes)
-        own = torch.cat(batches)
-        partner = torch.cat([idx[perm.to(self.device)] for idx, perm in zip(batches, perms)])
-        w = weights.to(self.device)
-        mixed = torch.lerp(
-            self.inputs(self.x_train[partner]),
-            self.inputs(self.x_train[own]),
-            w.view(-1, *([1] * (self.x_train.dim() - 1))),
-        )
-        # One-hot sums, not scatter_add_ (no deterministic CUDA kernel); the same values to the bit.
-        one_hot = lambda y: F.one_hot(y, self.num_classes).float()
-        targets = w[:, None] * one_hot(self.y_train[own]) + (1 - w)[:, None] * one_hot(self.y_train[partner])
-        start = 0
-        for size in sizes:
-            yield (
-                mixed[start : start + size],
-                partial(
-                    soft_target_cross_entropy,
-                    targets=targets[start : start + size],
-                    smoothing=self.config.label_smoothing,
-                ),
-            )
-            start += size
+        drawn_per_batch = self.augment or config.cutout > 0 or config.mix_prob < 1
+        return not drawn_per_batch and size <= PREMIX_MAX_ELEMENTS
 
     @torch.inference_mode()
     def logits(self, x: Tensor) -> Tensor:

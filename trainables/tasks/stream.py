@@ -24,7 +24,7 @@ from ..calibration import example_scores, summarise
 from ..config import TrainConfig
 from ..data import SPLIT_SEED
 from ..data.streaming import IMAGENET_MEAN, IMAGENET_STD, TRAIN_EVAL_IMAGES, ImageFiles, scan
-from ..mixup import Criterion
+from ..mixing import MixedBatch
 from ..normalise import Normalisation
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
@@ -97,14 +97,16 @@ class StreamingTrial(ClassifierTrial):
             index = index.to(self.device, non_blocking=True)
             yield self.inputs(x.to(self.device, non_blocking=True)), index
 
-    def minibatches(self) -> Iterator[tuple[Tensor, Criterion]]:
+    def minibatches(self) -> Iterator[MixedBatch]:
         """Decoded, cropped and flipped by the loader's workers, then mixed on the device."""
         batches = [idx.tolist() for idx in self.shuffled_batches()]
         self.train_images.epoch_seed = int(torch.randint(2**62, (1,), generator=self.augment_gen))
-        warm_up = self.epoch < self.config.mixup_warmup_epochs
+        mixes = self.mixer.mixes(self.epoch)
+        if mixes:
+            self.mixer.method.start_epoch(self.draws)
         for x, index in self._device_batches(self.train_images, batches):
             x, y = self.cut_out(x), self.y_train[index]
-            yield (x, self.erm_loss(y)) if warm_up else self.mixup.mix_batch(x, y, self.mix_layers)
+            yield self.mixer.batch(x, y) if mixes else MixedBatch.unmixed(x, y)
 
     @torch.inference_mode()
     def _ranked(
