@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from mixup_tune.records import EPOCH_METRICS, find_runs, parse_param, tags
+from mixup_tune.records import EPOCH_METRICS, error_line, find_runs, parse_param, tags
 from trainables.config import defaults_left_out, option_names  # plain dataclasses: no torch import
 
 _HISTORY_THREADS = 8  # concurrent get_metric_history calls to a tracking server
@@ -36,6 +36,10 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
             "status": run.info.status,
             "diverged": run.data.tags.get(tags.DIVERGED) == "true",
             "surrogate": run.data.tags.get(tags.SURROGATE) == "true",
+            "mixing": run.data.tags.get(tags.MIXING),  # the method's display name, or ERM (None: before it)
+            # a failed trial's error in one line (recorded before that tag: read from its traceback)
+            "error": run.data.tags.get(tags.ERROR_LINE)
+            or (error_line(run.data.tags[tags.ERROR]) if tags.ERROR in run.data.tags else None),
             # MLflow's run start to end: the trial's wall time, evaluation included (None while it runs)
             "duration_s": (run.info.end_time - run.info.start_time) / 1000
             if run.info.end_time
@@ -53,7 +57,7 @@ def load_runs(sweep: str, tracking_uri: str) -> pd.DataFrame:
     for name, default in defaults_left_out().items():
         if name in frame and frame[name].isna().any():
             frame[name] = frame[name].fillna(default)
-    option_order = [name for name in option_names() if name in frame.columns]
+    option_order = _options_in(frame)
     rest = [c for c in frame.columns if c not in option_order]
     frame = frame[rest[:6] + option_order + rest[6:]]
     return frame.sort_values(varying_options(frame) or ["trial_id"]).reset_index(drop=True)
@@ -118,5 +122,14 @@ def finished(runs: pd.DataFrame) -> pd.DataFrame:
 
 def varying_options(runs: pd.DataFrame) -> list[str]:
     """Trainable options that differ between trials: the sweep's axes."""
-    options = [name for name in option_names() if name in runs.columns]
+    options = _options_in(runs)
     return [name for name in options if runs[name].astype(str).nunique() > 1]
+
+
+def _options_in(frame: pd.DataFrame) -> list[str]:
+    """The trainable options among ``frame``'s columns, in ``option_names`` order, a method's own options
+    (``mix.OPTION``) after ``mix.method``."""
+    known = [name for name in option_names() if name in frame.columns]
+    own = sorted(c for c in frame.columns if isinstance(c, str) and c.startswith("mix.") and c not in known)
+    at = known.index("mix.method") + 1 if "mix.method" in known else len(known)
+    return known[:at] + own + known[at:]

@@ -18,6 +18,7 @@ from trainables import ConfigError, DatasetError
 from trainables.config import BUILTIN_MIX_METHODS
 
 from .errors import UserError
+from .provenance import runtime_env
 from .ray_session import (
     RayStarted,
     check_cluster_fits,
@@ -122,7 +123,9 @@ def check_while_ray_starts(
         if claimed is not None and undo is not None:
             undo(claimed)
 
-    claimed = start_local_ray_while(checks, then=fits if may_not_fit else None, undo=undo_claim)
+    claimed = start_local_ray_while(
+        checks, then=fits if may_not_fit else None, undo=undo_claim, runtime_env=runtime_env(spec)
+    )
     assert claimed is not None  # start_local_ray_while raised had the check failed
     return claimed
 

@@ -364,6 +364,8 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
         )
         if m in runs.columns
     ]
+    if (runs["status"] == "FAILED").any():  # what each failed trial failed of, in one line
+        shown.append("error")
     headers = {
         "trial_id": "trial",
         "best_test_error": "best test",

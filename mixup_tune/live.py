@@ -20,7 +20,8 @@ from ray.tune import ProgressReporter
 from rich.console import Console
 from rich.live import Live
 
-from .progress import SweepProgress, TrialProgress, render, summary_line
+from .progress import SweepProgress, TrialProgress, failure_lines, render, summary_line
+from .records.store import error_line
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -63,7 +64,7 @@ class LiveView(ProgressReporter):
         self._live: Live | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_live": None, "_reported": 0.0}
+        return {**self.__dict__, "_live": None, "_reported": 0.0, "_errors": {}}
 
     def setup(
         self,
@@ -88,6 +89,8 @@ class LiveView(ProgressReporter):
         console = self._console()
         if not console.is_terminal:
             print(summary_line(progress) + _running_epochs(progress), flush=True)
+            for line in failure_lines(progress) if done else []:
+                print(line, flush=True)
             return
         if self._live is None:
             self._live = Live(console=console, auto_refresh=False, transient=False)
@@ -141,7 +144,17 @@ class LiveView(ProgressReporter):
             None if value is None else float(value),
             elapsed,
             trial.trial_id,
+            self._error(trial) if status == "failed" else "",
         )
+
+    def _error(self, trial: Trial) -> str:
+        """A failed trial's error line, read from its error file once."""
+        errors = self.__dict__.setdefault("_errors", {})  # a reporter unpickled from before has none
+        if trial.trial_id not in errors:
+            from .tracking import error_text
+
+            errors[trial.trial_id] = error_line(error_text(trial))
+        return str(errors[trial.trial_id])
 
     def _console(self) -> Console:
         if _Output.console is None:

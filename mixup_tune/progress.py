@@ -30,6 +30,7 @@ class TrialProgress:
     value: float | None = None  # the last value of the sweep's metric
     elapsed_s: float = 0.0  # since the trial started (running) or its whole run (finished)
     key: str = ""  # the trial key its MLflow run is tagged with (status), or Ray's trial id (live view)
+    error: str = ""  # a failed trial's error, in one line
 
 
 @dataclass
@@ -161,4 +162,12 @@ def render(progress: SweepProgress, statuses: tuple[str, ...] = ("running",)) ->
         parts.append(table)
     if len(shown) > _SHOWN_TRIALS:
         parts.append(Text(f"... and {len(shown) - _SHOWN_TRIALS} more"))
+    parts += [Text(line) for line in failure_lines(progress)]
     return Group(*parts)
+
+
+def failure_lines(progress: SweepProgress, most: int = 5) -> list[str]:
+    """``failed: <setting>: <its error>``, a line per failed trial, at most ``most``."""
+    failed = [t for t in progress.trials if t.status == "failed"]
+    lines = [f"failed: {t.label}: {t.error or 'no error recorded'}" for t in failed[:most]]
+    return lines + ([f"... and {len(failed) - most} more failed"] if len(failed) > most else [])

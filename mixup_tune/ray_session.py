@@ -34,8 +34,9 @@ DEFAULT_STORAGE = (
 T = TypeVar("T")
 
 
-def connect_ray(address: str | None) -> None:
-    """Join the cluster at ``address``, or start a local Ray; once per process."""
+def connect_ray(address: str | None, runtime_env: dict[str, Any] | None = None) -> None:
+    """Join the cluster at ``address``, or start a local Ray; once per process. ``runtime_env`` is the
+    sweep's Ray runtime environment (its plugins' files, shipped to every worker)."""
     if ray.is_initialized():
         return
     # The classic reporter: one compact table of the sweep's axes and errors, not a box per result.
@@ -54,6 +55,7 @@ def connect_ray(address: str | None) -> None:
                 include_dashboard=False,
                 logging_level=logging.WARNING,
                 log_to_driver=False,
+                runtime_env=runtime_env or None,
                 **local,
             )
     except (AuthenticationError, ConnectionError, RuntimeError, ValueError) as error:
@@ -83,6 +85,7 @@ def start_local_ray_while(
     work: Callable[[RayStarted], T],
     then: Callable[[], None] | None = None,
     undo: Callable[[T], None] | None = None,
+    runtime_env: dict[str, Any] | None = None,
 ) -> T:
     """Start a local Ray on this thread, then run ``then`` (checks that need Ray), while ``work`` runs on
     another; return what ``work`` returns. ``work`` may wait for Ray and ``then`` (``RayStarted.wait``).
@@ -96,7 +99,7 @@ def start_local_ray_while(
     with ThreadPoolExecutor(max_workers=1) as pool, _ray_logs_held() as release:
         done = pool.submit(work, started)
         try:
-            connect_ray(None)
+            connect_ray(None, runtime_env)
             if then is not None:
                 then()
             started.passed = True

@@ -24,6 +24,7 @@ from .errors import UserError
 from .live import LiveView, configure, stop_drawing
 from .lost_checkpoints import repair_lost_checkpoints, warn_of
 from .optuna_study import open_storage, storage_url
+from .provenance import provenance_tags, runtime_env, source_files, uncommitted_diff, worker_modules
 from .ray_session import (
     DEFAULT_STORAGE,
     connect_ray,
@@ -34,7 +35,7 @@ from .ray_session import (
     saved_trial_ends,
     storage_root,
 )
-from .records import SweepRecord, check_tracking, configure_mlflow_client, tags, trial_key
+from .records import SweepRecord, check_tracking, configure_mlflow_client, error_line, tags, trial_key
 from .records.lease import SweepLease, lease_ttl_s, wait_for_lease
 from .search import (
     grid_points,
@@ -48,7 +49,7 @@ from .search import (
 from .snapshots import log_snapshots
 from .spec import SpecError, SweepSpec, validate_spec
 from .sync import SyncReport, UnreadableStorage, sync_sweep
-from .tracking import MlflowSweepCallback, mixup_trial
+from .tracking import MlflowSweepCallback, mixup_trial, threads_per_trial
 
 
 @dataclass
@@ -109,7 +110,7 @@ def run_sweep(
     sweep_dir = experiment_dir(storage, spec.name)
     check_local = check_data_locally and address is None
     if address is not None:  # a cluster that refuses us (address, token) does so before anything is written
-        connect_ray(address)
+        connect_ray(address, runtime_env(spec))
     optuna_url = storage_url(spec, tracking_uri, root) if spec.tune.algorithm == "optuna" else ""
     ttl_s = lease_ttl_s()
 
@@ -131,12 +132,15 @@ def run_sweep(
             algorithm=spec.tune.algorithm,
             log_model=spec.logs_models,
             snapshots=log_snapshots,
+            provenance=provenance_tags(spec),
         )
         if not restore:  # at once, for `status`: the parent may stand a while before Tune starts
             record.set_trial_count(sweep_size(spec))
         lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
         try:
             record.save_spec(spec.model_dump(mode="json"))
+            dirty = record.run_tags[tags.CODE_VERSION].endswith("-dirty")
+            record.save_code(source_files(spec), uncommitted_diff() if dirty else None)
             lease.confirm()
         except BaseException:
             lease.release()
@@ -207,9 +211,14 @@ def _run_trials(
         record.set_trial_count(outcome.planned + outcome.skipped)
         if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
             return _finish(record, outcome, started, spec)
-    connect_ray(address)
+    connect_ray(address, runtime_env(spec))
     trainable = tune.with_resources(
-        tune.with_parameters(mixup_trial, checkpoint_interval_s=spec.tune.checkpoint_interval_s),
+        tune.with_parameters(
+            mixup_trial,
+            checkpoint_interval_s=spec.tune.checkpoint_interval_s,
+            plugins=worker_modules(spec),
+            threads=threads_per_trial(spec.resources.cpu),
+        ),
         {"cpu": spec.resources.cpu, "gpu": gpus_per_trial(spec.resources.gpu)},
     )
     try:
@@ -262,7 +271,7 @@ def _run_trials(
                 results = tuner.fit()
         finally:
             stop_drawing()
-        outcome.errors = [first_line(error) for error in results.errors]
+        outcome.errors = [error_line(str(error)) for error in results.errors]
         # Tune's trials in memory (every result, and Ray's statistics of it) are let go before the sweep's
         # end reads Ray's saved state and MLflow back, so that the two do not add up at the driver's peak
         # (BENCHMARKS.md, 10,000 trials)
@@ -360,6 +369,8 @@ def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None
     configure_mlflow_client()
     client = check_tracking(tracking_uri)
     record = SweepRecord.find(client, name, snapshots=log_snapshots)
+    if tags.PLUGINS in record.run_tags:  # its trials' keys name the plugins' code: import it first
+        load_sweep_spec(client, name)
     sweep_dir = experiment_dir(storage, name) if storage else record.storage
     if not sweep_dir or not tune.Tuner.can_restore(sweep_dir):
         raise UserError(

@@ -70,9 +70,19 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
     base = spec.trainable.flat()
     axes = list(spec.search.items())
     points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
-    grid = [{**base, **variant, **point} for variant in (spec.variants or [{}]) for point in points]
+    grid = [
+        _as_leaves({**base, **flatten(variant), **point})
+        for variant in (spec.variants or [{}])
+        for point in points
+    ]
     surrogate = surrogate_point(spec)
     return grid + [surrogate] if surrogate is not None and surrogate not in grid else grid
+
+
+def _as_leaves(point: dict[str, Any]) -> dict[str, Any]:
+    """A flat point whose list values (``hidden_sizes``, ``mix.scope``) are tuples: Ray reads a list in a
+    config as more config, indexed by position."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in point.items()}
 
 
 def surrogate_point(spec: SweepSpec) -> dict[str, Any] | None:
@@ -142,9 +152,12 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
         # flat() leaves out options at defaults older trial ids never had (TrainConfig.flat); a point that
         # sets one still needs it in the space, where the trainable's own value stands for the others
         defaults = flatten(spec.trainable.to_dict())
-        for point in grid_points(spec):
+        points = grid_points(spec)
+        for point in points:
             for key in point.keys() - space.keys():
-                space[key] = defaults[key]
+                space[key] = defaults.get(key)
+        for key in {key for point in points for key, value in point.items() if isinstance(value, tuple)}:
+            space[key] = _positions(key, [point[key] for point in points])
         return space
     for key, value in spec.search.items():
         if isinstance(value, Distribution):
@@ -154,6 +167,18 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
         else:
             space[key] = tune.grid_search(value)
     return space
+
+
+def _positions(key: str, values: list[Any]) -> Any:
+    """A list option's place in a grid's space: one choice per position, of the values the points give
+    there. Ray checks each point's list item by item against the space, and words its warning for an item
+    that differs with a path it cannot join (ray 2.60); a choice holding the item is no difference. The
+    points set every item, so nothing is drawn from these choices. (The spec refuses lengths that vary.)"""
+    if not all(isinstance(value, tuple) for value in values) or len({len(v) for v in values}) != 1:
+        return values[0]
+    return tuple(
+        tune.choice(list(dict.fromkeys(value[i] for value in values))) for i in range(len(values[0]))
+    )
 
 
 def searcher(
@@ -209,4 +234,6 @@ def scheduler(spec: SweepSpec) -> TrialScheduler:
 def swept_options(spec: SweepSpec) -> list[str]:
     """The options the sweep varies, which name a trial's setting: its search axes, then its variants'
     keys."""
-    return list(dict.fromkeys([*spec.search, *(key for variant in spec.variants for key in variant)]))
+    return list(
+        dict.fromkeys([*spec.search, *(key for variant in spec.variants for key in flatten(variant))])
+    )

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from trainables import ConfigError, TrainConfig, option_names
-from trainables.config import check_option_types, is_option_name, unflatten
+from trainables.config import check_option_types, flatten, is_option_name, unflatten
 
 from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
 
@@ -158,6 +158,9 @@ class SweepSpec(BaseModel):
     log_models: bool = Field(False, strict=True)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     resources: Resources = Field(default_factory=Resources)
+    # modules or .py files imported on the driver and in every Ray worker before the trials are built, so
+    # that what they register (mixing methods, models, datasets) can be named (docs/plugins.md)
+    plugins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -288,6 +291,8 @@ class SweepSpec(BaseModel):
                 _TRAIN_CONFIG.validate_python(unflatten({**base, **variant}))
             except pydantic.ValidationError as error:
                 raise ConfigError(f"variants[{index}]", _first_error(error, with_key=True)) from None
+        if self.tune.algorithm == "grid":
+            _check_list_lengths(base, self.variants, self.search)
         for key, value in self.search.items():
             if not is_option_name(key):
                 raise ConfigError(f"search.{key}", f"unknown option; options: {', '.join(known)}")
@@ -305,6 +310,25 @@ class SweepSpec(BaseModel):
                 except pydantic.ValidationError as error:
                     raise ConfigError(f"search.{key}[{index}]", _first_error(error, with_key=False)) from None
         return self
+
+
+def _check_list_lengths(base: dict[str, Any], variants: list[dict[str, Any]], search: dict[str, Any]) -> None:
+    """A list option (``hidden_sizes``, ``mix.scope``) keeps one length across a grid: Ray Tune's grid sets a
+    list item by item, and cannot add or drop one."""
+    settings = [base, *(flatten(variant) for variant in variants)]
+    for key, values in search.items():
+        if isinstance(values, list):
+            settings += [{key: value} for value in values]
+    for key in {
+        key for setting in settings for key, value in setting.items() if isinstance(value, (list, tuple))
+    }:
+        lengths = {len(s[key]) for s in settings if isinstance(s.get(key), (list, tuple))}
+        if len(lengths) > 1:
+            raise ConfigError(
+                key,
+                f"a grid's lists must keep one length (Ray Tune sets them item by item); got lengths "
+                f"{sorted(lengths)}: run one sweep per length",
+            )
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepSpec:
@@ -332,7 +356,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         )
     for override in overrides:
         apply_override(document, override)
-    return validate_spec(document, source=str(path))
+    return validate_spec(document, source=str(path), folder=path.resolve().parent)
 
 
 def apply_override(document: dict[str, Any], override: str) -> None:
@@ -370,13 +394,38 @@ def apply_override(document: dict[str, Any], override: str) -> None:
     node[parts[-1]] = value
 
 
-def validate_spec(document: dict[str, Any], source: str = "<spec>") -> SweepSpec:
+def validate_spec(document: dict[str, Any], source: str = "<spec>", folder: Path | None = None) -> SweepSpec:
+    """The spec ``document`` validated, its plugins imported first (what they register may be named in it);
+    a .py plugin's relative path is taken from the working directory, else from ``folder``."""
+    document = {**document, "plugins": _import_plugins(document.get("plugins"), source, folder)}
     try:
         return SweepSpec.model_validate(document)
     except pydantic.ValidationError as error:
         raise SpecError(f"{source}: {_first_error(error, with_key=True)}") from None
     except ConfigError as error:  # raised directly by _check_search
         raise SpecError(f"{source}: {error}") from None
+
+
+def _import_plugins(plugins: Any, source: str, folder: Path | None) -> list[str]:
+    """The spec's plugins, .py paths made absolute, each imported (with the installed packages' plugins)."""
+    from trainables.plugins import PluginError, entry_point_plugins, is_file_plugin, load_plugins
+
+    if plugins is None:
+        plugins = []
+    if not isinstance(plugins, list) or not all(isinstance(item, str) and item for item in plugins):
+        raise SpecError(f"{source}: plugins: must be a list of module names or .py files; got {plugins!r}")
+    resolved = []
+    for item in plugins:
+        path = Path(item).expanduser()
+        if is_file_plugin(item) and not path.is_absolute():
+            beside = folder / path if folder is not None else path
+            path = path.resolve() if path.exists() or not beside.exists() else beside.resolve()
+        resolved.append(str(path) if is_file_plugin(item) else item)
+    try:
+        load_plugins([*entry_point_plugins(), *resolved])
+    except PluginError as error:
+        raise SpecError(f"{source}: plugins: {error}") from None
+    return resolved
 
 
 _STRICT_TYPES = {

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 
 from .progress import SweepProgress, TrialProgress, render, summary_line
-from .records import PROGRESS_METRIC, SweepRecord, parse_param, tags
+from .records import PROGRESS_METRIC, SweepRecord, error_line, parse_param, tags
 from .records.lease import describe_lease
 
 _STATUS = {"RUNNING": "running", "FINISHED": "finished", "FAILED": "failed", "KILLED": "stopped"}
@@ -75,6 +75,8 @@ def _trial(run: Run, swept: list[str], metric: str, progress_metric: str, now_ms
         run.data.metrics.get(metric),
         (end - (run.info.start_time or end)) / 1000,
         key,
+        run.data.tags.get(tags.ERROR_LINE)
+        or (error_line(run.data.tags[tags.ERROR]) if tags.ERROR in run.data.tags else ""),
     )
 
 

@@ -38,8 +38,22 @@ CHECKPOINT_FILE = "trial.pt"
 # The worker's end.
 
 
-def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> None:
+def threads_per_trial(cpus: float) -> int:
+    """torch's intra-op threads for a trial of ``cpus`` CPUs: its whole share, at least one."""
+    return max(1, int(cpus))
+
+
+def mixup_trial(
+    config: dict[str, Any],
+    checkpoint_interval_s: float = 30.0,
+    plugins: tuple[str, ...] | list[str] = (),
+    threads: int = 1,
+) -> None:
     """Ray function trainable. Resumes from Ray's checkpoint when there is one (after a node loss or restore).
+
+    The sweep's ``plugins`` are imported first (the runtime environment shipped their files), so that what
+    they register can be built; torch's thread count is then set to ``threads``, whatever a plugin's
+    import of torch made of it (one more thread than the trial's CPUs changed its numbers), and reported.
 
     Checkpoints are taken by wall time, not every epoch: on small models a
     checkpoint costs more than an epoch, and Ray snapshots its experiment
@@ -52,6 +66,9 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
     (``benchmarks/orchestration.py`` sums it against a sweep's wall time).
     """
     # Imported here, in the trial's worker: the driver only names this function.
+    from trainables.plugins import entry_point_plugins, load_plugins
+
+    load_plugins([*entry_point_plugins(), *plugins])
     import torch
 
     from trainables import train
@@ -59,6 +76,7 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
 
     from .system_metrics import SystemSampler
 
+    torch.set_num_threads(threads)
     train_config = TrainConfig.from_dict(config)
     device = resolve_device(train_config.device)
     system = SystemSampler(device.index or 0 if device.type == "cuda" else None)
@@ -79,6 +97,8 @@ def mixup_trial(config: dict[str, Any], checkpoint_interval_s: float = 30.0) -> 
             "node_id": node_id,
             "compute_s": reached - started - reporting_s,
         }
+        if "mixing" in metrics:  # the first epoch: with what the trial is described by
+            metrics["threads"] = torch.get_num_threads()
         final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
         if not final and reached - last_checkpoint < checkpoint_interval_s:
             tune.report(metrics)

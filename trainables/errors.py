@@ -16,6 +16,12 @@ class ConfigError(ValueError):
         self.field = field
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str]]:
+        # Ray copies and pickles a trial's exception with its class and ``args``, which hold the joined
+        # text only: rebuilt from them, __init__ was short of an argument, and the trial's error became
+        # that TypeError. Rebuilt from its two parts it is the same error.
+        return type(self), (self.field, self.message)
+
 
 class DatasetError(RuntimeError):
     """A dataset is unknown, missing or unreadable."""

@@ -18,6 +18,11 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 ENTRY_POINT_GROUP = "mixup_tune.plugins"
 
@@ -32,6 +37,15 @@ class Plugin:
     module: str  # the imported module's name
     version: str  # the installed distribution's version, or "sha256:<16 hex digits>" of the file
     files: tuple[str, ...]  # its source file(s)
+    # what a Ray worker needs shipped to import it (its .py file, or its package's folder); None where it
+    # is installed (a distribution), which every node's environment must then have
+    shipped: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.module} ({self.version})"
+
+
+_LOADED: dict[str, Plugin] = {}  # module name -> the plugin, for every plugin this process imported
 
 
 def load_plugins(specs: list[str] | tuple[str, ...]) -> list[Plugin]:
@@ -39,8 +53,24 @@ def load_plugins(specs: list[str] | tuple[str, ...]) -> list[Plugin]:
     return [load_plugin(spec) for spec in specs]
 
 
+def loaded_plugins() -> list[Plugin]:
+    """Every plugin this process has imported, in the order it did."""
+    return list(_LOADED.values())
+
+
 def load_plugin(spec: str) -> Plugin:
-    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+    plugin = _import(spec)
+    _LOADED.setdefault(plugin.module, plugin)
+    return plugin
+
+
+def is_file_plugin(spec: str) -> bool:
+    """Whether ``spec`` names a .py file (a path) rather than a module."""
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def _import(spec: str) -> Plugin:
+    if is_file_plugin(spec):
         return _load_file(Path(spec).expanduser())
     try:
         module = importlib.import_module(spec)
@@ -53,7 +83,10 @@ def load_plugin(spec: str) -> Plugin:
     except Exception as error:
         raise PluginError(f"plugin {spec!r}: {_where(error)}") from None
     source = getattr(module, "__file__", None)
-    return Plugin(spec, module.__name__, _version(module.__name__, source), (source,) if source else ())
+    version = _version(module.__name__, source)
+    files = _sources(module)
+    installed = not version.startswith("sha256:")
+    return Plugin(spec, module.__name__, version, files, None if installed else _shipped(module.__name__))
 
 
 def _load_file(path: Path) -> Plugin:
@@ -70,7 +103,7 @@ def _load_file(path: Path) -> Plugin:
             raise PluginError(
                 f"plugin {str(path)!r}: a module named {name!r} is already imported from elsewhere"
             )
-        return Plugin(str(path), name, _digest(path), (str(path),))
+        return Plugin(str(path), name, _digest(path), (str(path),), str(path))
     module_spec = importlib.util.spec_from_file_location(name, path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
@@ -82,7 +115,35 @@ def _load_file(path: Path) -> Plugin:
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
         raise PluginError(f"plugin {str(path)!r}: {_where(error)}") from None
-    return Plugin(str(path), name, _digest(path), (str(path),))
+    return Plugin(str(path), name, _digest(path), (str(path),), str(path))
+
+
+def provenance(config: TrainConfig) -> dict[str, str]:
+    """The loaded plugins a trial of ``config`` runs code of (its mixing method, model or dataset), as
+    ``{module: version or digest}``; {} for a trial of built-ins only (which imports no registry)."""
+    from .config import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS
+
+    if not _LOADED:
+        return {}
+    used: list[str] = []
+    if config.mix_method_name not in BUILTIN_MIX_METHODS:
+        from .mixing import MIX_METHODS
+
+        used.append(MIX_METHODS[config.mix_method_name].__module__)
+    if config.model not in BUILTIN_MODELS:
+        from .models import MODELS
+
+        used.append(getattr(MODELS[config.model], "__module__", ""))
+    if config.dataset not in BUILTIN_DATASETS:
+        from .data import DATASETS
+
+        used.append(getattr(DATASETS[config.dataset], "__module__", ""))
+    found = {}
+    for module in used:
+        for plugin in _LOADED.values():
+            if module == plugin.module or module.startswith(f"{plugin.module}."):
+                found[plugin.module] = plugin.version
+    return dict(sorted(found.items()))
 
 
 def entry_point_plugins() -> list[str]:
@@ -103,8 +164,28 @@ def _where(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}{line}" if text else f"{type(error).__name__}{line}"
 
 
-def _digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def _digest(*paths: Path) -> str:
+    hashed = hashlib.sha256()
+    for path in paths:
+        hashed.update(path.read_bytes())
+    return "sha256:" + hashed.hexdigest()[:16]
+
+
+def _sources(module: ModuleType) -> tuple[str, ...]:
+    """A module's source file, or every .py file of its top-level package, sorted."""
+    top = sys.modules[module.__name__.split(".")[0]]
+    folders = list(getattr(top, "__path__", []))
+    if folders:
+        return tuple(sorted(str(path) for folder in folders for path in Path(folder).rglob("*.py")))
+    source = getattr(module, "__file__", None)
+    return (source,) if source else ()
+
+
+def _shipped(module: str) -> str | None:
+    """What to ship for a module that is not installed: its top-level package's folder, or its file."""
+    top = sys.modules[module.split(".")[0]]
+    folders = list(getattr(top, "__path__", []))
+    return folders[0] if len(folders) == 1 else getattr(top, "__file__", None)
 
 
 def _version(module: str, source: str | None) -> str:
@@ -115,4 +196,5 @@ def _version(module: str, source: str | None) -> str:
             return f"{distribution} {importlib.metadata.version(distribution)}"
         except importlib.metadata.PackageNotFoundError:
             continue
-    return _digest(Path(source)) if source and Path(source).is_file() else "unknown"
+    files = _sources(sys.modules[module])
+    return _digest(*map(Path, files)) if files else "unknown"

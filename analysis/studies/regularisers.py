@@ -50,6 +50,7 @@ METRICS = (
     ("test_nll", "NLL"),
     ("white_box_fgsm_error", "FGSM error"),
 )
+# the built-ins' display names, for runs recorded before each trial recorded its own (tags.MIXING)
 _MIXERS = {"mixup": "mixup", "cutmix": "CutMix", "manifold_mixup": "Manifold Mixup"}
 # What each method's paper claims, as this study can check it; the numbers they report are on CIFAR and
 # ImageNet with large networks, so none is comparable with a small sweep's.
@@ -76,8 +77,15 @@ def _option(run: pd.Series, name: str, default: Any) -> Any:
 
 
 def method_of(run: pd.Series) -> str:
-    """ERM, mixup, CutMix or Manifold Mixup, with label smoothing and Cutout named when on."""
-    mixer = "ERM" if run["alpha"] == 0 else _MIXERS[_option(run, "mix_method", "mixup")]
+    """What the trial mixed with (its display name, as the trial recorded it, or ERM), with label smoothing
+    and Cutout named when on. Runs recorded before that tag existed are named by their options."""
+    recorded = run.get("mixing")
+    if isinstance(recorded, str) and recorded:
+        mixer = recorded
+    elif isinstance(_option(run, "mix.method", None), str):  # a registry method's run of unknown name
+        mixer = str(run["mix.method"])
+    else:
+        mixer = "ERM" if run["alpha"] == 0 else _MIXERS[_option(run, "mix_method", "mixup")]
     extras = [
         name
         for name, on in (

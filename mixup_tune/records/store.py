@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from trainables import TrainConfig
 from trainables.errors import first_line
+from trainables.plugins import provenance
 
 from ..errors import UserError
 from . import tags
@@ -192,10 +194,31 @@ def open_parent(client: MlflowClient, experiment_id: str, sweep: str, parent_tag
 _PLACEMENT_OPTIONS = ("device", "data_root", "download", "loader_workers")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)(: .*)?$")
+
+
+def error_line(traceback_text: str, limit: int = 240) -> str:
+    """The error a failed trial's traceback ends in, as one line (``ConfigError: model: unknown model``): the
+    first exception line of the text, the root cause where Ray chains its own after it; its class without
+    its module. The text's last line where none is found."""
+    lines = [_ANSI.sub("", line).rstrip() for line in traceback_text.splitlines()]
+    for line in lines:
+        if line and not line[0].isspace() and (match := _EXCEPTION_LINE.match(line)):
+            if match.group(2) or line.endswith(("Error", "Exception", "Interrupt")):
+                return f"{match.group(1)}{match.group(2) or ''}"[:limit]
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")[:limit]
+
+
 def trial_key(config: dict[str, Any]) -> str:
-    """A stable id for a trial: the hash of its full, validated config."""
-    flat = TrainConfig.from_dict(config).flat()
-    identity = {k: v for k, v in flat.items() if k not in _PLACEMENT_OPTIONS}
+    """A stable id for a trial: the hash of its full, validated config, and of the plugins whose code it
+    runs (their versions or file digests: an edited plugin's trials are new trials). A trial of built-ins
+    only hashes its config alone, as before plugins existed."""
+    train_config = TrainConfig.from_dict(config)
+    identity: dict[str, Any] = {k: v for k, v in train_config.flat().items() if k not in _PLACEMENT_OPTIONS}
+    plugins = provenance(train_config)
+    if plugins:
+        identity["plugins"] = plugins
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

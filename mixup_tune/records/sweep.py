@@ -40,6 +40,7 @@ from .lineage import dataset_input
 from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT, SYSTEM_PREFIX
 from .store import (
     code_version,
+    error_line,
     find_parent,
     find_runs,
     mlflow_params,
@@ -55,11 +56,14 @@ _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # longer than this are still written one by one, as they come.
 FLUSH_INTERVAL_S = 2.0
 SPEC_ARTIFACT = "spec.yaml"  # on the parent run: the spec the sweep last ran with, for `resume`
+CODE_DIFF_ARTIFACT = "code.diff"  # on the parent run, when the code version is dirty: the uncommitted diff
 # result key -> run tag
 _INPUT_TAGS = {
     "input_shape": tags.INPUT_SHAPE,
     "normalisation": tags.NORMALISATION,
     "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL,
+    "mixing": tags.MIXING,
+    "threads": tags.THREADS,
 }
 
 # Logs a GAN result's snapshots (client, run id, iteration -> points, target). Given by the driver
@@ -134,11 +138,13 @@ class SweepRecord:
         algorithm: str,
         log_model: bool,
         snapshots: SnapshotWriter | None = None,
+        provenance: dict[str, str] | None = None,
     ) -> SweepRecord:
         """A sweep about to run: its experiment and parent run, found by tags (and reopened) or created,
-        tagged with this checkout's code version, which its trial runs get too."""
+        tagged with this checkout's code version and ``provenance`` (its plugins), which its trial runs get
+        too."""
         experiment_id = open_experiment(client, experiment)
-        run_tags = {tags.STUDY: study, tags.CODE_VERSION: code_version()}
+        run_tags = {tags.STUDY: study, tags.CODE_VERSION: code_version(), **(provenance or {})}
         run_tags[tags.GIT_COMMIT] = run_tags[tags.CODE_VERSION].removesuffix("-dirty")
         parent_tags = {
             **run_tags,
@@ -169,7 +175,9 @@ class SweepRecord:
             )
         recorded = parent.data.tags
         run_tags = {
-            key: recorded[key] for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT) if key in recorded
+            key: recorded[key]
+            for key in (tags.STUDY, tags.CODE_VERSION, tags.GIT_COMMIT, tags.PLUGINS)
+            if key in recorded
         }
         return cls(
             client,
@@ -217,6 +225,17 @@ class SweepRecord:
             path = Path(directory) / SPEC_ARTIFACT
             path.write_text(yaml.safe_dump(document, sort_keys=False))
             self.client.log_artifact(self.parent_run_id, str(path))
+
+    def save_code(self, sources: list[tuple[str, str]], diff: str | None) -> None:
+        """What the sweep runs beyond the package's commit, as artifacts of the parent run: the plugins'
+        source files (``sources``: artifact folder, local file) and the uncommitted ``diff`` (code.diff)."""
+        for folder, source in sources:
+            self.client.log_artifact(self.parent_run_id, source, folder)
+        if diff:
+            with tempfile.TemporaryDirectory() as directory:
+                path = Path(directory) / CODE_DIFF_ARTIFACT
+                path.write_text(diff)
+                self.client.log_artifact(self.parent_run_id, str(path))
 
     def read_spec(self) -> dict[str, Any]:
         """The spec document the sweep last ran with (not validated here: ``mixup_tune.spec`` does that)."""
@@ -415,7 +434,12 @@ class SweepRecord:
         run_id = self.run_id(trial)
         self.flush(run_id)
         self.client.log_batch(
-            run_id, tags=[RunTag(tags.ERROR, error), RunTag(tags.FAILURES, str(trial.num_failures))]
+            run_id,
+            tags=[
+                RunTag(tags.ERROR, error),
+                RunTag(tags.ERROR_LINE, error_line(error)),
+                RunTag(tags.FAILURES, str(trial.num_failures)),
+            ],
         )
         self.client.set_terminated(run_id, "FAILED")
 

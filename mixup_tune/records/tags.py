@@ -22,6 +22,9 @@ LEASE = (
 )
 LOG_MODELS = "mixup_tune.log_models"  # "true" when trials log their final weights (for `sync` to do the same)
 ERROR = "mixup_tune.error"  # the last lines of a failed trial's traceback
+ERROR_LINE = (
+    "mixup_tune.error_line"  # what it failed of, in one line: "ConfigError: model: unknown model 'x'"
+)
 DIVERGED = "mixup_tune.diverged"  # "true" when the loss went NaN or infinite
 NODE_IDS = (
     "mixup_tune.node_ids"  # the Ray nodes that ran the trial, in order (more than one after a node loss)
@@ -31,6 +34,12 @@ INPUT_SHAPE = (
     "mixup_tune.input_shape"  # one example's shape as the model saw it, e.g. 1x28x28 (reported with epoch 1)
 )
 NORMALISATION = "mixup_tune.normalisation"  # how inputs were normalised (trainables.normalise)
+# what the trial trained with, as tables and figures name it: a mixing method's display name, or ERM
+MIXING = "mixup_tune.mixing"
+# the plugins the sweep loaded, each "module (version or sha256 digest)"; their files are artifacts of the
+# parent run (plugins/), as is this checkout's uncommitted diff when the code version is dirty (code.diff)
+PLUGINS = "mixup_tune.plugins"
+THREADS = "mixup_tune.threads"  # torch's intra-op threads in the trial (set from its CPU share)
 LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoulli, on trials with label noise
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run
 GIT_COMMIT = "mlflow.source.git.commit"  # shown by the MLflow UI

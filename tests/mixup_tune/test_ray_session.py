@@ -41,7 +41,7 @@ def test_what_the_checks_claimed_is_given_back_when_ray_then_fails_to_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Ray's own start is not faked elsewhere; here it fails, as a local Ray that cannot start its GCS does
-    def cannot_start(address: str | None) -> None:
+    def cannot_start(address: str | None, runtime_env: object = None) -> None:
         raise UserError("cannot connect to Ray at a new local instance: Failed to start GCS")
 
     monkeypatch.setattr(ray_session, "connect_ray", cannot_start)

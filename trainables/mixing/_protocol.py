@@ -290,7 +290,3 @@ class MixMethod:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore ``state_dict``'s output."""
-
-    def description(self) -> dict[str, str]:
-        """What the trial's record says of the method (MLflow tags)."""
-        return {"mix_method_name": self.display_name}

@@ -76,6 +76,11 @@ class Mixer:
             return MixedBatch.unmixed(x, y)
         return self.method.mix(x, y, self.draws)
 
+    def description(self) -> str:
+        """How tables and figures name what the trial trained with: the method's display name, or ERM for a
+        method at its off settings."""
+        return self.method.display_name if self.active else "ERM"
+
     def state_dict(self) -> dict[str, Any]:
         return self.method.state_dict()
 

@@ -303,7 +303,10 @@ def run_epochs(
             metrics.update(trial.white_box())
         trial.history.append(metrics)
         if on_epoch is not None:  # with the training pass's timing, which the history leaves out (it varies)
-            on_epoch({**metrics, "train_s": train_s, "train_examples": len(trial.y_train)}, trial.state_dict)
+            reported: dict[str, Any] = {**metrics, "train_s": train_s, "train_examples": len(trial.y_train)}
+            if trial.epoch == 1:  # and, for the records, what the trial mixed with (the history predates it)
+                reported["mixing"] = trial.mixer.description()
+            on_epoch(reported, trial.state_dict)
         if diverged:
             return TrainResult(trial.history, diverged=True)
     return TrainResult(trial.history)

@@ -32,12 +32,14 @@ class Stateful(Protocol):
 OnEpoch = Callable[[Metrics, Callable[[], dict[str, Any]]], None]
 # What ``on_epoch`` gets beyond the epoch's history entry: the training pass's seconds (which vary from run
 # to run, so the history, which resumes bit for bit, leaves them out) and, for a classifier, its examples.
+# Beside them, once, ``mixing``: the display name of what the trial trained with, for the records.
 TIMING = ("train_s", "train_examples")
+REPORTED_ONLY = (*TIMING, "mixing")
 
 
 def history_entry(reported: Metrics) -> Metrics:
-    """An epoch as ``on_epoch`` reported it, less its timing: the trial's history entry for it."""
-    return {key: value for key, value in reported.items() if key not in TIMING}
+    """An epoch as ``on_epoch`` reported it, less its timing and description: the trial's history entry."""
+    return {key: value for key, value in reported.items() if key not in REPORTED_ONLY}
 
 
 CHECKPOINT_FORMAT = 1
