@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mlflow.tracking import MlflowClient
 
@@ -51,6 +51,7 @@ def check_sweep_data(spec: SweepSpec) -> None:
     image_methods = [
         name for name in mixing_methods(spec) if name not in BUILTIN_MIX_METHODS and _needs_images(name)
     ]
+    ecosystem_models = _ecosystem_models(spec)
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -66,10 +67,39 @@ def check_sweep_data(spec: SweepSpec) -> None:
                 check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
             for name in image_methods:
                 check_image_option("mix.method", splits.input_shape, splits.is_image, what=f"{name} ")
+            for model, options in ecosystem_models:
+                check_model(model, options, splits.input_shape, splits.num_classes)
         except DatasetError as error:
             raise UserError(str(error)) from None
         except ConfigError as error:
             raise UserError(f"{error} (dataset {setting['dataset']!r})") from None
+
+
+def _ecosystem_models(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
+    """The torchvision, timm and import-string models the sweep names, each with every ``model_options``
+    it may get (over-counted: each model with each options)."""
+    from trainables.models import is_ecosystem_name
+
+    models = {
+        name for name in option_values(spec, "model") if isinstance(name, str) and is_ecosystem_name(name)
+    }
+    options = [dict(value) for value in option_values(spec, "model_options") if isinstance(value, dict)]
+    return [(model, option) for model in sorted(models) for option in options or [{}]]
+
+
+def check_model(model: str, options: dict[str, Any], input_shape: tuple[int, ...], classes: int) -> None:
+    """Build a torchvision, timm or import-string model and try it on two examples of the data's shape:
+    wrong options or an input it cannot take are refused here, in one line, not in every trial."""
+    from trainables.errors import first_line
+    from trainables.models import build_model, forward_problem
+
+    try:
+        built = build_model(model, input_shape, classes, options=options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError("model", f"{model}: {first_line(error)}") from None
+    problem = forward_problem(built, input_shape, model)
+    if problem:
+        raise ConfigError("model", problem)
 
 
 def _needs_images(method: str) -> bool:

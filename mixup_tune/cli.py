@@ -214,11 +214,14 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
 
 
 def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
+    from .checks import check_sweep_data
     from .plan import plan_sweep, render_plan
+    from .search import with_absolute_paths
     from .spec import load_spec
 
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)
+    check_sweep_data(with_absolute_paths(spec))  # the data each trial would load, loaded and checked once
     for table in render_plan(plan_sweep(spec, tracking_uri), spec, shown=args.show):
         console.print(table)
     return 0

@@ -27,6 +27,8 @@ _DATA_OPTIONS = (
     "train_subset",
     "val_fraction",
     "download",
+    "label_column",
+    "split_column",
 )
 
 

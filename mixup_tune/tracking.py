@@ -88,8 +88,10 @@ def mixup_trial(
     started = last_checkpoint = time.perf_counter()
     reporting_s = 0.0  # time in tune.report and checkpointing: Tune's share of the trial, not compute
 
+    first_report = True
+
     def report(metrics: dict[str, Any], state: Any) -> None:
-        nonlocal last_checkpoint, reporting_s
+        nonlocal last_checkpoint, reporting_s, first_report
         reached = time.perf_counter()
         metrics = {
             **metrics,
@@ -97,7 +99,7 @@ def mixup_trial(
             "node_id": node_id,
             "compute_s": reached - started - reporting_s,
         }
-        if "mixing" in metrics:  # the first epoch: with what the trial is described by
+        if first_report:  # this attempt's threads (a trial resumed elsewhere records its new node's)
             metrics["threads"] = torch.get_num_threads()
         final = int(metrics["epoch"]) == train_config.epochs or bool(metrics["diverged"])
         if not final and reached - last_checkpoint < checkpoint_interval_s:
@@ -108,6 +110,7 @@ def mixup_trial(
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
             last_checkpoint = time.perf_counter()
         reporting_s += time.perf_counter() - reached
+        first_report = False
         system.reported()
 
     train(train_config, on_epoch=report, resume_state=resume_state)

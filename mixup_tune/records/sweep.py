@@ -64,6 +64,7 @@ _INPUT_TAGS = {
     "label_noise_protocol": tags.LABEL_NOISE_PROTOCOL,
     "mixing": tags.MIXING,
     "threads": tags.THREADS,
+    "dataset_labels": tags.LABELS,
 }
 
 # Logs a GAN result's snapshots (client, run id, iteration -> points, target). Given by the driver

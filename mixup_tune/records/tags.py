@@ -39,6 +39,7 @@ MIXING = "mixup_tune.mixing"
 # the plugins the sweep loaded, each "module (version or sha256 digest)"; their files are artifacts of the
 # parent run (plugins/), as is this checkout's uncommitted diff when the code version is dirty (code.diff)
 PLUGINS = "mixup_tune.plugins"
+LABELS = "mixup_tune.labels"  # a csv or parquet dataset's class names, in the order of their indices
 THREADS = "mixup_tune.threads"  # torch's intra-op threads in the trial (set from its CPU share)
 LABEL_NOISE_PROTOCOL = "mixup_tune.label_noise_protocol"  # fraction or bernoulli, on trials with label noise
 SURROGATE = "mixup_tune.surrogate"  # "true" on the black-box surrogate's run

@@ -29,7 +29,7 @@ BAD_SPECS = {
     "unknown dataset": (
         "name: a\ntrainable: {dataset: mnist9}\n",
         "trainable.dataset: unknown dataset 'mnist9'; known: abalone, arcene, arrhythmia, cifar10, cifar100, "
-        "digits",
+        "csv, digits",
     ),
     "unknown model": (
         "name: a\ntrainable: {model: vgg}\n",

@@ -261,7 +261,7 @@ def test_alpha_zero_is_exact_erm_and_mix_prob_zero_trains_as_erm_for_every_metho
 
 def test_mix_prob_and_switch_prob_choose_batches_at_their_rates() -> None:
     mixer = method(TrainConfig(alpha=1.0, mix_prob=0.7, mix_switch_prob=0.25))
-    x, y = torch.arange(16.0)[:, None, None, None].expand(16, 3, 8, 8), torch.arange(16) % 5
+    x, y = torch.arange(16.0)[:, None, None, None].expand(16, 1, 4, 4), torch.arange(16) % 5
     # unmixed: one label; CutMix pastes pixels, whole numbers here; mixup blends them into fractions
     kinds = []
     for _ in range(4000):

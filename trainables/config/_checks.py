@@ -30,6 +30,7 @@ BUILTIN_DATASETS = frozenset(
         "arrhythmia",
         "cifar10",
         "cifar100",
+        "csv",
         "digits",
         "fashion_mnist",
         "htru2",
@@ -37,6 +38,7 @@ BUILTIN_DATASETS = frozenset(
         "imagefolder_stream",
         "iris",
         "npz",
+        "parquet",
         "phishing",
         "speech_commands",
     }

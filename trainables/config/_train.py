@@ -29,6 +29,8 @@ _ADDED_LATER = {
     "mix_method": "mixup",
     "mix_prob": 1.0,
     "mix_switch_prob": 0.0,
+    "label_column": None,
+    "split_column": None,
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
@@ -47,7 +49,12 @@ class TrainConfig:
     # data
     dataset: str = "digits"  # a name from trainables.data.dataset_names()
     data_root: str | None = None  # None: $MIXUP_TUNE_DATA, else ../shared/datasets, else ./data
-    data_path: str | None = None  # file or folder, for the "npz" and "imagefolder" datasets
+    data_path: str | None = None  # file or folder, for the "npz", "csv", "parquet" and "imagefolder" datasets
+    label_column: str | None = (
+        None  # csv and parquet: the column of labels (strings become classes, in order)
+    )
+    # csv and parquet: a column of "train" and "test" (and "val") per row; None: a stratified 80/20 split
+    split_column: str | None = None
     train_subset: int | None = None  # keep this many training examples (fixed draw, same for every trial)
     val_fraction: float = 0.0  # held out of the training set before corruption; reported as val_error
     augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
@@ -58,7 +65,10 @@ class TrainConfig:
     loader_workers: int = 4
     download: bool = False  # let torchvision download when files are missing (needs internet)
     # model
-    model: str = "mlp"  # a name from trainables.models.model_names()
+    # a name from trainables.models.model_names(), torchvision/NAME, timm/NAME or package.module:Callable
+    model: str = "mlp"
+    # keywords of a torchvision/, timm/ or import-string model (the registry's take hidden_sizes, dropout)
+    model_options: dict[str, Any] = field(default_factory=dict)
     hidden_sizes: tuple[int, ...] = (128, 128)  # MLP widths; the paper's tabular net is 2x128
     dropout: float = 0.0  # probability; PreAct ResNet puts it between the two convs of each block
     # optimisation
@@ -155,12 +165,39 @@ class TrainConfig:
         if self.dataset not in BUILTIN_DATASETS or self.model not in BUILTIN_MODELS:
             # Here, not at the top: the registries import torch, and reading options (analysis) must not.
             from ..data import DATASETS
-            from ..models import MODELS
+            from ..models import model_name_problem
 
             require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
-            require(self.model in MODELS, "model", MODELS.unknown(self.model))
+            problem = model_name_problem(self.model)
+            require(problem is None, "model", str(problem))
+        require(isinstance(self.model_options, dict), "model_options", "must be a mapping of keyword options")
+        if self.model_options or self.dropout:
+            ecosystem = self.model.startswith(("torchvision/", "timm/")) or ":" in self.model
+            require(
+                ecosystem or not self.model_options,
+                "model_options",
+                f"are for torchvision/, timm/ and import-string models; {self.model!r} takes hidden_sizes "
+                "and dropout",
+            )
+            require(
+                not ecosystem or not self.dropout,
+                "dropout",
+                f"is for the registry's models; give {self.model} its own in model_options",
+            )
+        tabular_file = self.dataset in ("csv", "parquet")
         require(
-            self.dataset not in ("npz", "imagefolder", "imagefolder_stream") or bool(self.data_path),
+            tabular_file or (self.label_column is None and self.split_column is None),
+            "label_column" if self.label_column is not None else "split_column",
+            "is for dataset csv or parquet",
+        )
+        require(
+            not tabular_file or bool(self.label_column),
+            "label_column",
+            f"is required for dataset {self.dataset!r}: the column that holds the labels",
+        )
+        require(
+            self.dataset not in ("npz", "csv", "parquet", "imagefolder", "imagefolder_stream")
+            or bool(self.data_path),
             "data_path",
             f"is required for dataset {self.dataset!r}",
         )
@@ -408,5 +445,7 @@ def option_names() -> list[str]:
 
 def is_option_name(key: str) -> bool:
     """Whether ``key`` may name a trial option in a sweep: one of ``option_names``, or ``mix`` and any
-    ``mix.OPTION`` (which the trial's method then checks)."""
-    return key == "mix" or key.startswith("mix.") or key in option_names()
+    ``mix.OPTION`` (which the trial's method then checks), or ``model_options.OPTION`` (its model's)."""
+    return (
+        key in ("mix", "model_options") or key.startswith(("mix.", "model_options.")) or key in option_names()
+    )

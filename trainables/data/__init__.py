@@ -16,7 +16,7 @@ The loader modules register their datasets on import (``register_dataset``);
 the registry sits below them (``_registry``), so no loader imports this package.
 """
 
-from . import arrays, images, speech, tabular  # noqa: F401  (each registers its datasets)
+from . import arrays, images, speech, table_files, tabular  # noqa: F401  (each registers its datasets)
 from ._common import CACHE_VERSION
 from ._registry import (
     DATASETS,

@@ -39,11 +39,47 @@ UNREADABLE = (
 
 
 def unreadable(dataset: str, where: Path, error: BaseException) -> DatasetError:
+    """The one line for a file a loader could not read: what it looks like, where another loader reads
+    that; else that it looks damaged."""
+    kind = file_kind(where)
+    if kind is not None and LOADER_OF.get(kind, dataset) != dataset:
+        return DatasetError(f"dataset {dataset!r}: {where} looks like {kind}: use dataset: {LOADER_OF[kind]}")
     reason = first_line(error, 160)
     return DatasetError(
         f"dataset {dataset!r}: cannot read {where} ({reason}); the files look corrupt or incomplete: fetch "
         "them again"
     )
+
+
+# What a file's first bytes say it is, and the loader that reads it.
+_MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a zip archive (an .npz file is one)"),
+    (b"\x93NUMPY", "a single .npy array (npz needs an .npz archive of x_train, y_train, x_test, y_test)"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\x1f\x8b", "a gzip file"),
+)
+LOADER_OF = {"a Parquet file": "parquet", "a CSV file": "csv", "a zip archive (an .npz file is one)": "npz"}
+
+
+def file_kind(path: Path) -> str | None:
+    """A file's kind from its first bytes (or, for text, its first line), in words; None if unknown."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return None
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    try:
+        first = head.decode("utf-8").splitlines()[0] if head else ""
+    except UnicodeDecodeError:
+        return None
+    if first.count(",") >= 1 or first.count(";") >= 1 or first.count("\t") >= 1:
+        return "a CSV file"
+    return "a text file" if first.isprintable() else None
 
 
 def cached(source: Source, name: str, origin: Path, build: Callable[[], Splits]) -> Splits:

@@ -44,6 +44,8 @@ def load_data(
     train_subset: int | None = None,
     val_fraction: float = 0.0,
     download: bool = False,
+    label_column: str | None = None,
+    split_column: str | None = None,
 ) -> Splits:
     """Load a dataset by name, in the standard layout and checked (``trainables.data._checks``).
 
@@ -53,7 +55,8 @@ def load_data(
     if dataset not in DATASETS:
         raise DatasetError(DATASETS.unknown(dataset))
     root = Path(data_root).expanduser() if data_root else default_data_root()
-    source = Source(root, Path(data_path).expanduser() if data_path else None, cache_dir(root), download)
+    path = Path(data_path).expanduser() if data_path else None
+    source = Source(root, path, cache_dir(root), download, label_column, split_column)
     try:
         splits = DATASETS[dataset](source)
     except DatasetError:
@@ -67,6 +70,8 @@ def load_data(
     if train_subset is not None and train_subset < len(splits.y_train):
         keep = torch.randperm(len(splits.y_train), generator=generator)[:train_subset]
         splits.x_train, splits.y_train = splits.x_train[keep], splits.y_train[keep]
+    if val_fraction > 0 and splits.x_val is not None:
+        raise DatasetError(f"dataset {dataset!r}: its file gives a validation split; leave val_fraction at 0")
     if val_fraction > 0:
         order = torch.randperm(len(splits.y_train), generator=generator)
         n_val = max(1, int(round(val_fraction * len(order))))

@@ -24,6 +24,7 @@ class Splits:
     x_val: Tensor | None = None
     y_val: Tensor | None = None
     origin: str = ""  # where the loader read it: a file, a folder, or the data root (dataset lineage)
+    label_names: tuple[str, ...] = ()  # each class index's name, where the data named them (csv, parquet)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -62,3 +63,5 @@ class Source:
     data_path: Path | None
     cache: Path
     download: bool
+    label_column: str | None = None  # csv and parquet: the labels' column
+    split_column: str | None = None  # csv and parquet: the column saying train, test or val per row

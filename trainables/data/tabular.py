@@ -36,6 +36,12 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Spli
     single example (abalone's rarest ring counts) goes to training: tested
     only, it could never be learnt. The others are split in proportion.
     """
+    train, test, labels, classes = split_rows(y, test_fraction)
+    return tabular_splits(x[train], labels[train], x[test], labels[test], classes)
+
+
+def split_rows(y: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``train_test_split``'s rows: the training and test row indices, the labels renumbered 0..K-1, and K."""
     from sklearn.model_selection import train_test_split as stratified_split
 
     classes, labels = np.unique(y, return_inverse=True)
@@ -44,8 +50,7 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_fraction: float) -> Spli
     # With no single-example class this is the same call, and the same split, as on the whole set.
     share = test_fraction if not single.any() else test_fraction * len(labels) / len(rest)
     train, test = stratified_split(rest, test_size=share, random_state=SPLIT_SEED, stratify=labels[rest])
-    train = np.concatenate([train, np.flatnonzero(single)])
-    return tabular_splits(x[train], labels[train], x[test], labels[test], len(classes))
+    return np.concatenate([train, np.flatnonzero(single)]), test, labels, len(classes)
 
 
 def tabular_splits(

@@ -6,7 +6,16 @@ registry sits below them (``_registry``), so no family imports this package.
 
 from . import cifar, imagenet, small, speech  # noqa: F401  (each registers its models)
 from ._layers import GlobalAvgPool
-from ._registry import MODELS, build_model, image_shape, manifold_layers, model_names, register_model
+from ._registry import (
+    MODELS,
+    build_model,
+    image_shape,
+    manifold_layers,
+    model_name_problem,
+    model_names,
+    register_model,
+)
+from .ecosystem import forward_problem, is_ecosystem_name
 from .small import MLP
 
 __all__ = [
@@ -14,8 +23,11 @@ __all__ = [
     "MODELS",
     "GlobalAvgPool",
     "build_model",
+    "forward_problem",
+    "is_ecosystem_name",
     "image_shape",
     "manifold_layers",
+    "model_name_problem",
     "model_names",
     "register_model",
 ]

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from torch import nn
 
 from ..registry import Registry
+from .ecosystem import build_ecosystem_model, is_ecosystem_name, name_problem
 
 ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
 MODELS: Registry[ModelBuilder] = Registry("model")
@@ -21,9 +23,25 @@ def build_model(
     num_classes: int,
     hidden_sizes: Sequence[int] = (128, 128),
     dropout: float = 0.0,
+    options: Mapping[str, Any] | None = None,
 ) -> nn.Module:
-    """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width)."""
+    """``input_shape`` excludes the batch dimension: (features,) or (channels, height, width). A registry
+    name's builder takes ``hidden_sizes`` and ``dropout``; torchvision's, timm's and import strings take
+    ``options`` (``ecosystem``)."""
+    if is_ecosystem_name(name):
+        return build_ecosystem_model(name, tuple(input_shape), num_classes, options or {})
     return MODELS[name](tuple(input_shape), num_classes, hidden_sizes, dropout)
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why no model can be built by ``name``, in one line; None if one can."""
+    if is_ecosystem_name(name):
+        return name_problem(name)
+    return (
+        None
+        if name in MODELS
+        else MODELS.unknown(name) + "; or torchvision/NAME, timm/NAME, package.module:Callable"
+    )
 
 
 def manifold_layers(model: nn.Module, name: str) -> list[nn.Module]:

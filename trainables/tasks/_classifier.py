@@ -22,7 +22,7 @@ from ..calibration import Reliability
 from ..config import TrainConfig
 from ..corruption import SHARED_NOISE_SEED, corrupt_labels, corrupt_labels_bernoulli
 from ..device import autocast_dtype, configure_determinism, resolve_device
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..mixing import (
     Draws,
     MixContext,
@@ -33,7 +33,7 @@ from ..mixing import (
     method_class,
     mixing_hidden,
 )
-from ..models import build_model, manifold_layers
+from ..models import build_model, forward_problem, is_ecosystem_name, manifold_layers
 from ..normalise import Normalisation, as_unit_range
 from ..schedule import Schedule, iterations_per_epoch
 from ._common import (
@@ -99,9 +99,22 @@ class ClassifierTrial:
 
     def _build_model(self, input_shape: tuple[int, ...], is_image: bool) -> None:
         config = self.config
-        self.model = build_model(
-            config.model, input_shape, self.num_classes, config.hidden_sizes, config.dropout
-        ).to(self.device)
+        try:
+            model = build_model(
+                config.model,
+                input_shape,
+                self.num_classes,
+                config.hidden_sizes,
+                config.dropout,
+                config.model_options,
+            )
+        except (TypeError, ValueError) as error:  # a torchvision/timm/import-string model's options or input
+            raise ConfigError("model", f"{config.model}: {first_line(error)}") from None
+        if is_ecosystem_name(config.model):  # a model from elsewhere says at once if it cannot take the data
+            problem = forward_problem(model, input_shape, config.model)
+            if problem:
+                raise ConfigError("model", problem)
+        self.model = model.to(self.device)
         self.mixer = self._build_mixer()
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.channels_last = config.channels_last and is_image

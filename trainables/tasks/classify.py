@@ -46,6 +46,8 @@ class Trial(ClassifierTrial):
             config.train_subset,
             config.val_fraction,
             config.download,
+            config.label_column,
+            config.split_column,
         )
         super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
         self.augment = (
@@ -54,6 +56,8 @@ class Trial(ClassifierTrial):
             else (splits.is_image and splits.input_shape[0] == 3 and splits.input_shape[1] == 32)
         )
         self.lineage = self.dataset_description(splits.origin, splits.digest(), splits.shapes())
+        if splits.label_names:  # what each class index stands for, where the data named them (csv, parquet)
+            self.lineage["dataset_labels"] = ", ".join(splits.label_names)
         self.x_train, self.x_test, self.y_test = (
             splits.x_train.to(self.device),
             splits.x_test.to(self.device),
