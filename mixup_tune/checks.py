@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from mlflow.tracking import MlflowClient
 
-from trainables import ConfigError, DatasetError
+from trainables import ConfigError, DatasetError, TrainConfig
 from trainables.config import BUILTIN_MIX_METHODS
 
 from .errors import UserError
@@ -27,7 +27,7 @@ from .ray_session import (
     start_local_ray_while,
 )
 from .records import check_tracking
-from .search import data_settings, mixing_methods, option_values
+from .search import data_settings, grid_points, mixing_methods, option_values
 from .spec import SweepSpec
 
 T = TypeVar("T")
@@ -51,7 +51,6 @@ def check_sweep_data(spec: SweepSpec) -> None:
     image_methods = [
         name for name in mixing_methods(spec) if name not in BUILTIN_MIX_METHODS and _needs_images(name)
     ]
-    ecosystem_models = _ecosystem_models(spec)
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -67,7 +66,7 @@ def check_sweep_data(spec: SweepSpec) -> None:
                 check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
             for name in image_methods:
                 check_image_option("mix.method", splits.input_shape, splits.is_image, what=f"{name} ")
-            for model, options in ecosystem_models:
+            for model, options in _ecosystem_models(spec, setting):
                 check_model(model, options, splits.input_shape, splits.num_classes)
         except DatasetError as error:
             raise UserError(str(error)) from None
@@ -75,11 +74,20 @@ def check_sweep_data(spec: SweepSpec) -> None:
             raise UserError(f"{error} (dataset {setting['dataset']!r})") from None
 
 
-def _ecosystem_models(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
-    """The torchvision, timm and import-string models the sweep names, each with every ``model_options``
-    it may get (over-counted: each model with each options)."""
+def _ecosystem_models(spec: SweepSpec, data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The torchvision, timm and import-string models that trials on ``data`` (a data setting) build, with
+    their ``model_options``: the grid's own pairs; for a sampled search every model with every options."""
     from trainables.models import is_ecosystem_name
 
+    if spec.tune.algorithm == "grid":
+        pairs: list[tuple[str, dict[str, Any]]] = []
+        for point in grid_points(spec):
+            if all(point.get(key) == value for key, value in data.items()) and is_ecosystem_name(
+                point["model"]
+            ):
+                pair = (point["model"], dict(TrainConfig.from_dict(point).model_options))
+                pairs += [pair] if pair not in pairs else []
+        return pairs
     models = {
         name for name in option_values(spec, "model") if isinstance(name, str) and is_ecosystem_name(name)
     }

@@ -20,12 +20,15 @@ from ray.tune import ProgressReporter
 from rich.console import Console
 from rich.live import Live
 
+from trainables.config import option_value
+
 from .progress import SweepProgress, TrialProgress, failure_lines, render, summary_line
 from .records.store import error_line
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
+_ABSENT = object()
 PLAIN_INTERVAL_S = 10.0  # without a terminal: a line at most this often (s), and one at the end
 LIVE_INTERVAL_S = 0.5  # on a terminal: redrawn at most this often (s)
 _STATUS = {"PENDING": "pending", "RUNNING": "running", "PAUSED": "pending", "ERROR": "failed"}
@@ -137,7 +140,12 @@ class LiveView(ProgressReporter):
         config = trial.config
         value = result.get(self.metric)
         return TrialProgress(
-            " ".join(f"{key}={_short(config[key])}" for key in self.swept if key in config) or trial.trial_id,
+            " ".join(
+                f"{key}={_short(option_value(config, key))}"
+                for key in self.swept
+                if option_value(config, key, _ABSENT) is not _ABSENT
+            )
+            or trial.trial_id,
             status,
             int(result.get("epoch", 0)),
             int(config.get("epochs", 0)),

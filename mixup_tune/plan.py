@@ -17,11 +17,15 @@ from typing import Any
 
 from rich.table import Table
 
+from trainables.config import option_value
+
 from .optuna_study import finished_in_study, storage_url
 from .ray_session import storage_root
 from .records import SweepRecord, check_tracking, find_parent, sqlite_file, trial_key
 from .search import grid_points, swept_options, with_absolute_paths
 from .spec import Distribution, SweepSpec
+
+_ABSENT = object()
 
 
 @dataclass
@@ -61,7 +65,8 @@ class SweepPlan:
 
 def setting_of(spec: SweepSpec, point: dict[str, Any]) -> dict[str, Any]:
     """The options a trial's config sets that the sweep varies: its search axes, then its variant's keys."""
-    return {key: point[key] for key in swept_options(spec) if key in point}
+    values = {key: option_value(point, key, _ABSENT) for key in swept_options(spec)}
+    return {key: value for key, value in values.items() if value is not _ABSENT}
 
 
 def _variant_of(spec: SweepSpec, number: int) -> dict[str, Any]:

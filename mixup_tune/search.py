@@ -15,7 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from trainables.config import flatten
+from trainables.config import flatten, grouped
 
 from .spec import Distribution, SweepSpec
 
@@ -82,9 +82,11 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def _as_leaves(point: dict[str, Any]) -> dict[str, Any]:
-    """A flat point whose list values (``hidden_sizes``, ``mix.scope``) are tuples: Ray reads a list in a
-    config as more config, indexed by position."""
-    return {key: tuple(value) if isinstance(value, list) else value for key, value in point.items()}
+    """A flat point as Ray Tune must be given it: lists (``hidden_sizes``) as tuples, and the options of
+    ``mix`` and ``model_options`` as one value each (``OptionGroup``): Ray reads a list or a dict as more
+    config, and fills a key a point lacks with the search space's value."""
+    leaves = {key: tuple(value) if isinstance(value, list) else value for key, value in point.items()}
+    return grouped(leaves)
 
 
 def surrogate_point(spec: SweepSpec) -> dict[str, Any] | None:
@@ -150,6 +152,7 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     """
     space: dict[str, Any] = spec.trainable.flat()
     if spec.tune.algorithm == "grid":
+        space = _as_leaves(space)
         logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
         # flat() leaves out options at defaults older trial ids never had (TrainConfig.flat); a point that
         # sets one still needs it in the space, where the trainable's own value stands for the others

@@ -20,6 +20,7 @@ _EXPORTS = {
     "errors": ["ConfigError", "DatasetError"],
     "tasks": ["Metrics", "OnEpoch", "TrainResult", "Trial", "train"],
     "mixup": ["MixupSampler", "mix_inputs", "mixup_cross_entropy", "training_loss"],
+    "metrics": ["register_metric"],
     "mixing": [
         "Draws",
         "MixContext",
@@ -61,6 +62,7 @@ __all__ = [
     "model_names",
     "option_names",
     "register_dataset",
+    "register_metric",
     "register_mix_method",
     "register_model",
     "train",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from .corruption import CorruptedLabels, corrupt_labels
     from .data import Splits, dataset_names, default_data_root, load_data, register_dataset
     from .errors import ConfigError, DatasetError
+    from .metrics import register_metric
     from .mixing import (
         Draws,
         MixContext,

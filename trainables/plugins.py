@@ -130,7 +130,9 @@ def provenance(config: TrainConfig) -> dict[str, str]:
         from .mixing import MIX_METHODS
 
         used.append(MIX_METHODS[config.mix_method_name].__module__)
-    if config.model not in BUILTIN_MODELS:
+    if ":" in config.model:  # an import string: its module
+        used.append(config.model.partition(":")[0])
+    elif config.model not in BUILTIN_MODELS and not config.model.startswith(("torchvision/", "timm/")):
         from .models import MODELS
 
         used.append(getattr(MODELS[config.model], "__module__", ""))
@@ -138,6 +140,10 @@ def provenance(config: TrainConfig) -> dict[str, str]:
         from .data import DATASETS
 
         used.append(getattr(DATASETS[config.dataset], "__module__", ""))
+    if config.metrics:
+        from .metrics import METRICS
+
+        used += [METRICS[name].compute.__module__ for name in config.metrics]
     found = {}
     for module in used:
         for plugin in _LOADED.values():

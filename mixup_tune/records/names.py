@@ -26,6 +26,9 @@ EPOCH_METRICS = CLASSIFIER_METRICS + GAN_METRICS
 # system/epoch_s, system/train_samples_per_s, system/cpu_percent, system/rss_mb, and with a GPU
 # system/gpu_utilization and system/gpu_memory_mb
 SYSTEM_PREFIX = "system/"
+# A trial's evaluations of the user's own (trainables.register_metric), logged as they come, by name:
+# metric/<name>
+METRIC_PREFIX = "metric/"
 # Logged every epoch by every trial of the task.
 PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
 # What a search or ASHA may optimise (``tune.metric``), per task.

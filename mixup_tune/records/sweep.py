@@ -37,7 +37,15 @@ from trainables.errors import first_line
 from ..errors import UserError
 from . import tags
 from .lineage import dataset_input
-from .names import EPOCH_METRICS, MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT, SYSTEM_PREFIX
+from .names import (
+    EPOCH_METRICS,
+    METRIC_PREFIX,
+    MODEL_DIR,
+    MODEL_FILE,
+    PROGRESS_METRIC,
+    RELIABILITY_ARTIFACT,
+    SYSTEM_PREFIX,
+)
 from .store import (
     code_version,
     error_line,
@@ -49,6 +57,7 @@ from .store import (
     trial_key,
 )
 
+_LOGGED_PREFIXES = (SYSTEM_PREFIX, METRIC_PREFIX)  # result keys logged as metrics by their own names
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # Epoch metrics wait at most this long (s) on the driver before they are written. Each write costs
 # a few ms of the driver's time, during which the trial, blocked in its report, waits: at one write
@@ -351,7 +360,7 @@ class SweepRecord:
                 continue
             metrics += [
                 Metric(name, float(result[name]), timestamp, epoch)
-                for name in [*EPOCH_METRICS, *(key for key in result if key.startswith(SYSTEM_PREFIX))]
+                for name in [*EPOCH_METRICS, *(key for key in result if key.startswith(_LOGGED_PREFIXES))]
                 if name in result
             ]
             if "dataset_digest" in result:  # what the trial trained on: MLflow's dataset view shows it

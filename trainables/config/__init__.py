@@ -8,7 +8,17 @@ ranges and names, both there and here.
 
 from ._checks import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS, check_option_types, type_problem
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
-from ._train import TrainConfig, defaults_left_out, flatten, is_option_name, option_names, unflatten
+from ._train import (
+    OptionGroup,
+    TrainConfig,
+    defaults_left_out,
+    flatten,
+    grouped,
+    is_option_name,
+    option_names,
+    option_value,
+    unflatten,
+)
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -16,14 +26,17 @@ __all__ = [
     "BUILTIN_MODELS",
     "GAN_OPTIONS",
     "GanConfig",
+    "OptionGroup",
     "OptimizerConfig",
     "ScheduleConfig",
     "TrainConfig",
     "check_option_types",
     "defaults_left_out",
     "flatten",
+    "grouped",
     "is_option_name",
     "option_names",
+    "option_value",
     "type_problem",
     "unflatten",
 ]

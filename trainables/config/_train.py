@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
@@ -31,6 +33,7 @@ _ADDED_LATER = {
     "mix_switch_prob": 0.0,
     "label_column": None,
     "split_column": None,
+    "metrics": (),
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
@@ -115,6 +118,9 @@ class TrainConfig:
     # max perturbation per input value, inputs in [0, 1] (the paper's 4 of 255)
     adversarial_epsilon: float = 4 / 255
     adversarial_examples: int = 1000  # size of the fixed, seeded test subset that is attacked
+    # evaluations of the user's own on the unmixed test set (trainables.register_metric), by name; each is
+    # reported as metric/<name>
+    metrics: tuple[str, ...] = ()
     # reproducibility and placement
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
     noise_seed: int | None = (
@@ -142,6 +148,12 @@ class TrainConfig:
             self.schedule = ScheduleConfig(**self.schedule)
         if isinstance(self.gan, dict):
             self.gan = GanConfig(**self.gan)
+        for name in GROUPED:  # one value of a Ray config (OptionGroup), or a dict-like from elsewhere
+            value = getattr(self, name)
+            if isinstance(value, OptionGroup):
+                setattr(self, name, dict(value.items))
+            elif isinstance(value, Mapping) and not isinstance(value, dict):
+                setattr(self, name, dict(value))
         check_own_types(self)
         normalise_types(self)
         require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
@@ -215,6 +227,7 @@ class TrainConfig:
                 ("mix_pairing", "shuffle"),
                 ("val_fraction", 0.0),
                 ("augment", None),
+                ("metrics", ()),
             ):
                 require(
                     getattr(self, name) == default,
@@ -324,6 +337,11 @@ class TrainConfig:
         )
         if self.mix:
             self._check_registered_mix()
+        if self.metrics:
+            from ..metrics import METRICS
+
+            for name in self.metrics:
+                require(name in METRICS, "metrics", METRICS.unknown(name))
 
     def _canonical_mix(self) -> None:
         """``mix`` in one form per trial, so that equal trials hash and log the same: empty for the methods
@@ -401,6 +419,57 @@ def defaults_left_out() -> dict[str, Any]:
     """The options ``TrainConfig.flat`` leaves out of a trial's params at their default, with that default:
     a run without one of these params ran at the default."""
     return {**_ADDED_LATER, **_GAN_ADDED_LATER}
+
+
+GROUPED = ("mix", "model_options")  # the dict-valued options, each one value in a Ray Tune config
+
+
+class OptionGroup(str):
+    """A dict-valued option (``mix``, ``model_options``) as one value of a flat config: its JSON text.
+
+    Ray Tune reads a dict or dotted keys in a config as more config, and gave a grid's trial, for a key its
+    setting lacked (mix.scope in one variant only), the search space's value; any other object it stores
+    by reference, and looks it up again by position. A string it leaves alone, so each trial keeps its
+    own. ``TrainConfig`` takes it as the dict it holds.
+    """
+
+    def __new__(cls, items: Mapping[str, Any] | str | None = None) -> OptionGroup:
+        text = items if isinstance(items, str) else json.dumps(dict(items or {}), sort_keys=True)
+        return super().__new__(cls, text)
+
+    @property
+    def items(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self)
+        return loaded
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.items.get(key, default)
+
+
+def grouped(point: dict[str, Any]) -> dict[str, Any]:
+    """A flat config with its ``mix.*`` and ``model_options.*`` keys (and any ``mix`` or ``model_options``
+    dict) gathered into one ``OptionGroup`` each, present in every config."""
+    out = {
+        key: value for key, value in point.items() if key not in GROUPED and key.split(".")[0] not in GROUPED
+    }
+    for name in GROUPED:
+        given = point.get(name)
+        items = dict(given.items if isinstance(given, OptionGroup) else given or {})
+        items.update(
+            {key[len(name) + 1 :]: value for key, value in point.items() if key.startswith(f"{name}.")}
+        )
+        out[name] = OptionGroup(items)
+    return out
+
+
+def option_value(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """A dotted option's value in a flat config, whether its group is dotted or one ``OptionGroup``."""
+    if key in config:
+        return config[key]
+    group, _, rest = key.partition(".")
+    if rest and isinstance(config.get(group), (Mapping, OptionGroup)):
+        return config[group].get(rest, default)
+    return default
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -100,12 +100,10 @@ class RepeatChannels(nn.Module):
 
 def _image_channels(name: str, input_shape: tuple[int, ...], any_count: bool = False) -> int:
     if len(input_shape) != 3:
-        raise ValueError(
-            f"model {name} needs images (channels, height, width); this dataset gives {input_shape}"
-        )
+        raise ValueError(f"needs images (channels, height, width); this dataset's examples are {input_shape}")
     channels = input_shape[0]
     if not any_count and channels not in (1, 3):
-        raise ValueError(f"model {name} takes 1 or 3 channels; this dataset's images have {channels}")
+        raise ValueError(f"takes 1 or 3 channels; this dataset's images have {channels}")
     return channels
 
 

@@ -26,6 +26,7 @@ from ..augment import crop_and_flip
 from ..calibration import calibration
 from ..config import TrainConfig
 from ..data import SPLIT_SEED, Splits, load_data
+from ..metrics import evaluate_metrics
 from ..mixing import MixedBatch
 from ..normalise import Normalisation, as_unit_range
 from ._classifier import ClassifierTrial
@@ -144,6 +145,9 @@ class Trial(ClassifierTrial):
             metrics = {"test_error": percent_wrong(logits.topk(1, dim=1).indices[:, 0] != self.y_test)}
         calibrated, self.reliability = calibration(logits, self.y_test)
         metrics.update(calibrated)
+        if self.config.metrics:  # the user's own, on the same logits (registered by plugins)
+            last = self.epoch >= self.config.epochs
+            metrics.update(evaluate_metrics(self.config.metrics, logits, self.y_test, last))
         train_wrong = self.predict(self.x_train) != self.y_train
         metrics["train_error_real"] = percent_wrong(train_wrong[~self.selected])
         if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does
