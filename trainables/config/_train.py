@@ -150,8 +150,13 @@ class TrainConfig:
             self.gan = GanConfig(**self.gan)
         for name in GROUPED:  # one value of a Ray config (OptionGroup), or a dict-like from elsewhere
             value = getattr(self, name)
-            if isinstance(value, OptionGroup):
-                setattr(self, name, dict(value.items))
+            if isinstance(value, str) and value.startswith(
+                "{"
+            ):  # its text, as Ray's saved state gives it back
+                try:
+                    setattr(self, name, dict(OptionGroup(value).items))
+                except ValueError:
+                    pass  # not JSON: refused as not a mapping below
             elif isinstance(value, Mapping) and not isinstance(value, dict):
                 setattr(self, name, dict(value))
         check_own_types(self)
@@ -467,8 +472,11 @@ def option_value(config: Mapping[str, Any], key: str, default: Any = None) -> An
     if key in config:
         return config[key]
     group, _, rest = key.partition(".")
-    if rest and isinstance(config.get(group), (Mapping, OptionGroup)):
-        return config[group].get(rest, default)
+    value = config.get(group) if rest else None
+    if isinstance(value, str) and value.startswith("{"):  # a group's text, as Ray's saved state has it
+        value = OptionGroup(value)
+    if isinstance(value, (Mapping, OptionGroup)):
+        return value.get(rest, default)
     return default
 
 
