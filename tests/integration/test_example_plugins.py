@@ -1,7 +1,7 @@
 """The example plugin package (examples/plugins, docs/plugins.md) through real sweeps on a local Ray:
-installed, it is found by its entry point on the driver and in every worker; a sweep of its method, model, dataset and
-metric is stopped with Ctrl-C and resumed bit for bit, and `analyze` names the method by its display name.
-Loaded from a .py path instead of the entry point, its method runs the same way."""
+installed, it is found by its entry point on the driver and in every worker; a sweep of its method, model,
+dataset and metric is stopped with Ctrl-C and resumed bit for bit, and `analyze` names the method by its
+display name. Loaded from a .py path instead of the entry point, its method runs the same way."""
 
 from __future__ import annotations
 
