@@ -17,6 +17,11 @@ class Registry(Generic[T]):
         """Decorator: ``@DATASETS.register("digits")``."""
 
         def add(item: T) -> T:
+            taken = self._items.get(name)
+            if taken is not None and _origin(taken) != _origin(item):
+                # a plugin cannot pass for a built-in, nor two plugins for each other; the same object
+                # registered again (its module imported twice) replaces itself
+                raise ValueError(f"{self.kind} {name!r} is taken by {_origin(taken)}; choose another name")
             self._items[name] = item
             return item
 
@@ -35,3 +40,10 @@ class Registry(Generic[T]):
         if name not in self._items:
             raise KeyError(self.unknown(name))
         return self._items[name]
+
+
+def _origin(item: object) -> str:
+    """Where a registered object was defined: its module and qualified name (for a function or class), or
+    its type's (for an instance, such as a metric)."""
+    named = item if hasattr(item, "__qualname__") else type(item)
+    return f"{getattr(named, '__module__', '?')}.{getattr(named, '__qualname__', '?')}"
