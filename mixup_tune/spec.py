@@ -305,10 +305,15 @@ class SweepSpec(BaseModel):
                 )
             candidates = value if isinstance(value, list) else value.values_to_check()
             for index, candidate in enumerate(candidates):
-                try:
-                    _TRAIN_CONFIG.validate_python(unflatten({**base, key: candidate}))
-                except pydantic.ValidationError as error:
-                    raise ConfigError(f"search.{key}[{index}]", _first_error(error, with_key=False)) from None
+                # with each variant it is crossed with (mix.scope is an option of the variants' method)
+                for variant in self.variants or [{}]:
+                    try:
+                        _TRAIN_CONFIG.validate_python(unflatten({**base, **flatten(variant), key: candidate}))
+                    except pydantic.ValidationError as error:
+                        where = f"search.{key}[{index}]" + (
+                            f" with variant {variant}" if self.variants else ""
+                        )
+                        raise ConfigError(where, _first_error(error, with_key=False)) from None
         return self
 
 

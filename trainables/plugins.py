@@ -162,7 +162,7 @@ def _where(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else ""
     line = ""
     if isinstance(error, SyntaxError) and error.lineno:
-        line = f" (line {error.lineno})"
+        text, line = error.msg, f" ({Path(error.filename or '').name}, line {error.lineno})"
     else:
         frames = traceback.extract_tb(error.__traceback__)
         if frames:
