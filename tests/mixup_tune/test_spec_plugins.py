@@ -1,5 +1,6 @@
 """A sweep file's plugins and its mixing methods' own options (issue 28): imported before the sweep is
-checked, so that their names validate like the built-ins'; any problem is one line, exit 2, nothing written."""
+checked, so that their names validate like the built-ins'; any problem is one line, exit 2, nothing
+written."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class Spec_Blend(MixMethod):
 
 
 def write(tmp_path: Path, body: str, plugin: str = PLUGIN) -> Path:
-    """The sweep file, and the plugin under a file name of its own (one process imports a module name once)."""
+    """The sweep file, and the plugin under a file name of its own (a process imports a module name once)."""
     name = f"spec_plugin_{tmp_path.name.replace('-', '_')}"
     method = f"spec_blend_{tmp_path.name[-2:].strip('_')}"  # and its method under a name of its own
     (tmp_path / f"{name}.py").write_text(plugin.replace("spec_blend", method))
@@ -85,7 +86,8 @@ def test_a_plugins_method_and_its_options_are_swept_and_each_trial_gets_its_own(
             "trainable.mix.floor: must be in [0, 1]; got 2.0",
         ),
         (
-            "plugins: [spec_plugin.py]\ntrainable: {alpha: 1, mix: {method: spec_blend}}\nsearch: {mix.flor: [0.1]}\n",
+            "plugins: [spec_plugin.py]\ntrainable: {alpha: 1, mix: {method: spec_blend}}\n"
+            "search: {mix.flor: [0.1]}\n",
             PLUGIN,
             "search.mix.flor[0]: unknown option of spec_blend_a5; its options: floor, scope",
         ),
