@@ -15,7 +15,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from trainables.config import flatten, grouped
+from trainables import TrainConfig
+from trainables.config import PLUGIN_VERSIONS, OptionGroup, flatten, grouped
+from trainables.plugins import loaded_plugins, provenance
 
 from .spec import Distribution, SweepSpec
 
@@ -77,6 +79,9 @@ def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
         for variant in (spec.variants or [{}])
         for point in points
     ]
+    if loaded_plugins():  # each trial says which plugin code it runs, as it was when the trial was made
+        for point in grid:
+            point[PLUGIN_VERSIONS] = OptionGroup(provenance(TrainConfig.from_dict(point)))
     surrogate = surrogate_point(spec)
     return grid + [surrogate] if surrogate is not None and surrogate not in grid else grid
 

@@ -15,6 +15,7 @@ from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from trainables import TrainConfig
+from trainables.config import PLUGIN_VERSIONS, OptionGroup
 from trainables.errors import first_line
 from trainables.plugins import provenance
 
@@ -216,7 +217,8 @@ def trial_key(config: dict[str, Any]) -> str:
     only hashes its config alone, as before plugins existed."""
     train_config = TrainConfig.from_dict(config)
     identity: dict[str, Any] = {k: v for k, v in train_config.flat().items() if k not in _PLACEMENT_OPTIONS}
-    plugins = provenance(train_config)
+    recorded = config.get(PLUGIN_VERSIONS)  # as the trial was made (a grid's): not what is loaded now
+    plugins = OptionGroup(recorded).items if isinstance(recorded, str) else provenance(train_config)
     if plugins:
         identity["plugins"] = plugins
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]

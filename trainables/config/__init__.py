@@ -9,6 +9,7 @@ ranges and names, both there and here.
 from ._checks import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS, check_option_types, type_problem
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 from ._train import (
+    PLUGIN_VERSIONS,
     OptionGroup,
     TrainConfig,
     defaults_left_out,
@@ -27,6 +28,7 @@ __all__ = [
     "GAN_OPTIONS",
     "GanConfig",
     "OptionGroup",
+    "PLUGIN_VERSIONS",
     "OptimizerConfig",
     "ScheduleConfig",
     "TrainConfig",

@@ -395,8 +395,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a nested dict, or a flat one with dotted keys (``optimizer.lr``)."""
-        return cls(**unflatten(values))
+        """Build from a nested dict, or a flat one with dotted keys (``optimizer.lr``). A sweep's record of
+        its plugins' versions (``PLUGIN_VERSIONS``) is not an option: left out."""
+        return cls(**unflatten({key: value for key, value in values.items() if key != PLUGIN_VERSIONS}))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -426,7 +427,10 @@ def defaults_left_out() -> dict[str, Any]:
     return {**_ADDED_LATER, **_GAN_ADDED_LATER}
 
 
-GROUPED = ("mix", "model_options")  # the dict-valued options, each one value in a Ray Tune config
+GROUPED = ("mix", "model_options")
+# In a sweep's trial config beside its options: the versions of the plugins whose code the trial runs, as
+# they were when the trial was made (an OptionGroup), so that its key stays its own after a plugin is edited
+PLUGIN_VERSIONS = "plugin_versions"  # the dict-valued options, each one value in a Ray Tune config
 
 
 class OptionGroup(str):
