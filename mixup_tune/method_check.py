@@ -20,9 +20,13 @@ def check_command(method: str | None, plugins: list[str], options: list[str], li
     try:
         loaded = load_plugins([*entry_point_plugins(), *plugins])
         if list_only or method is None:
-            for name in MIX_METHODS.names():
-                cls = MIX_METHODS[name]
-                print(f"{name:<20} {cls.display_name:<24} {cls.__module__}")
+            rows = [
+                (name, MIX_METHODS[name].display_name, MIX_METHODS[name].__module__)
+                for name in MIX_METHODS.names()
+            ]
+            widths = [max(len(row[i]) for row in rows) for i in range(2)]
+            for name, display, module in rows:
+                print(f"{name:<{widths[0]}}  {display:<{widths[1]}}  {module}")
             return 0 if list_only else _usage("name a method to check (--list names them)")
         values = dict(_option(text) for text in options)
         started = time.perf_counter()
