@@ -71,6 +71,25 @@ def start_sweep(
     )
 
 
+def run_spec(
+    directory: Path, spec: dict, uri: str, expect: int = 0, args: tuple[str, ...] = ("--quiet",)
+) -> subprocess.CompletedProcess[str]:
+    """Write ``spec`` (a dict) as ``directory/<name>.yaml`` and `mixup-tune run` it against ``uri``; assert
+    its exit code is ``expect``; the finished process, stdout and stderr as text."""
+    import yaml
+
+    (directory / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
+    done = subprocess.run(
+        [CLI, "run", f"{spec['name']}.yaml", *args, "--tracking-uri", uri],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == expect, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
 def run_and_analyze(directory: Path, spec_text: str) -> str:
     """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite
     store; return the store's URI."""

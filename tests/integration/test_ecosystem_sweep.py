@@ -4,14 +4,12 @@ Parquet table, torchvision's and timm's ResNet-18 on images, and a plugin's own 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from helpers import CLI
+from helpers import run_spec
 
 from analysis import load_runs
 from mixup_tune.records import tags
@@ -72,16 +70,8 @@ def test_tables_torchvision_and_timm_models_and_a_plugin_metric_run_as_one_sweep
         "variants": variants,
         "resources": {"cpu": 1, "gpu": 0},
     }
-    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = subprocess.run(
-        [CLI, "run", "sweep.yaml", "--quiet", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_spec(tmp_path, spec, uri)
     runs = load_runs("ecosystem", uri).set_index("dataset", append=True)
     assert len(runs) == len(variants) and (runs["status"] == "FINISHED").all()
     assert (runs["metric/top2_error"] <= runs["last_test_error"]).all()
@@ -106,15 +96,8 @@ def test_tables_torchvision_and_timm_models_and_a_plugin_metric_run_as_one_sweep
         }
     ]
     spec["name"] = "refused"
-    (tmp_path / "refused.yaml").write_text(yaml.safe_dump(spec))
-    refused = subprocess.run(
-        [CLI, "run", "refused.yaml", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+    refused = run_spec(tmp_path, spec, uri, expect=2, args=())
+    assert refused.stderr.strip().splitlines() == [
         "mixup-tune: error: model: torchvision/resnet18: needs images (channels, height, width); this "
         "dataset's examples are (3,) (dataset 'csv')"
     ], refused.stderr

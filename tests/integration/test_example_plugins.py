@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import CLI, start_sweep
+from helpers import CLI, run_spec, start_sweep
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import find_runs, parse_param, tags
@@ -168,16 +168,8 @@ def test_the_example_method_loads_from_its_py_file_without_the_entry_point(tmp_p
         "search": {"seed": [0, 1]},
         "resources": {"cpu": 1, "gpu": 0},
     }
-    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = subprocess.run(
-        [CLI, "run", "sweep.yaml", "--quiet", "--tracking-uri", uri],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_spec(tmp_path, spec, uri)
     client = MlflowClient(uri)
     trials = find_runs(client, "by-path", "trial")
     assert len(trials) == 2

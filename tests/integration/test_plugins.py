@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from helpers import CLI
+from helpers import CLI, run_spec
 from mlflow.tracking import MlflowClient
 
 from analysis import load_runs
@@ -17,19 +16,6 @@ from mixup_tune.status import sweep_status
 
 pytestmark = pytest.mark.integration
 PLUGINS = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
-
-
-def run(directory: Path, spec: dict, uri: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    (directory / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
-    done = subprocess.run(
-        [CLI, "run", f"{spec['name']}.yaml", "--quiet", "--tracking-uri", uri],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == expect, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
 
 
 def test_each_exception_class_of_the_project_reaches_mlflow_runs_and_status_from_a_ray_trial(
@@ -55,7 +41,7 @@ def test_each_exception_class_of_the_project_reaches_mlflow_runs_and_status_from
         "tune": {"max_failures": 0},
         "resources": {"cpu": 1, "gpu": 0},
     }
-    done = run(tmp_path, spec, uri, expect=1)
+    done = run_spec(tmp_path, spec, uri, expect=1)
     expected = {path: f"{path.rpartition('.')[2]}: {make(path)}" for path in RAISED}
     summary = " ".join(done.stdout.split())  # the closing summary: the first five trial errors
     assert sum(f"trial error: {line}" in summary for line in expected.values()) == 5, summary[-3000:]
@@ -84,8 +70,8 @@ def test_a_plugin_that_imports_torch_and_sets_its_threads_changes_no_number(tmp_
         "search": {"seed": [0, 1]},
         "resources": {"cpu": 1, "gpu": 0},
     }
-    run(tmp_path, {"name": "plain", **base}, uri)
-    run(tmp_path, {"name": "greedy", "plugins": ["greedy.py"], **base}, uri)
+    run_spec(tmp_path, {"name": "plain", **base}, uri)
+    run_spec(tmp_path, {"name": "greedy", "plugins": ["greedy.py"], **base}, uri)
     client = MlflowClient(uri)
     histories, threads = {}, set()
     for sweep in ("plain", "greedy"):
@@ -138,9 +124,11 @@ def test_an_edited_plugins_trials_run_again_and_its_old_results_keep_their_old_c
         "search": {"seed": [0, 1]},
         "resources": {"cpu": 1, "gpu": 0},
     }
-    summaries = [" ".join(run(tmp_path, spec, uri).stdout.split())]
+    summaries = [" ".join(run_spec(tmp_path, spec, uri).stdout.split())]
     (tmp_path / "halves.py").write_text(EDITABLE.replace("WEIGHT = 0.5", "WEIGHT = 0.75"))
-    summaries += [" ".join(run(tmp_path, spec, uri).stdout.split()) for _ in range(2)]  # edited, then again
+    summaries += [
+        " ".join(run_spec(tmp_path, spec, uri).stdout.split()) for _ in range(2)
+    ]  # edited, then again
     assert [("trials run │ 2" in s, "skipped │ 0" in s) for s in summaries[:2]] == [(True, True)] * 2, (
         summaries
     )
