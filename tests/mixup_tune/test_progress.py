@@ -128,3 +128,25 @@ def test_render_lists_the_running_trials_epochs() -> None:
 )
 def test_durations_read_as_people_write_them(seconds: float | None, text: str) -> None:
     assert duration(seconds) == text
+
+
+def test_render_says_why_each_failed_trial_failed_in_one_line() -> None:
+    """The live view and `status` both render this: a failed trial's setting and its error line."""
+    failed = [
+        TrialProgress(f"seed={i}", "failed", 1, 5, error=f"ConfigError: model: unknown model 'net{i}'")
+        for i in range(7)
+    ]
+    progress = SweepProgress(
+        "s", "test_error", "min", 8, 3.0, [*failed, TrialProgress("seed=9", "running", 2, 5)]
+    )
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(render(progress))
+    lines = console.export_text().splitlines()
+    assert "failed: seed=0: ConfigError: model: unknown model 'net0'" in lines
+    assert "failed: seed=4: ConfigError: model: unknown model 'net4'" in lines
+    assert (
+        "failed: seed=5: ConfigError: model: unknown model 'net5'" not in lines
+        and "... and 2 more failed" in lines
+    )
