@@ -34,7 +34,7 @@ class Registry(Generic[T]):
         return name in self._items
 
     def unknown(self, name: str) -> str:
-        return f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}"
+        return f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or 'none registered'}"
 
     def __getitem__(self, name: str) -> T:
         if name not in self._items:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 from ._checks import (
-    BUILTIN_DATASETS,
-    BUILTIN_MIX_METHODS,
     BUILTIN_MODELS,
     FORBID_EXTRA,
     MANIFOLD_MIXUP_MODELS,
@@ -18,6 +15,8 @@ from ._checks import (
     normalise_types,
     require,
 )
+from ._flat import GROUPED, PLUGIN_VERSIONS, OptionGroup, flatten, unflatten
+from ._named import canonical_mix, check_model_and_data, check_registered
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 
 # Classifier options added after trial ids were first logged, with their defaults (see TrainConfig.flat).
@@ -162,7 +161,7 @@ class TrainConfig:
         check_own_types(self)
         normalise_types(self)
         require(self.task in ("classify", "gan"), "task", f"must be classify or gan; got {self.task!r}")
-        self._canonical_mix()
+        canonical_mix(self)
         if self.task == "gan":
             # alpha bounds each point's weight: above 1, mixing would extrapolate
             if self.gan.mixing == "released_code":
@@ -179,39 +178,7 @@ class TrainConfig:
                     f.name,
                     f"is not used by gan trials (they use {', '.join(GAN_OPTIONS)})",
                 )
-        if self.dataset not in BUILTIN_DATASETS or self.model not in BUILTIN_MODELS:
-            # Here, not at the top: the registries import torch, and reading options (analysis) must not.
-            from ..data import DATASETS
-            from ..models import model_name_problem
-
-            require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
-            problem = model_name_problem(self.model)
-            require(problem is None, "model", str(problem))
-        require(isinstance(self.model_options, dict), "model_options", "must be a mapping of keyword options")
-        if self.model_options or self.dropout:
-            ecosystem = self.model.startswith(("torchvision/", "timm/")) or ":" in self.model
-            require(
-                ecosystem or not self.model_options,
-                "model_options",
-                f"are for torchvision/, timm/ and import-string models; {self.model!r} takes hidden_sizes "
-                "and dropout",
-            )
-            require(
-                not ecosystem or not self.dropout,
-                "dropout",
-                f"is for the registry's models; give {self.model} its own in model_options",
-            )
-        tabular_file = self.dataset in ("csv", "parquet")
-        require(
-            tabular_file or (self.label_column is None and self.split_column is None),
-            "label_column" if self.label_column is not None else "split_column",
-            "is for dataset csv or parquet",
-        )
-        require(
-            not tabular_file or bool(self.label_column),
-            "label_column",
-            f"is required for dataset {self.dataset!r}: the column that holds the labels",
-        )
+        check_model_and_data(self)
         require(
             self.dataset not in ("npz", "csv", "parquet", "imagefolder", "imagefolder_stream")
             or bool(self.data_path),
@@ -340,48 +307,7 @@ class TrainConfig:
             "device",
             f"must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
         )
-        if self.mix:
-            self._check_registered_mix()
-        if self.metrics:
-            from ..metrics import METRICS
-
-            for name in self.metrics:
-                require(name in METRICS, "metrics", METRICS.unknown(name))
-
-    def _canonical_mix(self) -> None:
-        """``mix`` in one form per trial, so that equal trials hash and log the same: empty for the methods
-        ``mix_method`` names (their trial keys are what they were before ``mix`` existed), else the method
-        and every option of it, checked by the registry (which imports torch: only for those methods)."""
-        require(
-            isinstance(self.mix, dict),
-            "mix",
-            f"must be a mapping such as {{method: cutmix}}; got {self.mix!r}",
-        )
-        if not self.mix:
-            return
-        name = self.mix.get("method")
-        require(isinstance(name, str), "mix.method", f"must name a mixing method; got {name!r}")
-        require(
-            self.mix_method == "mixup" or name == self.mix_method,
-            "mix.method",
-            f"is {name!r} but mix_method is {self.mix_method!r}: name the method in one place",
-        )
-        if name in BUILTIN_MIX_METHODS:  # its options are the trial's own: alpha, lambda_per, ...
-            extra = sorted(set(self.mix) - {"method"})
-            require(
-                not extra,
-                f"mix.{extra[0]}" if extra else "mix",
-                f"{name} has no options under mix: (it reads the trial's alpha, lambda_per and mix_*)",
-            )
-            self.mix_method, self.mix = name, {}  # type: ignore[assignment,unused-ignore]  # mix_method's Literal
-
-    def _check_registered_mix(self) -> None:
-        """A method of the registry, after every other option is checked: its name, its options and the
-        trial options it does not read (``trainables.mixing.checked_options``), then its own checks."""
-        from ..mixing import checked_options, method_class
-
-        self.mix = checked_options(self)
-        method_class(self).check_config(self)
+        check_registered(self)
 
     @property
     def mix_method_name(self) -> str:
@@ -425,88 +351,6 @@ def defaults_left_out() -> dict[str, Any]:
     """The options ``TrainConfig.flat`` leaves out of a trial's params at their default, with that default:
     a run without one of these params ran at the default."""
     return {**_ADDED_LATER, **_GAN_ADDED_LATER}
-
-
-GROUPED = ("mix", "model_options")
-# In a sweep's trial config beside its options: the versions of the plugins whose code the trial runs, as
-# they were when the trial was made (an OptionGroup), so that its key stays its own after a plugin is edited
-PLUGIN_VERSIONS = "plugin_versions"  # the dict-valued options, each one value in a Ray Tune config
-
-
-class OptionGroup(str):
-    """A dict-valued option (``mix``, ``model_options``) as one value of a flat config: its JSON text.
-
-    Ray Tune reads a dict or dotted keys in a config as more config, and gave a grid's trial, for a key its
-    setting lacked (mix.scope in one variant only), the search space's value; any other object it stores
-    by reference, and looks it up again by position. A string it leaves alone, so each trial keeps its
-    own. ``TrainConfig`` takes it as the dict it holds.
-    """
-
-    def __new__(cls, items: Mapping[str, Any] | str | None = None) -> OptionGroup:
-        text = items if isinstance(items, str) else json.dumps(dict(items or {}), sort_keys=True)
-        return super().__new__(cls, text)
-
-    @property
-    def items(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(self)
-        return loaded
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.items.get(key, default)
-
-
-def grouped(point: dict[str, Any]) -> dict[str, Any]:
-    """A flat config with its ``mix.*`` and ``model_options.*`` keys (and any ``mix`` or ``model_options``
-    dict) gathered into one ``OptionGroup`` each, present in every config."""
-    out = {
-        key: value for key, value in point.items() if key not in GROUPED and key.split(".")[0] not in GROUPED
-    }
-    for name in GROUPED:
-        given = point.get(name)
-        items = dict(given.items if isinstance(given, OptionGroup) else given or {})
-        items.update(
-            {key[len(name) + 1 :]: value for key, value in point.items() if key.startswith(f"{name}.")}
-        )
-        out[name] = OptionGroup(items)
-    return out
-
-
-def option_value(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """A dotted option's value in a flat config, whether its group is dotted or one ``OptionGroup``."""
-    if key in config:
-        return config[key]
-    group, _, rest = key.partition(".")
-    value = config.get(group) if rest else None
-    if isinstance(value, str) and value.startswith("{"):  # a group's text, as Ray's saved state has it
-        value = OptionGroup(value)
-    if isinstance(value, (Mapping, OptionGroup)):
-        return value.get(rest, default)
-    return default
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
-def unflatten(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        parts = key.split(".")
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
-            node[parts[-1]].update(value)
-        else:
-            node[parts[-1]] = value
-    return out
 
 
 def option_names() -> list[str]:
