@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tarfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 
 from trainables import DatasetError, dataset_names, load_data
+from trainables.data import CACHE_VERSION, Splits
 
 
 def test_unknown_dataset_lists_the_known_ones() -> None:
@@ -88,6 +90,21 @@ def test_imagefolder_decodes_once_then_reads_the_cache(tmp_path: Path, isolated_
     stamp = cached[0].stat().st_mtime_ns
     second = load_data("imagefolder", data_path=tmp_path / "tree")
     assert torch.equal(first.x_train, second.x_train) and cached[0].stat().st_mtime_ns == stamp
+
+
+# The fields of Splits that each cache version writes. A cache file holds them all, and a version that
+# lacks one cannot rebuild Splits from it (a TypeError, found when the code before label_names read a
+# cache written after): a change of fields must change the cache file's name.
+_CACHED_FIELDS = {
+    4: ("x_train", "y_train", "x_test", "y_test", "num_classes", "x_val", "y_val", "origin", "label_names"),
+}
+
+
+def test_a_change_to_the_cached_fields_bumps_the_cache_version() -> None:
+    fields = tuple(field.name for field in dataclasses.fields(Splits))
+    assert fields == _CACHED_FIELDS.get(CACHE_VERSION), (
+        "Splits' fields changed: bump CACHE_VERSION in trainables/data/_common.py and list its fields here"
+    )
 
 
 def test_cifar10_from_a_tarball_of_an_imagefolder_tree(tmp_path: Path, isolated_cache: Path) -> None:

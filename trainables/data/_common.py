@@ -22,7 +22,9 @@ from ._splits import Source, Splits
 # never trained on);
 #    CIFAR-10's pickles are read without torchvision (same tensors).
 # 3: Speech Commands folders with validation_list.txt and testing_list.txt are split by those lists.
-CACHE_VERSION = 3
+# 4: Splits gained label_names: a cache file holds every field, and an older version cannot rebuild Splits
+#    from a file with a field it lacks (TypeError), so the two must not share a file.
+CACHE_VERSION = 4
 
 
 # What decoding a truncated or corrupt file raises (gzip, tar, PIL, numpy, torch): reported as a DatasetError.
