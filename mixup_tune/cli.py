@@ -42,6 +42,13 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
+def _ui_port(text: str) -> int:
+    port = int(text) if text.strip().isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1 to 65535): {text!r}")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mixup-tune", description="mixup studies as Ray Tune sweeps, recorded in MLflow.")
     parser.add_argument("--version", action=_Version)
@@ -63,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
             "nodes",
         )
         sub.add_argument("--quiet", action="store_true", help="no per-trial progress table")
+        sub.add_argument(
+            "--ui-port",
+            type=_ui_port,
+            # read as `mlflow ui` reads it, so that the printed link and the UI it starts agree
+            default=os.environ.get("MLFLOW_PORT", "5000"),
+            metavar="PORT",
+            help="the port of the `mlflow ui` command printed at the end (default: $MLFLOW_PORT, else 5000)",
+        )
 
     run = commands.add_parser("run", help="run a sweep file")
     run.add_argument("spec", type=Path, help="sweep file (YAML)")
@@ -210,7 +225,7 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     outcome = run_sweep(
         spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1
     )
-    return _summarise(outcome)
+    return _summarise(outcome, args.ui_port)
 
 
 def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
@@ -240,7 +255,7 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
         verbose=0 if args.quiet else 1,
         restore=True,
     )
-    return _summarise(outcome)
+    return _summarise(outcome, args.ui_port)
 
 
 def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
@@ -269,12 +284,12 @@ def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
     console.print(table)
 
 
-def _summarise(outcome: object) -> int:
+def _summarise(outcome: object, ui_port: int) -> int:
     from .runner import SweepOutcome
 
     assert isinstance(outcome, SweepOutcome)
     rows = [
-        ("trials run", str(max(outcome.planned, 0))),
+        ("trials run this time", str(max(outcome.planned, 0))),
         ("already finished, skipped", str(outcome.skipped)),
         ("completed", str(outcome.completed)),
         ("diverged (stopped, not retried)", str(outcome.diverged)),
@@ -295,6 +310,17 @@ def _summarise(outcome: object) -> int:
             else []
         ),
         *([("runs left RUNNING, reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
+        *(
+            # over the whole sweep, the trials of its earlier runs included, not only those run this time
+            [
+                (
+                    f"best {outcome.best[0]} of {outcome.finished_in_all} finished",
+                    f"{outcome.best[1]} ({outcome.best[2]})",
+                )
+            ]
+            if outcome.best
+            else []
+        ),
         ("wall time", f"{outcome.wall_seconds:.1f} s"),
         (
             "MLflow",
@@ -310,7 +336,8 @@ def _summarise(outcome: object) -> int:
     # the experiment's kind (its "workflow type" switch wins)
     runs_page = f"#/experiments/{outcome.experiment_id}/runs?workflowType=machine_learning"
     commands = [
-        f"Browse:   mlflow ui --backend-store-uri {backend}   then http://127.0.0.1:5000/{runs_page}"
+        f"Browse:   mlflow ui --backend-store-uri {backend} --port {ui_port}   "
+        f"then http://127.0.0.1:{ui_port}/{runs_page}"
         if backend.startswith(("sqlite:", "postgresql:", "mysql:"))
         else f"Browse:   {backend.rstrip('/')}/{runs_page}",
         f"Trials:   mixup-tune runs {outcome.name}",
@@ -348,60 +375,17 @@ def _runs(args: argparse.Namespace, tracking_uri: str) -> int:
     from analysis.runs import NoRunsError, load_runs, varying_options
 
     from .errors import UserError
+    from .runs_table import runs_table
 
     try:
         runs = load_runs(args.name, tracking_uri)
     except NoRunsError as error:
         raise UserError(str(error)) from None
-    shown = ["trial_id", "status", *varying_options(runs)]
-    shown += [
-        m
-        for m in (
-            "best_test_error",
-            "last_test_error",
-            "train_error_real",
-            "train_error_corrupted",
-            "modes_covered",
-            "high_quality",
-            "sample_distance",
-        )
-        if m in runs.columns
-    ]
-    if (runs["status"] == "FAILED").any():  # what each failed trial failed of, in one line
-        shown.append("error")
-    headers = {
-        "trial_id": "trial",
-        "best_test_error": "best test",
-        "last_test_error": "last test",
-        "train_error_real": "train real",
-        "train_error_corrupted": "train corrupt",
-        "modes_covered": "modes",
-        "high_quality": "high quality",
-        "sample_distance": "distance",
-    }
-    table = Table(title=f"sweep {args.name}: {len(runs)} trials (errors in %)")
-    for column in shown:
-        table.add_column(
-            headers.get(column, column),
-            justify="left" if column in ("trial_id", "status") else "right",
-            no_wrap=column in ("trial_id", "status"),
-        )
-    for _, row in runs.iterrows():
-        table.add_row(
-            *[_cell(row[column])[:8] if column == "trial_id" else _cell(row[column]) for column in shown]
-        )
-    console.print(table)
+    console.print(runs_table(runs, args.name, varying_options(runs), console.width))
     if args.csv:
         runs.to_csv(args.csv, index=False)
         console.print(f"wrote {args.csv}")
     return 0
-
-
-def _cell(value: object) -> str:
-    """Two decimals (errors in %), but a small value such as a learning rate of 1e-3 as it is, not as 0.00."""
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.2f}" if value == 0 or abs(value) >= 0.1 else f"{value:g}"
-    return str(value)
 
 
 def _analyze(args: argparse.Namespace, tracking_uri: str) -> int:

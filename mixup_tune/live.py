@@ -57,9 +57,18 @@ def stop_drawing() -> None:
 class LiveView(ProgressReporter):
     """Ray Tune's ``ProgressReporter`` API over ``SweepProgress``."""
 
-    def __init__(self, name: str, metric: str, mode: str, swept: list[str], skipped: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        metric: str,
+        mode: str,
+        swept: list[str],
+        skipped: int = 0,
+        best_before: TrialProgress | None = None,
+    ) -> None:
         self.name, self.metric, self.mode, self.swept = name, metric, mode, swept
         self.skipped = skipped  # trials FINISHED before this run, which it does not start
+        self.best_before = best_before  # the best of those, so that the best shown is the sweep's
         self._start = time.time()
         self._total = 0
         self._concurrency = 1  # the most trials seen running at once
@@ -126,6 +135,8 @@ class LiveView(ProgressReporter):
             shown,
             concurrency=self._concurrency,
             skipped=self.skipped,
+            # a view unpickled from the state of a sweep begun before this attribute has none
+            best_before=getattr(self, "best_before", None),
         )
         return progress
 

@@ -44,6 +44,8 @@ class SweepProgress:
     concurrency: int = 1  # trials that run at once
     active: bool = True  # a driver is running the sweep (else there is no ETA)
     skipped: int = 0  # trials FINISHED before this run of the sweep, which it does not start (live view)
+    # the best of those skipped trials (live view): the best shown is the whole sweep's, not this run's
+    best_before: TrialProgress | None = None
 
     def count(self, *statuses: str) -> int:
         return sum(trial.status in statuses for trial in self.trials)
@@ -55,7 +57,8 @@ class SweepProgress:
 
     @property
     def best(self) -> TrialProgress | None:
-        scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]
+        earlier = [self.best_before] if self.best_before is not None else []
+        scored = [t for t in self.trials + earlier if t.value is not None and math.isfinite(t.value)]
         if not scored:
             return None
         return (min if self.mode == "min" else max)(scored, key=lambda t: t.value or 0.0)

@@ -39,6 +39,7 @@ def connect_ray(address: str | None, runtime_env: dict[str, Any] | None = None) 
     sweep's Ray runtime environment (its plugins' files, shipped to every worker)."""
     if ray.is_initialized():
         return
+    logging.getLogger("ray.tune.tune").addFilter(_tunes_resume_hint_dropped)
     # The classic reporter: one compact table of the sweep's axes and errors, not a box per result.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
@@ -349,6 +350,15 @@ def _stderr_kept_unless_failing(enabled: bool) -> Iterator[None]:
         held.seek(0)
         sys.stderr.buffer.write(held.read())
         sys.stderr.flush()
+
+
+def _tunes_resume_hint_dropped(record: logging.LogRecord) -> bool:
+    """False for Tune's "Resume experiment with: Tuner.restore(...)" warning after Ctrl-C: the CLI prints its
+    own ``mixup-tune resume NAME``, and a user of the CLI has no trainable to hand ``Tuner.restore``.
+
+    Tune logs it on its ``ray.tune.tune`` logger (Ray 2.60); test_resume_integration finds it gone.
+    """
+    return "Tuner.restore(" not in record.getMessage()
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
@@ -24,6 +25,7 @@ from .errors import UserError
 from .live import LiveView, configure, stop_drawing
 from .lost_checkpoints import repair_lost_checkpoints, warn_of
 from .optuna_study import open_storage, storage_url
+from .progress import SweepProgress, TrialProgress, value_text
 from .provenance import provenance_tags, runtime_env, source_files, uncommitted_diff, worker_modules
 from .ray_session import (
     DEFAULT_STORAGE,
@@ -35,7 +37,15 @@ from .ray_session import (
     saved_trial_ends,
     storage_root,
 )
-from .records import SweepRecord, check_tracking, configure_mlflow_client, error_line, tags, trial_key
+from .records import (
+    PROGRESS_METRIC,
+    SweepRecord,
+    check_tracking,
+    configure_mlflow_client,
+    error_line,
+    tags,
+    trial_key,
+)
 from .records.lease import SweepLease, lease_ttl_s, wait_for_lease
 from .search import (
     grid_points,
@@ -48,6 +58,7 @@ from .search import (
 )
 from .snapshots import log_snapshots
 from .spec import SpecError, SweepSpec, validate_spec
+from .status import recorded_trials
 from .sync import SyncReport, UnreadableStorage, sync_sweep
 from .tracking import MlflowSweepCallback, mixup_trial, threads_per_trial
 
@@ -76,6 +87,9 @@ class SweepOutcome:
     reconciled: int = 0  # runs a dead driver had left RUNNING
     tracking_error: str | None = None  # MLflow could not be written at the end: `mixup-tune sync` later
     optuna_storage: str = ""  # an Optuna sweep's study storage, for optuna-dashboard
+    # the best finished trial of the whole sweep, earlier runs of it included: (metric, value, its setting)
+    best: tuple[str, str, str] | None = None
+    finished_in_all: int = 0  # the sweep's FINISHED trials, earlier runs of it included
 
     def add(self, report: SyncReport, counted: bool = True) -> None:
         self.backfilled_epochs += report.epochs_logged
@@ -258,7 +272,12 @@ def _run_trials(
                     # for this run and for a `resume` that gets it back unpickled from Ray's state
                     verbose=1,
                     progress_reporter=LiveView(
-                        spec.name, spec.tune.metric, spec.tune.mode, swept_options(spec), outcome.skipped
+                        spec.name,
+                        spec.tune.metric,
+                        spec.tune.mode,
+                        swept_options(spec),
+                        outcome.skipped,
+                        _best_finished(record, spec)[0] if outcome.skipped else None,
                     ),
                 ),
             )
@@ -345,8 +364,32 @@ def _finish(
         record.close("KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED")
     except Exception as error:  # MLflow is down: nothing is lost, Ray's storage holds it
         outcome.tracking_error = first_line(error)
+    else:
+        _read_best(record, spec, outcome)
     outcome.wall_seconds = time.monotonic() - started
     return outcome
+
+
+def _read_best(record: SweepRecord, spec: SweepSpec, outcome: SweepOutcome) -> None:
+    """The summary's best, over every run of the sweep, read after the record is closed."""
+    if record.offline_reason is not None:
+        return
+    try:
+        best, outcome.finished_in_all = _best_finished(record, spec)
+    except MlflowException as error:  # the store went away after the close: the summary lacks its best row
+        print(f"mixup-tune: warning: the sweep's best was not read: {first_line(error)}", file=sys.stderr)
+        return
+    if best is not None and best.value is not None:
+        outcome.best = (spec.tune.metric, value_text(best.value), best.label)
+
+
+def _best_finished(record: SweepRecord, spec: SweepSpec) -> tuple[TrialProgress | None, int]:
+    """The best of the sweep's FINISHED trials in MLflow, from every run of it, and how many there are."""
+    progress_metric = PROGRESS_METRIC[spec.trainable.task]
+    trials = recorded_trials(record, swept_options(spec), spec.tune.metric, progress_metric)
+    finished = [trial for trial in trials if trial.status == "finished"]
+    best = SweepProgress(spec.name, spec.tune.metric, spec.tune.mode, len(finished), 0.0, finished).best
+    return best, len(finished)
 
 
 def _log_comparison(record: SweepRecord, spec: SweepSpec) -> None:

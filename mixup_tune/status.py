@@ -22,6 +22,7 @@ from rich.live import Live
 from .progress import SweepProgress, TrialProgress, render, summary_line
 from .records import PROGRESS_METRIC, SweepRecord, error_line, parse_param, tags
 from .records.lease import describe_lease
+from .records.store import swept_in
 
 _STATUS = {"RUNNING": "running", "FINISHED": "finished", "FAILED": "failed", "KILLED": "stopped"}
 
@@ -34,11 +35,10 @@ def sweep_status(client: MlflowClient, name: str) -> tuple[SweepProgress, str, s
     tune = spec.get("tune", {})
     metric, mode = tune.get("metric", "test_error"), tune.get("mode", "min")
     progress_metric = PROGRESS_METRIC.get(spec.get("trainable", {}).get("task", "classify"), "test_error")
-    swept = list(spec.get("search", {})) + [key for variant in spec.get("variants", []) for key in variant]
+    swept = swept_in(spec)
     parent = client.get_run(record.parent_run_id)
     now_ms = time.time() * 1000
-    runs = sorted(record.trial_runs().values(), key=lambda run: run.info.start_time or 0)
-    trials = [_trial(run, list(dict.fromkeys(swept)), metric, progress_metric, now_ms) for run in runs]
+    trials = recorded_trials(record, swept, metric, progress_metric, now_ms)
     total = int(parent.data.tags.get(tags.TRIALS, len(trials)))
     started = parent.info.start_time or now_ms
     ended = parent.info.end_time if parent.info.status != "RUNNING" and parent.info.end_time else now_ms
@@ -53,6 +53,15 @@ def sweep_status(client: MlflowClient, name: str) -> tuple[SweepProgress, str, s
         active=parent.info.status == "RUNNING",
     )
     return progress, parent.info.status, describe_lease(parent)
+
+
+def recorded_trials(
+    record: SweepRecord, swept: list[str], metric: str, progress_metric: str, now_ms: float | None = None
+) -> list[TrialProgress]:
+    """The sweep's trials as MLflow has them, oldest first, labelled by the options swept."""
+    now_ms = time.time() * 1000 if now_ms is None else now_ms
+    runs = sorted(record.trial_runs().values(), key=lambda run: run.info.start_time or 0)
+    return [_trial(run, list(dict.fromkeys(swept)), metric, progress_metric, now_ms) for run in runs]
 
 
 def _trial(run: Run, swept: list[str], metric: str, progress_metric: str, now_ms: float) -> TrialProgress:

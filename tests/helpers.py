@@ -143,6 +143,22 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+def tie_to_this_process(
+    server_pid: int, stop_signal: int = signal.SIGTERM, directory: Path | None = None
+) -> None:
+    """A watchdog (tests/watchdog.py) stops the server whose process group ``server_pid`` leads if this test
+    process dies first, however it dies (a time-out's SIGKILL runs no teardown): nothing outlives the
+    tests."""
+    subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("watchdog.py")), str(os.getpid()), str(server_pid)]
+        + [str(int(stop_signal)), *([str(directory)] if directory else [])],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # out of this process's group: a kill of the group leaves the watchdog
+    )
+
+
 def session_members(session: int) -> list[int]:
     """The ids of every live process of a session, read from /proc (as ``ps -s SESSION`` lists them); not
     the zombies, which are dead and only wait for their parent to read their exit status."""
@@ -234,13 +250,16 @@ def start_mlflow_server(
         stderr=(root / "server.log").open("ab"),
         start_new_session=True,
     )
+    tie_to_this_process(process.pid)
     return process, _healthy(process, f"http://127.0.0.1:{port}", root / "server.log")
 
 
-def start_mlflow_ui(store_uri: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``mlflow ui`` over a store, on a loopback port, as a user starts it after a sweep (``stop_server``
-    stops it)."""
-    port = free_port()
+def start_mlflow_ui(
+    store_uri: str, log: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlflow ui`` over a store, on a loopback port (a free one unless given), as a user starts it after a
+    sweep (``stop_server`` stops it)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri]
         + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
@@ -249,6 +268,7 @@ def start_mlflow_ui(store_uri: str, log: Path) -> tuple[subprocess.Popen[bytes],
         stderr=log.open("ab"),
         start_new_session=True,
     )
+    tie_to_this_process(process.pid)
     return process, _healthy(process, f"http://127.0.0.1:{port}", log)
 
 
@@ -353,6 +373,12 @@ class PostgresServer:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
         log = str(self.directory / "server.log")
         self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+        # SIGQUIT: PostgreSQL's immediate shutdown, its backends with it; the directory goes after
+        tie_to_this_process(self.postmaster_pid(), signal.SIGQUIT, self.directory)
+
+    def postmaster_pid(self) -> int:
+        """The running server's process (``pg_ctl`` starts it in a session and process group of its own)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def stop(self) -> None:
         """Stop at once (``-m immediate``): as a crash would, for the outage test; a no-op when stopped."""

@@ -29,6 +29,54 @@ SYSTEM_PREFIX = "system/"
 # A trial's evaluations of the user's own (trainables.register_metric), logged as they come, by name:
 # metric/<name>
 METRIC_PREFIX = "metric/"
+# A result's keys that are not metrics, of the project's own: the step, the trainable's bookkeeping (a tag, a
+# running best and a count logged once at the end, the timing the system metrics are made of) and what the
+# driver adds. And the keys Ray Tune adds to every result (Ray 2.60's ray.tune.result.AUTO_RESULT_KEYS, which
+# test_metric_pass_through holds this equal to). Every other numeric key a trainable reports is logged as a
+# metric by its own name: a new metric needs no edit here.
+NOT_METRICS = frozenset(
+    {
+        "epoch",
+        "diverged",
+        "best_test_error",
+        "labels_changed",
+        "train_s",
+        "train_examples",
+        "compute_s",
+        "threads",
+    }
+)
+RAY_RESULT_KEYS = frozenset(
+    {
+        "training_iteration",
+        "time_total_s",
+        "episodes_total",
+        "timesteps_total",
+        "node_ip",
+        "hostname",
+        "pid",
+        "time_this_iter_s",
+        "timestamp",
+        "date",
+        "time_since_restore",
+        "timesteps_since_restore",
+        "iterations_since_restore",
+        "config",
+        "checkpoint_dir_name",
+    }
+)
+
+
+def is_metric(key: str, value: object) -> bool:
+    """Whether a result's ``key`` is logged as a metric: a number (not a flag) under a name of its own."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and key not in NOT_METRICS
+        and key not in RAY_RESULT_KEYS
+    )
+
+
 # Logged every epoch by every trial of the task.
 PROGRESS_METRIC = {"classify": "test_error", "gan": "sample_distance"}
 # What a search or ASHA may optimise (``tune.metric``), per task.

@@ -15,7 +15,7 @@ from mlflow.entities import Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from trainables import TrainConfig
-from trainables.config import PLUGIN_VERSIONS, OptionGroup
+from trainables.config import PLUGIN_VERSIONS, OptionGroup, flatten
 from trainables.errors import first_line
 from trainables.plugins import provenance
 
@@ -222,6 +222,34 @@ def trial_key(config: dict[str, Any]) -> str:
     if plugins:
         identity["plugins"] = plugins
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+MAX_RUN_NAME = 250  # MLflow's runs.name column is a String(250): PostgreSQL refuses a longer name
+
+
+def swept_in(document: dict[str, Any]) -> list[str]:
+    """The flat options a sweep document varies, which name its trials: its search axes, then its variants'
+    keys (``mixup_tune.search.swept_options``, for a document read back from MLflow)."""
+    variants = document.get("variants") or []
+    return list(dict.fromkeys([*(document.get("search") or {}), *(k for v in variants for k in flatten(v))]))
+
+
+def setting_name(config: dict[str, Any], swept: list[str]) -> str:
+    """A trial run's name in the MLflow UI: its setting, such as ``alpha=1 label_noise=0.4 seed=0`` ("" when
+    the sweep varies nothing). A function of the config alone, so a resumed or synced trial keeps it."""
+    flat = TrainConfig.from_dict(config).flat()
+    name = " ".join(f"{key}={_short(flat[key])}" for key in swept if key in flat)
+    if len(name) > MAX_RUN_NAME:  # cut, and told apart by the trial's key, which the whole setting hashes
+        name = f"{name[: MAX_RUN_NAME - 14]}… {trial_key(config)[:12]}"
+    return name
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"  # 1.0 as 1, a sampled 0.0031622776601683794 as 0.003162
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def code_version() -> str:

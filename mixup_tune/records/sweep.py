@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import yaml
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, path_not_unique, validate_param_and_metric_name
 
 from trainables import TrainConfig
 from trainables.errors import first_line
@@ -37,15 +38,7 @@ from trainables.errors import first_line
 from ..errors import UserError
 from . import tags
 from .lineage import dataset_input
-from .names import (
-    EPOCH_METRICS,
-    METRIC_PREFIX,
-    MODEL_DIR,
-    MODEL_FILE,
-    PROGRESS_METRIC,
-    RELIABILITY_ARTIFACT,
-    SYSTEM_PREFIX,
-)
+from .names import MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT, is_metric
 from .store import (
     code_version,
     error_line,
@@ -54,10 +47,11 @@ from .store import (
     mlflow_params,
     open_experiment,
     open_parent,
+    setting_name,
+    swept_in,
     trial_key,
 )
 
-_LOGGED_PREFIXES = (SYSTEM_PREFIX, METRIC_PREFIX)  # result keys logged as metrics by their own names
 _METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 # Epoch metrics wait at most this long (s) on the driver before they are written. Each write costs
 # a few ms of the driver's time, during which the trial, blocked in its report, waits: at one write
@@ -135,6 +129,8 @@ class SweepRecord:
         self._flushed_at: dict[str, float] = {}  # MLflow run id -> when its metrics were last written (s)
         # trial key -> the sweep's run for it, read once (None: not read yet)
         self._sweep_runs: dict[str, Run] | None = None
+        self.swept: list[str] | None = None  # the options the sweep varies, which name its trial runs
+        self._refused_names: set[str] = set()  # result keys MLflow would refuse as metric names
 
     @classmethod
     def start(
@@ -235,6 +231,7 @@ class SweepRecord:
             path = Path(directory) / SPEC_ARTIFACT
             path.write_text(yaml.safe_dump(document, sort_keys=False))
             self.client.log_artifact(self.parent_run_id, str(path))
+        self.swept = swept_in(document)
 
     def save_code(self, sources: list[tuple[str, str]], diff: str | None) -> None:
         """What the sweep runs beyond the package's commit, as artifacts of the parent run: the plugins'
@@ -295,6 +292,16 @@ class SweepRecord:
     def finished_keys(self) -> set[str]:
         return {run.data.tags[tags.TRIAL_ID] for run in self.finished_runs()}
 
+    def _swept(self) -> list[str]:
+        """The options the sweep varies: from the spec saved this run, else (``sync``, or a record unpickled
+        from Ray's state of an older sweep) from the spec the sweep last ran with."""
+        if getattr(self, "swept", None) is None:
+            try:
+                self.swept = swept_in(self.read_spec())
+            except UserError:  # no spec artifact: the runs are named by the sweep and their key
+                self.swept = []
+        return self.swept or []
+
     def run_id(self, trial: TrialLike) -> str:
         """The trial's MLflow run, reopened (found by its trial key) or created the first time the trial is
         seen."""
@@ -322,9 +329,8 @@ class SweepRecord:
                 tags.TRIAL_ID: key,
                 tags.PARENT_RUN: self.parent_run_id,
             }
-            run_id = self.client.create_run(
-                self.experiment_id, run_name=f"{self.sweep}-{trial.trial_id}", tags=run_tags
-            ).info.run_id
+            name = setting_name(trial.config, self._swept()) or f"{self.sweep}-{key[:8]}"
+            run_id = self.client.create_run(self.experiment_id, run_name=name, tags=run_tags).info.run_id
             self.client.log_batch(run_id, params=mlflow_params(trial.config))
             self._last_epoch[run_id] = 0
         run_tags = {
@@ -358,10 +364,11 @@ class SweepRecord:
             epoch = int(result.get("epoch", 0))
             if epoch <= last:  # already logged
                 continue
+            # every metric the trainable reported, known here or not (a plugin's, a new one): by its own name
             metrics += [
-                Metric(name, float(result[name]), timestamp, epoch)
-                for name in [*EPOCH_METRICS, *(key for key in result if key.startswith(_LOGGED_PREFIXES))]
-                if name in result
+                Metric(name, float(value), timestamp, epoch)
+                for name, value in result.items()
+                if is_metric(name, value) and self._loggable(name)
             ]
             if "dataset_digest" in result:  # what the trial trained on: MLflow's dataset view shows it
                 self.client.log_inputs(run_id, datasets=[dataset_input(result)])
@@ -382,6 +389,25 @@ class SweepRecord:
         if not defer or never_written or time.monotonic() - self._flushed_at[run_id] >= FLUSH_INTERVAL_S:
             self.flush(run_id)
         return logged
+
+    def _loggable(self, name: str) -> bool:
+        """Whether MLflow takes ``name`` as a metric's; one that it would refuse (and with it the whole batch)
+        is left out with one warning, not the sweep's record."""
+        refused: set[str] = self.__dict__.setdefault("_refused_names", set())  # none in an older pickle
+        if name in refused:
+            return False
+        if (
+            validate_param_and_metric_name(name)
+            and len(name) <= MAX_ENTITY_KEY_LENGTH
+            and not path_not_unique(name)
+        ):
+            return True
+        refused.add(name)
+        print(
+            f"mixup-tune: warning: the result key {name!r} is not an MLflow metric name; not logged",
+            file=sys.stderr,
+        )
+        return False
 
     def flush(self, run_id: str | None = None) -> None:
         """Write the held-back epoch metrics of one run, or of every run."""
@@ -409,7 +435,6 @@ class SweepRecord:
                 "last_test_error": result["test_error"],
                 "labels_changed": result["labels_changed"],
             }
-            final.update({name: value for name, value in result.items() if name.startswith("white_box_")})
         epoch = int(result.get("epoch", 0))
         timestamp = int(time.time() * 1000)
         diverged = bool(result.get("diverged"))

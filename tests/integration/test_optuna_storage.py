@@ -98,7 +98,7 @@ def _stop_resume_and_grow(tmp_path: Path, uri: str) -> None:
         timeout=400,
     )
     assert grown.returncode == 0, grown.stdout[-3000:] + grown.stderr[-3000:]
-    assert re.search(r"trials run\s+│\s+2\b", grown.stdout), grown.stdout
+    assert re.search(r"trials run this time\s+│\s+2\b", grown.stdout), grown.stdout
     _check_study_equals_mlflow(url[1], client, 8)
     assert {run_id: r.info.end_time for run_id, r in after.items()} == {
         r.info.run_id: r.info.end_time for r in _trial_runs(client) if r.info.run_id in after

@@ -158,7 +158,7 @@ def test_plan_counts_the_trials_run_then_runs_and_creates_nothing(watched: Watch
     assert re.search(rf"trials `run` starts\s+│\s+{TRIALS}\b", watched.plan.stdout), watched.plan.stdout
     assert watched.before == ["sweep.yaml"]  # no sqlite file, no Ray storage
     summary = "\n".join(line for _, line in watched.output)
-    assert re.search(rf"trials run\s+│\s+{TRIALS}\b", summary), summary
+    assert re.search(rf"trials run this time\s+│\s+{TRIALS}\b", summary), summary
     assert len(_mlflow_trials(MlflowClient(watched.tracking_uri), watched.name)) == TRIALS
 
 
