@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from mixup_tune.mlflow_internals import bulk_metric_history
 from mixup_tune.records import EPOCH_METRICS, error_line, find_runs, parse_param, tags
 from trainables.config import defaults_left_out, option_names  # plain dataclasses: no torch import
 
@@ -93,14 +94,12 @@ def _histories(
     (the bulk history its UI uses), so a database store is read that way; a
     tracking server gets the per-run calls, side by side.
     """
-    store = client._tracking_client.store
-    if hasattr(store, "get_metric_history_bulk"):
+    bulk = bulk_metric_history(client)
+    if bulk is not None:
         for metric in metrics:
             for start in range(0, len(run_ids), _BULK_RUNS):
-                for point in store.get_metric_history_bulk(
-                    run_ids[start : start + _BULK_RUNS], metric, max_results=_BULK_MAX_POINTS
-                ):
-                    yield point.run_id, metric, point  # a Metric with its run id
+                for point in bulk(run_ids[start : start + _BULK_RUNS], metric, _BULK_MAX_POINTS):
+                    yield str(point.run_id), metric, point  # a Metric with its run id
         return
     pairs = [(run_id, metric) for run_id in run_ids for metric in metrics]
     with ThreadPoolExecutor(max_workers=_HISTORY_THREADS) as pool:

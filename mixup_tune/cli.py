@@ -11,10 +11,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
-from rich.table import Table
 
 EXIT_USAGE = 2
 console = Console(stderr=False, highlight=False)
@@ -216,6 +215,29 @@ def _require_existing_store(tracking_uri: str) -> None:
         )
 
 
+# What the driver's records draw, which is the analysis's: the CLI, at the top, hands it down (the driver
+# imports no analysis). Module functions, because the snapshot drawer is pickled with the record into Ray's
+# saved state; each imports matplotlib only when it draws.
+
+
+def _log_comparison(sweep: str, tracking_uri: str, metric: str, mode: str, parent_run_id: str) -> int:
+    from analysis.compare import log_comparison  # matplotlib and Optuna: only at a sweep's end
+
+    return log_comparison(sweep, tracking_uri, metric, mode, parent_run_id)
+
+
+def _draw_snapshot(axis: Any, points: Any, target: str, title: str) -> None:
+    from analysis.render import draw_snapshot  # the same panel as the analysis's Figure 5
+
+    draw_snapshot(axis, points, target, title)
+
+
+def _drawing() -> Any:
+    from .sweep_end import SweepDrawing
+
+    return SweepDrawing(compare=_log_comparison, draw_snapshot=_draw_snapshot)
+
+
 def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import run_sweep
     from .spec import load_spec
@@ -223,9 +245,16 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)
     outcome = run_sweep(
-        spec, tracking_uri, address=args.address, storage=args.storage, verbose=0 if args.quiet else 1
+        spec,
+        tracking_uri,
+        address=args.address,
+        storage=args.storage,
+        verbose=0 if args.quiet else 1,
+        drawing=_drawing(),
     )
-    return _summarise(outcome, args.ui_port)
+    from .summary import print_summary
+
+    return print_summary(console, outcome, args.ui_port)
 
 
 def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
@@ -254,14 +283,17 @@ def _resume(args: argparse.Namespace, tracking_uri: str) -> int:
         storage=args.storage or recorded_storage,
         verbose=0 if args.quiet else 1,
         restore=True,
+        drawing=_drawing(),
     )
-    return _summarise(outcome, args.ui_port)
+    from .summary import print_summary
+
+    return print_summary(console, outcome, args.ui_port)
 
 
 def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
     from .runner import sync_recorded_sweep
 
-    report = sync_recorded_sweep(tracking_uri, args.name, args.storage)
+    report = sync_recorded_sweep(tracking_uri, args.name, args.storage, draw_snapshot=_draw_snapshot)
     _print_rows(
         f"sweep {args.name}: Ray's storage -> MLflow",
         [
@@ -277,86 +309,9 @@ def _sync(args: argparse.Namespace, tracking_uri: str) -> int:
 
 
 def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
-    """A two-column summary table: label, value."""
-    table = Table(title=title, show_header=False)
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    from .summary import print_rows
 
-
-def _summarise(outcome: object, ui_port: int) -> int:
-    from .runner import SweepOutcome
-
-    assert isinstance(outcome, SweepOutcome)
-    rows = [
-        ("trials run this time", str(max(outcome.planned, 0))),
-        ("already finished, skipped", str(outcome.skipped)),
-        ("completed", str(outcome.completed)),
-        ("diverged (stopped, not retried)", str(outcome.diverged)),
-        ("failed", str(outcome.failed)),
-        *(
-            [("black-box targets evaluated", str(outcome.black_box_targets))]
-            if outcome.black_box_targets
-            else []
-        ),
-        *(
-            [
-                (
-                    "epochs copied from Ray storage",
-                    f"{outcome.backfilled_epochs} ({outcome.backfilled_runs} new runs)",
-                )
-            ]
-            if outcome.backfilled_epochs or outcome.backfilled_runs
-            else []
-        ),
-        *([("runs left RUNNING, reconciled", str(outcome.reconciled))] if outcome.reconciled else []),
-        *(
-            # over the whole sweep, the trials of its earlier runs included, not only those run this time
-            [
-                (
-                    f"best {outcome.best[0]} of {outcome.finished_in_all} finished",
-                    f"{outcome.best[1]} ({outcome.best[2]})",
-                )
-            ]
-            if outcome.best
-            else []
-        ),
-        ("wall time", f"{outcome.wall_seconds:.1f} s"),
-        (
-            "MLflow",
-            f"{outcome.tracking_uri}, experiment {outcome.experiment!r}, parent run {outcome.parent_run_id}",
-        ),
-        ("Ray results", outcome.storage),
-    ]
-    _print_rows(f"sweep {outcome.name}", rows)
-    for error in outcome.errors[:5]:
-        console.print(f"[red]trial error:[/red] {error}")
-    backend = outcome.tracking_uri
-    # the experiment's training runs: MLflow 3's UI opens an experiment on its GenAI pages otherwise, whatever
-    # the experiment's kind (its "workflow type" switch wins)
-    runs_page = f"#/experiments/{outcome.experiment_id}/runs?workflowType=machine_learning"
-    commands = [
-        f"Browse:   mlflow ui --backend-store-uri {backend} --port {ui_port}   "
-        f"then http://127.0.0.1:{ui_port}/{runs_page}"
-        if backend.startswith(("sqlite:", "postgresql:", "mysql:"))
-        else f"Browse:   {backend.rstrip('/')}/{runs_page}",
-        f"Trials:   mixup-tune runs {outcome.name}",
-        *([f"Optuna:   optuna-dashboard {outcome.optuna_storage}"] if outcome.optuna_storage else []),
-        f"Figures:  mixup-tune analyze {outcome.name} --out results/{outcome.name}",
-    ]
-    for line in commands:  # whole lines, however narrow the terminal: they are for copying
-        console.print(line, soft_wrap=True)
-    if outcome.tracking_error is not None:
-        console.print(
-            f"[red]MLflow could not be written[/red] ({outcome.tracking_error}). Every result is in Ray's "
-            "storage; "
-            f"when the tracking store is back: mixup-tune sync {outcome.name} --tracking-uri "
-            f"{outcome.tracking_uri}"
-        )
-    if outcome.interrupted:
-        console.print(f"Interrupted. Continue with: mixup-tune resume {outcome.name}")
-        return 130
-    return 1 if outcome.failed or outcome.tracking_error is not None else 0
+    print_rows(console, title, rows)
 
 
 def _status(args: argparse.Namespace, tracking_uri: str) -> int:

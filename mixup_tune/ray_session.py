@@ -8,7 +8,6 @@ on the processes a local Ray started), so a Ray upgrade is checked here.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -17,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +25,7 @@ from ray.exceptions import AuthenticationError
 from trainables.errors import first_line
 
 from .errors import UserError
+from .ray_internals import NO_WORKER_PRESTART, autoscaler_view, drop_tunes_resume_hint, kill_local_monitor
 
 DEFAULT_STORAGE = (
     "mixup_tune_results"  # Ray's storage for trial checkpoints and results, under the working directory
@@ -39,18 +38,13 @@ def connect_ray(address: str | None, runtime_env: dict[str, Any] | None = None) 
     sweep's Ray runtime environment (its plugins' files, shipped to every worker)."""
     if ray.is_initialized():
         return
-    logging.getLogger("ray.tune.tune").addFilter(_tunes_resume_hint_dropped)
+    drop_tunes_resume_hint()
     # The classic reporter: one compact table of the sweep's axes and errors, not a box per result.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         # Trial stdout stays in Ray's session logs; the driver shows the progress table.
         with _stderr_kept_unless_failing(enabled=address is not None):
-            # A local Ray would start a Python worker per CPU as the driver connects; Tune starts
-            # its trial actors in workers of their own, so those would only compete for the CPUs
-            # while Ray starts (0.7 s of a tiny sweep's 12 s on 2 cores, BENCHMARKS.md).
-            local: dict[str, Any] = (
-                {"_system_config": {"prestart_worker_first_driver": False}} if address is None else {}
-            )
+            local: dict[str, Any] = dict(NO_WORKER_PRESTART) if address is None else {}
             ray.init(
                 address=address,
                 include_dashboard=False,
@@ -159,17 +153,7 @@ def _holds(nodes: list[dict[str, float]], cpu: float, gpu: float) -> bool:
 def _autoscaler_node_groups() -> list[dict[str, float]] | None:
     """The node types the cluster's autoscaler can add (empty: it can, of types Ray does not know), or None
     when the cluster cannot grow."""
-    import json
-
-    from ray._private.state import state
-    from ray.experimental.internal_kv import _internal_kv_get
-
-    config = state.get_cluster_config()  # reported by autoscalers that know their node groups
-    status = _internal_kv_get("__autoscaling_status")  # ray_constants.DEBUG_AUTOSCALING_STATUS, the monitor's
-    return autoscaling_node_groups(
-        [(dict(group.resources), group.max_count) for group in config.node_group_configs] if config else [],
-        json.loads(status).get("autoscaler_report") if status else None,
-    )
+    return autoscaling_node_groups(*autoscaler_view())
 
 
 def autoscaling_node_groups(
@@ -212,11 +196,7 @@ def stop_ray() -> None:
     """
     if not ray.is_initialized():
         return
-    # The driver's node. It holds Ray's processes only when ray.init started them here; connected
-    # to a cluster it holds none, and kill_monitor does nothing.
-    node = getattr(ray._private.worker, "_global_node", None)
-    if node is not None and hasattr(node, "kill_monitor"):
-        node.kill_monitor(check_alive=False)
+    kill_local_monitor()
     ray.shutdown()
 
 
@@ -246,77 +226,6 @@ def storage_root(storage: str | None) -> str:
 def experiment_dir(storage: str | None, name: str) -> str:
     """Where Ray keeps the sweep ``name``: its trials' checkpoints and results, and its experiment state."""
     return f"{storage_root(storage).rstrip('/')}/{name}"
-
-
-@contextmanager
-def result_files_left_unread() -> Iterator[None]:
-    """Ray's ``ExperimentAnalysis`` made in this block does not read every trial's result file into a
-    DataFrame.
-
-    ``Tuner.fit`` builds one for its ``ResultGrid`` after the last trial ends, and ``saved_trials`` one from
-    the saved state. Its DataFrames (``ResultGrid.get_dataframe``, ``Result.metrics_dataframe``) are all
-    that reads those files, and nothing here uses them: MLflow holds the results, the ``ResultGrid`` is
-    read only for its errors. Skipping it took the driver's peak at 10,000 near-zero trials from 2,684 to
-    2,274 MiB and the sweep's end after its last trial from ~20 to ~4 s; at 1,000, 1,006 to 910 MiB
-    (BENCHMARKS.md, 10,000 trials). Ray's method is put back when the block ends.
-    """
-    from ray.tune import ExperimentAnalysis
-
-    fetch = ExperimentAnalysis.__dict__["_fetch_trial_dataframes"]
-    ExperimentAnalysis._fetch_trial_dataframes = lambda self: {}  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        ExperimentAnalysis._fetch_trial_dataframes = fetch  # type: ignore[method-assign]
-
-
-def saved_trials(experiment_dir: str) -> list[Any]:
-    """A sweep's trials as Ray saved them (config, status, last result, storage), read by Ray's
-    ``ExperimentAnalysis`` without its DataFrames (``result_files_left_unread``)."""
-    from ray.tune import ExperimentAnalysis
-
-    with result_files_left_unread():
-        return list(ExperimentAnalysis(experiment_dir).trials)
-
-
-def saved_trial_ends(experiment_dir: str) -> list[tuple[str, dict[str, Any]]]:
-    """Each trial's status and last result as Ray saved them, read from the newest experiment-state file as
-    plain JSON: what ``saved_trials`` gives of them, without rebuilding every ``Trial`` (each unpickles its
-    storage, placement group and checkpoint manager). At 10,000 trials 1.1 to 2.5 s and +312 MiB at the
-    driver's peak, against 6.5 s and +565 MiB (BENCHMARKS.md). ``test_divergence`` holds the two equal."""
-    saved = newest_saved_state(experiment_dir)
-    if saved is None:
-        raise FileNotFoundError(f"no experiment state saved by Ray in {experiment_dir}")
-    return [
-        (json.loads(state)["status"], json.loads(runtime).get("last_result") or {})
-        for state, runtime in saved.content["trial_data"]
-    ]
-
-
-@dataclass
-class SavedState:
-    """Ray's newest experiment-state file of a sweep, as plain JSON: ``trial_data`` holds each trial's two
-    JSON texts (its state, its run metadata). ``filesystem`` and ``experiment_path`` are Ray's for the
-    storage (local or a bucket), ``file`` the state file's path on it."""
-
-    filesystem: Any
-    experiment_path: str
-    file: str
-    content: dict[str, Any]
-
-
-def newest_saved_state(experiment_dir: str) -> SavedState | None:
-    """The sweep's newest experiment state as Ray saved it, found as ``Tuner.restore`` finds it; None without
-    one."""
-    from ray.train._internal.storage import get_fs_and_path
-    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
-
-    filesystem, path = get_fs_and_path(experiment_dir)
-    newest = _find_newest_experiment_checkpoint(path, fs=filesystem)
-    if newest is None:
-        return None
-    with filesystem.open_input_stream(newest) as stream:
-        return SavedState(filesystem, path, newest, json.loads(stream.readall()))
 
 
 def gpus_per_trial(requested: float | str) -> float:
@@ -350,15 +259,6 @@ def _stderr_kept_unless_failing(enabled: bool) -> Iterator[None]:
         held.seek(0)
         sys.stderr.buffer.write(held.read())
         sys.stderr.flush()
-
-
-def _tunes_resume_hint_dropped(record: logging.LogRecord) -> bool:
-    """False for Tune's "Resume experiment with: Tuner.restore(...)" warning after Ctrl-C: the CLI prints its
-    own ``mixup-tune resume NAME``, and a user of the CLI has no trainable to hand ``Tuner.restore``.
-
-    Tune logs it on its ``ray.tune.tune`` logger (Ray 2.60); test_resume_integration finds it gone.
-    """
-    return "Tuner.restore(" not in record.getMessage()
 
 
 @contextmanager

@@ -10,35 +10,27 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from trainables.errors import first_line
-
 from .checks import check_while_ray_starts
 from .errors import UserError
 from .live import LiveView, configure, stop_drawing
-from .lost_checkpoints import repair_lost_checkpoints, warn_of
 from .optuna_study import open_storage, storage_url
-from .progress import SweepProgress, TrialProgress, value_text
 from .provenance import provenance_tags, runtime_env, source_files, uncommitted_diff, worker_modules
+from .ray_internals import repair_lost_checkpoints, result_files_left_unread, warn_of
 from .ray_session import (
     DEFAULT_STORAGE,
     connect_ray,
     environment,
     experiment_dir,
     gpus_per_trial,
-    result_files_left_unread,
-    saved_trial_ends,
     storage_root,
 )
 from .records import (
-    PROGRESS_METRIC,
     SweepRecord,
     check_tracking,
     configure_mlflow_client,
@@ -56,46 +48,18 @@ from .search import (
     swept_options,
     with_absolute_paths,
 )
-from .snapshots import log_snapshots
+from .snapshots import SnapshotDrawer, snapshot_writer
 from .spec import SpecError, SweepSpec, validate_spec
-from .status import recorded_trials
+from .sweep_end import (
+    SweepDrawing,
+    SweepOutcome,
+    best_finished,
+    count_trials,
+    finish,
+    has_unfinished_trials,
+)
 from .sync import SyncReport, UnreadableStorage, sync_sweep
-from .tracking import MlflowSweepCallback, mixup_trial, threads_per_trial
-
-
-@dataclass
-class SweepOutcome:
-    name: str
-    tracking_uri: str
-    experiment: str
-    experiment_id: str
-    parent_run_id: str
-    storage: str
-    planned: int = 0
-    skipped: int = 0  # already FINISHED in MLflow from an earlier run of this sweep
-    completed: int = 0
-    failed: int = 0
-    diverged: int = 0
-    interrupted: bool = False
-    black_box_targets: int = 0  # trials evaluated on the surrogate's adversarial examples
-    wall_seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-    backfilled_epochs: int = (
-        0  # epoch results copied from Ray's storage to MLflow (the store was down, or the driver died)
-    )
-    backfilled_runs: int = 0  # runs created that way
-    reconciled: int = 0  # runs a dead driver had left RUNNING
-    tracking_error: str | None = None  # MLflow could not be written at the end: `mixup-tune sync` later
-    optuna_storage: str = ""  # an Optuna sweep's study storage, for optuna-dashboard
-    # the best finished trial of the whole sweep, earlier runs of it included: (metric, value, its setting)
-    best: tuple[str, str, str] | None = None
-    finished_in_all: int = 0  # the sweep's FINISHED trials, earlier runs of it included
-
-    def add(self, report: SyncReport, counted: bool = True) -> None:
-        self.backfilled_epochs += report.epochs_logged
-        self.backfilled_runs += report.runs_created
-        if counted:  # at the start of a run: runs still RUNNING were left so by a dead driver
-            self.reconciled += report.reconciled
+from .tracking import CHECKPOINT_FILE, MlflowSweepCallback, mixup_trial, threads_per_trial
 
 
 def run_sweep(
@@ -106,8 +70,10 @@ def run_sweep(
     verbose: int = 1,
     check_data_locally: bool = True,
     restore: bool = False,
+    drawing: SweepDrawing | None = None,
 ) -> SweepOutcome:
-    """Run every trial of ``spec`` not already FINISHED in MLflow.
+    """Run every trial of ``spec`` not already FINISHED in MLflow; ``drawing`` is what its record draws (the
+    CLI hands in the analysis's).
 
     With ``restore`` (``mixup-tune resume``), unfinished trials continue from
     their last checkpoint in Ray's storage when it holds any; ``run`` always
@@ -115,6 +81,7 @@ def run_sweep(
     Ray's saved state.
     """
     started = time.monotonic()
+    drawing = drawing or SweepDrawing()
     configure_mlflow_client()
     # Inside a Ray job (`ray job submit`) Ray sets RAY_ADDRESS to the job's cluster, which ray.init joins: a
     # cluster, as with --address (nothing is started here, and its nodes load their own data).
@@ -145,7 +112,7 @@ def run_sweep(
             storage=sweep_dir,
             algorithm=spec.tune.algorithm,
             log_model=spec.logs_models,
-            snapshots=log_snapshots,
+            snapshots=snapshot_writer(drawing.draw_snapshot),
             provenance=provenance_tags(spec),
         )
         if not restore:  # at once, for `status`: the parent may stand a while before Tune starts
@@ -181,7 +148,9 @@ def run_sweep(
             record.parent_run_id,
             sweep_dir,
         )
-        return _run_trials(spec, record, lease, outcome, started, address, root, verbose, restore, optuna_url)
+        return _run_trials(
+            spec, record, lease, outcome, started, address, root, verbose, restore, optuna_url, drawing
+        )
     finally:
         lease.release()
 
@@ -197,6 +166,7 @@ def _run_trials(
     verbose: int,
     restore: bool,
     optuna_url: str,
+    drawing: SweepDrawing,
 ) -> SweepOutcome:
     """The leased part of ``run_sweep``: MLflow caught up with Ray's storage, then Tune, then the record
     closed."""
@@ -211,7 +181,7 @@ def _run_trials(
         else:  # a dead driver's runs of trials Ray has not finished: KILLED, until their trials run again
             record.close_trial_runs()
 
-    restore = restore and tune.Tuner.can_restore(sweep_dir) and _has_unfinished_trials(sweep_dir)
+    restore = restore and tune.Tuner.can_restore(sweep_dir) and has_unfinished_trials(sweep_dir)
     if optuna_url:
         outcome.optuna_storage = optuna_url
         record.client.set_tag(record.parent_run_id, tags.OPTUNA_STORAGE, optuna_url)
@@ -224,7 +194,7 @@ def _run_trials(
         outcome.skipped = len(grid_points(spec)) - outcome.planned if spec.tune.algorithm == "grid" else 0
         record.set_trial_count(outcome.planned + outcome.skipped)
         if outcome.planned == 0:  # everything already FINISHED: nothing to start Ray for
-            return _finish(record, outcome, started, spec)
+            return finish(record, outcome, started, spec, drawing)
     connect_ray(address, runtime_env(spec))
     trainable = tune.with_resources(
         tune.with_parameters(
@@ -240,7 +210,7 @@ def _run_trials(
             # A previous driver died or was stopped: Ray's own restore brings back
             # checkpoints and the pickled MlflowSweepCallback, which finds its runs again by their tags.
             # First, a checkpoint it still names but deleted before it died is replaced by a newer one.
-            warn_of(repair_lost_checkpoints(sweep_dir))
+            warn_of(repair_lost_checkpoints(sweep_dir, CHECKPOINT_FILE))
             tuner = tune.Tuner.restore(sweep_dir, trainable, resume_unfinished=True, resume_errored=True)
             outcome.planned = -1
         else:
@@ -277,7 +247,7 @@ def _run_trials(
                         spec.tune.mode,
                         swept_options(spec),
                         outcome.skipped,
-                        _best_finished(record, spec)[0] if outcome.skipped else None,
+                        best_finished(record, spec)[0] if outcome.skipped else None,
                     ),
                 ),
             )
@@ -295,123 +265,19 @@ def _run_trials(
         # end reads Ray's saved state and MLflow back, so that the two do not add up at the driver's peak
         # (BENCHMARKS.md, 10,000 trials)
         del tuner, results
-        _count_trials(outcome, sweep_dir)
+        count_trials(outcome, sweep_dir)
     except KeyboardInterrupt:
         outcome.interrupted = True
-    return _finish(record, outcome, started, spec, replay=restore)
+    return finish(record, outcome, started, spec, drawing, replay=restore)
 
 
-def _count_trials(outcome: SweepOutcome, sweep_dir: str) -> None:
-    """Count trial ends from Ray's saved experiment state: what `resume` will act on.
-
-    After Ctrl-C, ``Tuner.fit`` returns normally and its in-memory results look
-    terminated, while the saved state rightly keeps the unfinished trials PENDING.
-    """
-    trials = saved_trial_ends(sweep_dir)
-    for status, last_result in trials:
-        if status == "ERROR":
-            outcome.failed += 1
-        elif status != "TERMINATED":
-            outcome.interrupted = True
-        elif last_result.get("diverged"):
-            outcome.diverged += 1
-        else:
-            outcome.completed += 1
-    if outcome.planned == -1:
-        outcome.planned = len(trials)
-
-
-def _has_unfinished_trials(sweep_dir: str) -> bool:
-    """Whether Ray's saved state lists a trial that is not TERMINATED (so a restore has work to do)."""
-    try:
-        trials = saved_trial_ends(sweep_dir)
-    except Exception:  # unreadable or partial state: start the sweep afresh
-        return False
-    return any(status != "TERMINATED" for status, _ in trials)
-
-
-def _finish(
-    record: SweepRecord, outcome: SweepOutcome, started: float, spec: SweepSpec, replay: bool = False
-) -> SweepOutcome:
-    """Copy to MLflow what the callback could not log, run the evaluations that need the whole sweep, close
-    the record.
-
-    The callback logged everything unless the store failed mid-sweep (the
-    record went offline), the sweep was stopped (epochs held back for a
-    batch), or Ray restored the sweep (its callback is the one unpickled from
-    the saved state, with a record of its own: ``replay``). Only then is Ray's
-    storage replayed into MLflow. If MLflow is still unreachable, every
-    result stays in Ray's storage and the summary says how to copy it over
-    later (``mixup-tune sync``).
-    """
-    behind = replay or outcome.interrupted or record.offline_reason is not None
-    try:
-        if behind and tune.Tuner.can_restore(outcome.storage):
-            try:
-                outcome.add(sync_sweep(record, outcome.storage), counted=False)
-            except UnreadableStorage as error:
-                outcome.errors.append(str(error))
-        if spec.black_box is not None and not outcome.interrupted:
-            from .black_box import evaluate_black_box  # torch: imported only for the sweeps that need it
-
-            try:
-                outcome.black_box_targets = evaluate_black_box(record, spec)
-            except Exception as error:  # the trials' records stand; report, do not lose them
-                outcome.errors.append(f"black-box evaluation failed: {first_line(error)}")
-                outcome.failed += 1
-        if not outcome.interrupted and outcome.completed + outcome.skipped >= 2:
-            _log_comparison(record, spec)
-        record.close("KILLED" if outcome.interrupted else "FAILED" if outcome.failed else "FINISHED")
-    except Exception as error:  # MLflow is down: nothing is lost, Ray's storage holds it
-        outcome.tracking_error = first_line(error)
-    else:
-        _read_best(record, spec, outcome)
-    outcome.wall_seconds = time.monotonic() - started
-    return outcome
-
-
-def _read_best(record: SweepRecord, spec: SweepSpec, outcome: SweepOutcome) -> None:
-    """The summary's best, over every run of the sweep, read after the record is closed."""
-    if record.offline_reason is not None:
-        return
-    try:
-        best, outcome.finished_in_all = _best_finished(record, spec)
-    except MlflowException as error:  # the store went away after the close: the summary lacks its best row
-        print(f"mixup-tune: warning: the sweep's best was not read: {first_line(error)}", file=sys.stderr)
-        return
-    if best is not None and best.value is not None:
-        outcome.best = (spec.tune.metric, value_text(best.value), best.label)
-
-
-def _best_finished(record: SweepRecord, spec: SweepSpec) -> tuple[TrialProgress | None, int]:
-    """The best of the sweep's FINISHED trials in MLflow, from every run of it, and how many there are."""
-    progress_metric = PROGRESS_METRIC[spec.trainable.task]
-    trials = recorded_trials(record, swept_options(spec), spec.tune.metric, progress_metric)
-    finished = [trial for trial in trials if trial.status == "finished"]
-    best = SweepProgress(spec.name, spec.tune.metric, spec.tune.mode, len(finished), 0.0, finished).best
-    return best, len(finished)
-
-
-def _log_comparison(record: SweepRecord, spec: SweepSpec) -> None:
-    """The comparison figures and the table over seeds, on the parent run; a failure here only warns."""
-    try:
-        from analysis.compare import log_comparison  # matplotlib and Optuna: only at a sweep's end
-
-        log_comparison(
-            record.sweep, record.tracking_uri, spec.tune.metric, spec.tune.mode, record.parent_run_id
-        )
-    except Exception as error:  # the sweep's records stand without its figures; `analyze` draws them again
-        print(
-            f"mixup-tune: warning: the comparison figures were not logged: {first_line(error)}",
-            file=sys.stderr,
-        )
-
-
-def sync_recorded_sweep(tracking_uri: str, name: str, storage: str | None = None) -> SyncReport:
+def sync_recorded_sweep(
+    tracking_uri: str, name: str, storage: str | None = None, draw_snapshot: SnapshotDrawer | None = None
+) -> SyncReport:
     """``mixup-tune sync``: backfill MLflow from Ray's storage, then close the record as Ray's state says."""
     configure_mlflow_client()
     client = check_tracking(tracking_uri)
-    record = SweepRecord.find(client, name, snapshots=log_snapshots)
+    record = SweepRecord.find(client, name, snapshots=snapshot_writer(draw_snapshot))
     if tags.PLUGINS in record.run_tags:  # its trials' keys name the plugins' code: import it first
         load_sweep_spec(client, name)
     sweep_dir = experiment_dir(storage, name) if storage else record.storage

@@ -45,7 +45,7 @@ class SyncReport:
 def sync_sweep(record: SweepRecord, experiment_dir: str) -> SyncReport:
     """Bring the sweep's MLflow record up to date with Ray's stored results. Runs left RUNNING stay so: the
     caller closes the record."""
-    from .ray_session import saved_trials
+    from .ray_internals import saved_trials
 
     report = SyncReport()
     record = record.fresh()  # MLflow is the truth here, not what the sweep's callback believes it wrote

@@ -27,6 +27,8 @@ from ray.tune import Callback
 
 from trainables import TrainConfig
 
+from .ray_internals import error_file_name, forget_statistics
+
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
@@ -141,7 +143,7 @@ def error_text(trial: Trial, limit: int = 4000) -> str:
     From the driver's staging directory during the sweep, else from Ray's
     storage, where it also is after the driver is gone (``sync``).
     """
-    name = trial.run_metadata.error_filename
+    name = error_file_name(trial)
     directories: list[str | None] = [trial.path] if trial.path and "://" not in trial.path else []
     try:
         directories.insert(0, trial.local_path)
@@ -151,22 +153,6 @@ def error_text(trial: Trial, limit: int = 4000) -> str:
         if name and directory and Path(directory, name).exists():
             return Path(directory, name).read_text(errors="replace")[-limit:]
     return "trial failed (no error file found)"
-
-
-def forget_statistics(trial: Trial) -> None:
-    """Drop the running statistics Ray keeps of every metric of a trial that has ended.
-
-    For each numeric result key Ray keeps the min, max, mean and the last 5 and 10 values (two deques), for
-    every trial, to the sweep's end, in the driver and in each snapshot of its saved state. Nothing here
-    reads them (MLflow holds the results; Ray's saved state keeps each trial's last result), and a trial
-    that has ended reports nothing more. With ~26 such keys they were ~55 KB of the ~170 KB the driver
-    grew by per trial (BENCHMARKS.md, 10,000 trials). Both go together, so should Ray ever update them
-    again it starts them afresh; a Ray without them is left as it is.
-    """
-    metadata = getattr(trial, "run_metadata", None)
-    if metadata is not None and getattr(metadata, "metric_analysis", None):
-        metadata.metric_analysis = {}
-        metadata.metric_n_steps = {}
 
 
 class MlflowSweepCallback(Callback):

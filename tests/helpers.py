@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import io
 import os
 import random
 import shutil
@@ -69,6 +70,22 @@ def start_sweep(
         start_new_session=True,
         env={**os.environ, **(env or {})},
     )
+
+
+def cli_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``mixup-tune ARGS`` called in this test process, in ``cwd``: stdout and stderr as text, and the exit
+    code. For commands that start no Ray (``runs``, ``analyze``, ``status``, ``plan``), where a subprocess
+    only adds its imports (3 to 4 s each on a 2-core machine); the tests of what a user's shell sees (one
+    line on stderr, exit 2) keep a real process."""
+    from mixup_tune.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's --version, --help and usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(["mixup-tune", *args], code, out.getvalue(), err.getvalue())
 
 
 def run_spec(

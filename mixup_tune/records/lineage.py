@@ -15,7 +15,8 @@ from typing import Any
 
 from mlflow.data import sources
 from mlflow.entities import Dataset, DatasetInput, InputTag
-from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+from ..mlflow_internals import DATASET_CONTEXT_TAG, source_type
 
 
 def dataset_input(result: dict[str, Any]) -> DatasetInput:
@@ -26,11 +27,11 @@ def dataset_input(result: dict[str, Any]) -> DatasetInput:
     dataset = Dataset(
         name=str(result["dataset"]),
         digest=str(result["dataset_digest"]),
-        source_type=source._get_source_type(),  # "local", as mlflow.log_input would record it
+        source_type=source_type(source),  # "local", as mlflow.log_input would record it
         source=source.to_json(),
         profile=json.dumps(profile),
     )
-    tags = [InputTag(MLFLOW_DATASET_CONTEXT, "train")]
+    tags = [InputTag(DATASET_CONTEXT_TAG, "train")]
     if "label_noise_seed" in result:
         tags += [
             InputTag("label_noise_seed", str(result["label_noise_seed"])),

@@ -20,9 +20,8 @@ from trainables.errors import first_line
 from trainables.plugins import provenance
 
 from ..errors import UserError
+from ..mlflow_internals import create_sqlite_store, read_runs
 from . import tags
-from .bulk_read import read_runs
-from .new_store import create_sqlite_store
 
 
 def default_tracking_uri() -> str:
@@ -114,7 +113,8 @@ def find_runs(
     status: str | None = None,
 ) -> list[Any]:
     """Runs of a sweep by tags (and status), across all experiments unless given, as ``search_runs`` finds
-    them: read in bulk from a SQL store (``bulk_read``), searched page by page on a tracking server."""
+    them: read in bulk from a SQL store (``mlflow_internals.bulk_read``), searched page by page on a tracking
+    server."""
     if experiment_ids is None:
         experiment_ids = [e.experiment_id for e in client.search_experiments()]
     wanted = {tags.SWEEP: sweep, tags.ROLE: role}

@@ -30,12 +30,12 @@ from typing import Any, Protocol
 import yaml
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.tracking import MlflowClient
-from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, path_not_unique, validate_param_and_metric_name
 
 from trainables import TrainConfig
 from trainables.errors import first_line
 
 from ..errors import UserError
+from ..mlflow_internals import metric_name_ok
 from . import tags
 from .lineage import dataset_input
 from .names import MODEL_DIR, MODEL_FILE, PROGRESS_METRIC, RELIABILITY_ARTIFACT, is_metric
@@ -396,11 +396,7 @@ class SweepRecord:
         refused: set[str] = self.__dict__.setdefault("_refused_names", set())  # none in an older pickle
         if name in refused:
             return False
-        if (
-            validate_param_and_metric_name(name)
-            and len(name) <= MAX_ENTITY_KEY_LENGTH
-            and not path_not_unique(name)
-        ):
+        if metric_name_ok(name):
             return True
         refused.add(name)
         print(

@@ -11,7 +11,7 @@ import pytest
 from helpers import CLI
 from mlflow.tracking import MlflowClient
 
-from mixup_tune.ray_session import saved_trial_ends, saved_trials
+from mixup_tune.ray_internals import saved_trial_ends, saved_trials
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ import torch
 from helpers import CLI, STORAGE_MODES, kill_session, start_sweep, tracking_store
 from mlflow.tracking import MlflowClient
 
-from mixup_tune.lost_checkpoints import repair_lost_checkpoints
-from mixup_tune.ray_session import saved_trials
+from mixup_tune.ray_internals import repair_lost_checkpoints, saved_trials
 from mixup_tune.records import parse_param
+from mixup_tune.tracking import CHECKPOINT_FILE
 from trainables import TrainConfig, train
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ def _lose_checkpoints(experiment_dir: Path) -> str:
     first should resume from."""
     state_files = sorted(experiment_dir.glob("experiment_state-*.json"))
     before = state_files[-1].read_bytes()
-    assert repair_lost_checkpoints(str(experiment_dir)) == []
+    assert repair_lost_checkpoints(str(experiment_dir), CHECKPOINT_FILE) == []
     assert state_files[-1].read_bytes() == before, "nothing lost: the state is not rewritten"
     first, second = sorted(saved_trials(str(experiment_dir)), key=lambda trial: trial.trial_id)
     kept_results = first.run_metadata.checkpoint_manager.best_checkpoint_results

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import CLI
+from helpers import CLI, cli_in_process
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
@@ -74,6 +74,12 @@ class Sweep:
         return self.client.search_runs([experiment.experiment_id], query)
 
 
+# What does not depend on the store (Ray's scheduling, the CLI, training, the figures) runs on sqlite only;
+# the record contract runs in every storage mode. (`runs` and `analyze` read a SQL store in bulk and a
+# server by search: tests/mlflow_internals/test_bulk_read.py holds the two equal, on sqlite and PostgreSQL.)
+ONCE = pytest.mark.parametrize("tracking_uri", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(scope="module")
 def sweep(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     workdir = tmp_path_factory.mktemp("sweep")
@@ -101,6 +107,7 @@ def test_one_parent_and_one_nested_child_per_trial(sweep: Sweep) -> None:
     }
 
 
+@ONCE
 def test_max_concurrent_trials_runs_the_trials_one_at_a_time(sweep: Sweep) -> None:
     # Two CPUs and one per trial: without the limit, two trials run side by side.
     spans = sorted((c.info.start_time, c.info.end_time) for c in sweep.runs("trial"))
@@ -193,20 +200,23 @@ def test_the_parent_run_holds_the_comparison(sweep: Sweep) -> None:
     } <= logged
 
 
+@ONCE
 def test_version_prints_the_code_version_the_runs_log(sweep: Sweep) -> None:
     import mixup_tune as package
 
-    done = mixup_tune("--version", cwd=sweep.workdir)
+    done = cli_in_process("--version", cwd=sweep.workdir)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     logged = {run.data.tags["mixup_tune.code_version"] for run in sweep.runs("trial")}
     assert {done.stdout.removeprefix(f"mixup-tune {package.__version__}, code version ").strip()} == logged
 
 
+@ONCE
 def test_quiet_leaves_out_the_live_view_but_keeps_the_summary(sweep: Sweep) -> None:
     assert f"sweep {sweep.name}: " not in sweep.first.stdout  # the live view's line
     assert "trials run" in sweep.first.stdout and "completed" in sweep.first.stdout
 
 
+@ONCE
 def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> None:
     """Ray, reused workers and MLflow change nothing: the numbers are those of trainables.train."""
     torch.set_num_threads(1)  # as in a Ray worker with one CPU
@@ -221,8 +231,9 @@ def test_a_logged_trial_equals_the_same_config_trained_alone(sweep: Sweep) -> No
     assert [m.value for m in logged] == [epoch["test_error"] for epoch in alone]
 
 
+@ONCE
 def test_runs_lists_every_trial(sweep: Sweep) -> None:
-    result = mixup_tune(
+    result = cli_in_process(
         "runs",
         sweep.name,
         "--tracking-uri",
@@ -246,9 +257,10 @@ def test_runs_lists_every_trial(sweep: Sweep) -> None:
     assert len(table) == 4 and set(table["alpha"]) == {0, 1}
 
 
+@ONCE
 def test_analyze_writes_figure_table_and_report_and_logs_them(sweep: Sweep) -> None:
     out = sweep.workdir / "analysis"
-    result = mixup_tune(
+    result = cli_in_process(
         "analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir
     )
     assert result.returncode == 0, result.stderr
@@ -267,7 +279,7 @@ def test_analyze_writes_figure_table_and_report_and_logs_them(sweep: Sweep) -> N
     expected = {"runs.csv", "bias_variance.csv", "bias_variance.png", "bias_variance.pdf", "report.md"}
     assert {f"analysis/{name}" for name in expected} <= logged
     again = sweep.workdir / "again"
-    mixup_tune(
+    cli_in_process(
         "analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(again), cwd=sweep.workdir
     )
     for name in expected:  # the same runs give the same bytes
@@ -437,6 +449,21 @@ def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) 
         )
 
 
+def test_plan_creates_nothing_in_any_store(sweep: Sweep, tmp_path: Path) -> None:
+    """``plan`` reads the store (what finished) and writes nothing to it: no experiment, no run."""
+    (tmp_path / "planned.yaml").write_text(
+        TINY_SPEC.format(name="planned").replace("mixup-integration", "mixup-planned")
+    )
+    before = len(sweep.client.search_runs([e.experiment_id for e in sweep.client.search_experiments()]))
+    planned = cli_in_process("plan", "planned.yaml", "--tracking-uri", sweep.tracking_uri, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert re.search(r"trials `run` starts\s+│\s+4\b", planned.stdout), planned.stdout
+    assert sweep.client.get_experiment_by_name("mixup-planned") is None
+    after = len(sweep.client.search_runs([e.experiment_id for e in sweep.client.search_experiments()]))
+    assert after == before and sorted(p.name for p in tmp_path.iterdir()) == ["planned.yaml"]
+
+
+@ONCE
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
     commands = [
         [CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri]

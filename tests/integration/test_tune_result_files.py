@@ -20,7 +20,7 @@ os.environ["RAY_AUTH_MODE"] = "token"
 import ray
 from ray import tune
 from ray.tune import ExperimentAnalysis
-from mixup_tune.ray_session import result_files_left_unread
+from mixup_tune.ray_internals import result_files_left_unread
 
 def trainable(config):
     for step in range(3):

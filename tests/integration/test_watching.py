@@ -1,6 +1,10 @@
 """Watching a sweep, through the installed command: ``plan`` before it, the live view and ``status`` while
-it runs, and ``status`` after it, against what MLflow holds. A real local Ray, real MLflow stores (sqlite and
-a server), real training.
+it runs, and ``status`` after it, against what MLflow holds. A real local Ray, a real MLflow store, real
+training.
+
+On sqlite only: watching reads the record through the client, whose storage modes the record contract tests
+cover (test_sweep_integration, test_bulk_read). That ``plan`` creates nothing holds in every mode:
+``test_plan_creates_nothing_in_any_store``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import CLI
+from helpers import CLI, cli_in_process
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
 
 pytestmark = pytest.mark.integration
+SQLITE = pytest.mark.parametrize("tracking_uri", ["sqlite"], indirect=True)
 
 TRIALS = 8
 EPOCHS = 300  # about 3 s a trial on a CI core: the sweep's trials take ~12 s, two at a time
@@ -84,7 +89,8 @@ class Watched:
     logged_meanwhile: list[str] = field(default_factory=list)  # the parent's analysis/ artifacts after them
 
     def mixup_tune(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return mixup_tune(*args, "--tracking-uri", self.tracking_uri, cwd=self.workdir)
+        """A look from this process (``status``, ``analyze``, ``plan``): none starts Ray."""
+        return cli_in_process(*args, "--tracking-uri", self.tracking_uri, cwd=self.workdir)
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +159,7 @@ def watched(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Watc
     return watched
 
 
+@SQLITE
 def test_plan_counts_the_trials_run_then_runs_and_creates_nothing(watched: Watched) -> None:
     assert watched.plan.returncode == 0, watched.plan.stderr
     assert re.search(rf"trials `run` starts\s+│\s+{TRIALS}\b", watched.plan.stdout), watched.plan.stdout
@@ -162,6 +169,7 @@ def test_plan_counts_the_trials_run_then_runs_and_creates_nothing(watched: Watch
     assert len(_mlflow_trials(MlflowClient(watched.tracking_uri), watched.name)) == TRIALS
 
 
+@SQLITE
 def test_plan_after_the_run_skips_what_finished_and_counts_a_new_axis_value(watched: Watched) -> None:
     again = watched.mixup_tune("plan", "sweep.yaml")
     assert again.returncode == 0, again.stderr
@@ -174,6 +182,7 @@ def test_plan_after_the_run_skips_what_finished_and_counts_a_new_axis_value(watc
     assert re.search(r"alpha\s+│\s+1\s+│\s+0\s+│\s+4", grown.stdout), grown.stdout
 
 
+@SQLITE
 def test_status_during_the_sweep_matches_mlflow(watched: Watched) -> None:
     midway = [look for look in watched.during if _midway(look[1])]
     assert midway, f"status never caught trials finished and running in {len(watched.during)} looks"
@@ -191,6 +200,7 @@ def test_status_during_the_sweep_matches_mlflow(watched: Watched) -> None:
         assert status["pending"] == TRIALS - len(seen) + sum(s == "stopped" for s, _ in seen.values())
 
 
+@SQLITE
 def test_status_after_the_sweep_equals_mlflow(watched: Watched) -> None:
     done = watched.mixup_tune("status", watched.name, "--json")
     assert done.returncode == 0, done.stderr
@@ -222,6 +232,7 @@ def test_status_after_the_sweep_equals_mlflow(watched: Watched) -> None:
     assert "no driver is running it" in table.stdout
 
 
+@SQLITE
 def test_status_watch_follows_the_sweep_to_its_end(watched: Watched) -> None:
     assert watched.watch is not None and watched.watch.returncode == 0, watched.watch
     lines = [line for line in watched.watch.stdout.splitlines() if _LIVE_LINE.match(line)]
@@ -229,6 +240,7 @@ def test_status_watch_follows_the_sweep_to_its_end(watched: Watched) -> None:
     assert "FINISHED: no driver is running it" in watched.watch.stdout
 
 
+@SQLITE
 def test_the_live_view_without_a_terminal_prints_a_line_at_most_every_10_s(watched: Watched) -> None:
     lines = [(at, line) for at, line in watched.output if _LIVE_LINE.match(line)]
     assert len(lines) >= 2, watched.output
@@ -241,6 +253,7 @@ def test_the_live_view_without_a_terminal_prints_a_line_at_most_every_10_s(watch
     assert any(re.search(rf"running.*ETA \d.*\[alpha=\d seed=\d: \d+/{EPOCHS}\]", line) for _, line in lines)
 
 
+@SQLITE
 def test_analyze_on_a_running_sweep_refuses_or_marks_every_file_partial(watched: Watched) -> None:
     plain, partial = watched.analyzed
     assert plain.returncode == 2 and "is still running" in plain.stderr and "--partial" in plain.stderr
@@ -257,6 +270,7 @@ def test_analyze_on_a_running_sweep_refuses_or_marks_every_file_partial(watched:
     assert watched.logged_meanwhile == []
 
 
+@SQLITE
 def test_the_parent_run_holds_the_comparison_figures(watched: Watched) -> None:
     client = MlflowClient(watched.tracking_uri)
     logged = {a.path for a in client.list_artifacts(looked_parent(client, watched.name), "comparison")}
@@ -268,6 +282,7 @@ def test_the_parent_run_holds_the_comparison_figures(watched: Watched) -> None:
     } <= logged, logged
 
 
+@SQLITE
 def test_status_of_an_unknown_sweep_is_one_line_and_exit_2(watched: Watched) -> None:
     missing = watched.mixup_tune("status", "no-such-sweep")
     assert missing.returncode == 2

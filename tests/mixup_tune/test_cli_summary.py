@@ -11,7 +11,8 @@ import re
 import pytest
 
 from mixup_tune import cli
-from mixup_tune.runner import SweepOutcome
+from mixup_tune.summary import print_summary
+from mixup_tune.sweep_end import SweepOutcome
 
 STORE = "sqlite:////tmp/sweeps/mlflow.db"
 
@@ -22,7 +23,7 @@ def _outcome(**fields: object) -> SweepOutcome:
 
 def _printed(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0, **fields: object) -> str:
     args = cli._parser().parse_args(argv)
-    assert cli._summarise(_outcome(**fields), args.ui_port) == code
+    assert print_summary(cli.console, _outcome(**fields), args.ui_port) == code
     return capsys.readouterr().out
 
 

@@ -1,5 +1,5 @@
-"""A new sqlite store copied from the migrated template (mixup_tune.records.new_store) against MLflow's own
-new store as the oracle: the same schema, rows and default experiment, and a store that works."""
+"""A new sqlite store copied from the migrated template (mixup_tune.mlflow_internals.new_store) against
+MLflow's own new store as the oracle: the same schema, rows and default experiment, and a store that works."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from mixup_tune.mlflow_internals.new_store import CACHE_VARIABLE, create_sqlite_store
 from mixup_tune.records import check_tracking
-from mixup_tune.records.new_store import CACHE_VARIABLE, create_sqlite_store
 
 VARIES = {"creation_time", "last_update_time"}  # of the default experiment: when the store was made
 

@@ -30,8 +30,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .ray_session import newest_saved_state
-from .tracking import CHECKPOINT_FILE
+from .experiment_state import newest_saved_state
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Repair:
         )
 
 
-def repair_lost_checkpoints(experiment_dir: str) -> list[Repair]:
+def repair_lost_checkpoints(experiment_dir: str, checkpoint_file: str) -> list[Repair]:
     """Point each unfinished trial whose saved latest checkpoint is gone at the newest one its dead driver
     registered, rewriting Ray's newest experiment-state file in place; return what was repaired (nothing,
     and the file untouched, when every checkpoint is there)."""
@@ -62,7 +61,9 @@ def repair_lost_checkpoints(experiment_dir: str) -> list[Repair]:
     trial_data = saved.content["trial_data"]
     repairs = []
     for index, (state_json, runtime_json) in enumerate(trial_data):
-        repaired = _repaired_trial(saved.filesystem, saved.experiment_path, state_json, runtime_json)
+        repaired = _repaired_trial(
+            saved.filesystem, saved.experiment_path, state_json, runtime_json, checkpoint_file
+        )
         if repaired is not None:
             trial_data[index], repair = repaired
             repairs.append(repair)
@@ -76,7 +77,7 @@ def repair_lost_checkpoints(experiment_dir: str) -> list[Repair]:
 
 
 def _repaired_trial(
-    filesystem: Any, experiment_path: str, state_json: str, runtime_json: str
+    filesystem: Any, experiment_path: str, state_json: str, runtime_json: str, checkpoint_file: str
 ) -> tuple[list[str], Repair] | None:
     """The trial's two saved JSON texts with its checkpoints repaired, or None when it needs nothing."""
     from ray.train import Checkpoint
@@ -97,14 +98,14 @@ def _repaired_trial(
     # where the trial is now: the experiment may have moved since (Ray maps its saved paths the same way)
     trial_path = f"{experiment_path}/{storage.trial_dir_name}"
     lost = saved.path.rsplit("/", 1)[-1]
-    if _holds_checkpoint(filesystem, trial_path, lost):
+    if _holds_checkpoint(filesystem, trial_path, lost, checkpoint_file):
         return None
 
     saved_dir = saved.path.rsplit("/", 1)[0]  # in the saved layout, as Ray's other paths are
     registered = [
         _TrainingResult(checkpoint=Checkpoint(f"{saved_dir}/{name}", saved.filesystem), metrics=result)
         for name, result in _checkpointed_results(filesystem, trial_path)
-        if _holds_checkpoint(filesystem, trial_path, name)
+        if _holds_checkpoint(filesystem, trial_path, name, checkpoint_file)
     ]
     found = registered[-1] if registered else None
     # all of them: Ray deletes those over num_to_keep when the trial registers its next checkpoint
@@ -118,12 +119,12 @@ def _repaired_trial(
     return [json.dumps(state, indent=2, cls=TuneFunctionEncoder), metadata.get_json_state()], repair
 
 
-def _holds_checkpoint(filesystem: Any, trial_path: str, name: str) -> bool:
-    """Whether the trial's checkpoint directory ``name`` holds a checkpoint file (a directory Ray had begun
-    to delete may not)."""
+def _holds_checkpoint(filesystem: Any, trial_path: str, name: str, checkpoint_file: str) -> bool:
+    """Whether the trial's checkpoint directory ``name`` holds its ``checkpoint_file`` (a directory Ray had
+    begun to delete may not)."""
     from pyarrow.fs import FileType
 
-    return bool(filesystem.get_file_info(f"{trial_path}/{name}/{CHECKPOINT_FILE}").type == FileType.File)
+    return bool(filesystem.get_file_info(f"{trial_path}/{name}/{checkpoint_file}").type == FileType.File)
 
 
 def _checkpointed_results(filesystem: Any, trial_path: str) -> list[tuple[str, dict[str, Any]]]:

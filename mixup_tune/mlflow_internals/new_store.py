@@ -8,7 +8,7 @@ datasets' cache), and later ones are copies of it. The template holds no
 experiment: MLflow adds its default experiment when it first opens the copy,
 with the artifact location it would have given it. Wherever the fast way
 fails (no cache to write, a file system without hard links), MLflow makes the
-store its own way. ``tests/mixup_tune/test_new_store.py`` holds the copy equal
+store its own way. ``tests/mlflow_internals/test_new_store.py`` holds the copy equal
 to a store MLflow makes.
 """
 

@@ -1,8 +1,8 @@
-"""The bulk read of a sweep's runs from MLflow's SQL store (mixup_tune.records.bulk_read) against MLflow's
-own ``search_runs`` as the oracle, on sqlite and on PostgreSQL: the same runs, in the same order, with the
-same info, params, tags and latest metrics (NaN, infinities and several steps included); deleted runs and
-experiments, other sweeps and other roles left out alike. (A tracking server's client is searched instead:
-every integration test's server and PostgreSQL modes read through that.)"""
+"""The bulk read of a sweep's runs from MLflow's SQL store (mixup_tune.mlflow_internals.bulk_read) against
+MLflow's own ``search_runs`` as the oracle, on sqlite and on PostgreSQL: the same runs, in the same order,
+with the same info, params, tags and latest metrics (NaN, infinities and several steps included); deleted
+runs and experiments, other sweeps and other roles left out alike. (A tracking server's client is searched
+instead: every integration test's server and PostgreSQL modes read through that.)"""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from helpers import postgres_server
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from mixup_tune.mlflow_internals.bulk_read import read_runs
 from mixup_tune.records import find_runs, tags
-from mixup_tune.records.bulk_read import read_runs
 from mixup_tune.records.store import _searched, _sweep_filter
 
 SWEEP = "mixup_cifar-10.a"  # every kind of character a sweep name may have (spec.py)

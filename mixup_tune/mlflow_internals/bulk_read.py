@@ -11,7 +11,7 @@ time descending, then run id); only their dataset inputs and model outputs,
 which nothing here reads, are left empty.
 
 A tracking server has no such path: its client gets None and searches.
-``tests/mixup_tune/test_bulk_read.py`` holds this equal to ``search_runs`` on
+``tests/mlflow_internals/test_bulk_read.py`` holds this equal to ``search_runs`` on
 sqlite and PostgreSQL, NaN metrics, deleted runs and other sweeps included.
 """
 
