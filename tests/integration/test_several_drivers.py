@@ -79,6 +79,9 @@ def _epochs_once(client: MlflowClient, run_id: str, epochs: int) -> None:
     assert sorted(int(m.step) for m in history) == list(range(1, epochs + 1)), "every epoch exactly once"
 
 
+# The scenario once, on sqlite: the lease's reads and writes run in every storage mode in
+# tests/mixup_tune/test_lease.py, without a minute of training per mode.
+@pytest.mark.parametrize("tracking_uri", ["sqlite"], indirect=True)
 def test_one_driver_per_sweep_and_sweeps_side_by_side(tmp_path: Path, tracking_uri: str) -> None:
     (tmp_path / "shared.yaml").write_text(SPEC)
     (tmp_path / "neighbour.yaml").write_text(NEIGHBOUR)

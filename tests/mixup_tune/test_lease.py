@@ -1,13 +1,13 @@
-"""The sweep lease against a real MLflow store: who may drive a sweep, when a dead driver's lease is taken
-over, and the heartbeat that keeps a live one (real drivers: tests/integration/test_several_drivers.py)."""
+"""The sweep lease against each kind of real MLflow store (sqlite, a server, a server on PostgreSQL: the
+``tracking_uri`` fixture): who may drive a sweep, when a dead driver's lease is taken over, and the heartbeat
+that keeps a live one. Real drivers, on sqlite: tests/integration/test_several_drivers.py."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
@@ -30,8 +30,14 @@ from mixup_tune.records.lease import _process_space as process_space
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> MlflowClient:
-    return MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+def client(tracking_uri: str) -> Iterator[MlflowClient]:
+    """One store per storage mode for the module; each test's experiments are deleted after it, so that the
+    next test finds none of its sweeps (every test names its sweep "s")."""
+    client = MlflowClient(tracking_uri)
+    yield client
+    for experiment in client.search_experiments():
+        if experiment.experiment_id != "0":  # MLflow's default experiment cannot be deleted (and holds none)
+            client.delete_experiment(experiment.experiment_id)
 
 
 def _parent(client: MlflowClient, sweep: str = "s") -> str:
