@@ -27,8 +27,9 @@ pytestmark = pytest.mark.integration
 # one trial of ~60 s on this 2-core machine: still running while the other drivers start Ray and are refused
 EPOCHS = 4000
 # the lease's time to live here (s): a dead remote driver's lapses soon, but not before the resumed driver
-# (which starts Ray first, 5-10 s) looks
-TTL_S = "20"
+# (which starts Ray first, 5-10 s) looks. At 20 s a live driver's heartbeat, starved on a loaded 2-core
+# machine, once went 22 to 24 s without a beat, and `resume` found the lease lapsed instead of waiting.
+TTL_S = "40"
 SPEC = f"""\
 name: shared
 trainable: {{dataset: digits, model: mlp, hidden_sizes: [32], epochs: {EPOCHS}, batch_size: 128}}
