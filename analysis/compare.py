@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -116,8 +117,10 @@ def _figures(study: Any, axes: list[str], metric: str, out: Path) -> list[Path]:
     from optuna.visualization import matplotlib as plots
 
     files: list[Path] = []
-    with warnings.catch_warnings():  # Optuna's matplotlib plots are marked experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    # Optuna's importance plot sets the ggplot style for the whole process (plt.style.use): put it back, so
+    # that a second call (a notebook, `analyze` after a sweep in one process) draws what the first did
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # plots marked experimental
         axis = plots.plot_parallel_coordinate(study, params=axes, target_name=metric)
         axis.set_title(f"{metric} against the swept options, one line per finished trial")
         files += _saved(axis, (max(7.0, 1.5 * len(axes) + 3), 4.8), out, "comparison_parallel_coordinates")

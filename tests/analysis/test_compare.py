@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,6 +92,19 @@ def test_importance_is_optunas_and_ranks_the_option_that_decides_the_error_first
 def test_the_same_runs_give_the_same_bytes(tmp_path: Path) -> None:
     first, _ = compare(_runs(), "test_error", "min", tmp_path / "a")
     second, _ = compare(_runs(), "test_error", "min", tmp_path / "b")
+    assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second]
+
+
+def test_a_second_call_in_one_process_draws_what_the_first_did(tmp_path: Path) -> None:
+    """Optuna's importance plot sets the ggplot style for the whole process: once, the first comparison in a
+    process had plain parallel coordinates and every later one ggplot's grey (two `analyze` calls in one
+    process gave different PNGs). The style is put back after each call."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # as a fresh process starts (the backend is kept)
+        defaults = dict(matplotlib.rcParams)
+        first, _ = compare(_runs(), "test_error", "min", tmp_path / "a")
+        assert dict(matplotlib.rcParams) == defaults, "the process's style is left as it was"
+        second, _ = compare(_runs(), "test_error", "min", tmp_path / "b")
     assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second]
 
 

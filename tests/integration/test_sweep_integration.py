@@ -260,7 +260,8 @@ def test_runs_lists_every_trial(sweep: Sweep) -> None:
 @ONCE
 def test_analyze_writes_figure_table_and_report_and_logs_them(sweep: Sweep) -> None:
     out = sweep.workdir / "analysis"
-    # in their own processes: two `analyze` calls in one process once gave PNGs that differ in bytes
+    # in their own processes, as a user runs them (in one process, Optuna once left its ggplot style behind:
+    # tests/analysis/test_compare.py)
     result = mixup_tune(
         "analyze", sweep.name, "--tracking-uri", sweep.tracking_uri, "--out", str(out), cwd=sweep.workdir
     )
