@@ -11,9 +11,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from .sweep_end import SweepDrawing
 
 EXIT_USAGE = 2
 console = Console(stderr=False, highlight=False)
@@ -232,7 +235,7 @@ def _draw_snapshot(axis: Any, points: Any, target: str, title: str) -> None:
     draw_snapshot(axis, points, target, title)
 
 
-def _drawing() -> Any:
+def _drawing() -> SweepDrawing:
     from .sweep_end import SweepDrawing
 
     return SweepDrawing(compare=_log_comparison, draw_snapshot=_draw_snapshot)

@@ -42,7 +42,7 @@ def runs_table(runs: pd.DataFrame, name: str, swept: list[str], width: int) -> R
     errors_below = "error" in cells and _too_wide(cells, headers, width)
     if errors_below:
         del cells["error"]
-    # the metrics, the last first, then Ray's trial id, which the options swept stand in for
+    # the metrics, the last first, then the trial's id, which the options swept stand in for
     droppable = [c for c in reversed(list(cells)) if c in METRIC_HEADERS and c != _KEPT] + ["trial_id"]
     while _too_wide(cells, headers, width) and droppable:
         column = droppable.pop(0)
@@ -59,7 +59,7 @@ def runs_table(runs: pd.DataFrame, name: str, swept: list[str], width: int) -> R
             Text(headers[column]),
             justify="right" if pd.api.types.is_numeric_dtype(runs[column]) else "left",
             no_wrap=column != "error",
-            min_width=min(_ERROR_WIDTH, _natural(cells["error"], "error")) if column == "error" else None,
+            min_width=_error_width(cells["error"]) if column == "error" else None,
         )
     for row in zip(*cells.values()):
         table.add_row(*row)
@@ -104,12 +104,15 @@ def _natural(cells: list[str], header: str) -> int:
 
 def _too_wide(cells: dict[str, list[str]], headers: dict[str, str], width: int) -> bool:
     widths = [
-        min(_ERROR_WIDTH, _natural(column_cells, "error"))
-        if column == "error"
-        else _natural(column_cells, headers[column])
+        _error_width(column_cells) if column == "error" else _natural(column_cells, headers[column])
         for column, column_cells in cells.items()
     ]
     return sum(widths) + _EDGES * len(widths) + 1 > width
+
+
+def _error_width(cells: list[str]) -> int:
+    """The error column's width: it wraps its lines within ``_ERROR_WIDTH`` characters."""
+    return min(_ERROR_WIDTH, _natural(cells, "error"))
 
 
 def _split_header(header: str) -> str:

@@ -19,6 +19,7 @@ from trainables import TrainConfig
 from trainables.config import PLUGIN_VERSIONS, OptionGroup, flatten, grouped
 from trainables.plugins import loaded_plugins, provenance
 
+from .records.store import swept_in
 from .spec import Distribution, SweepSpec
 
 # what trainables.load_data is given
@@ -243,7 +244,5 @@ def scheduler(spec: SweepSpec) -> TrialScheduler:
 
 def swept_options(spec: SweepSpec) -> list[str]:
     """The options the sweep varies, which name a trial's setting: its search axes, then its variants'
-    keys."""
-    return list(
-        dict.fromkeys([*spec.search, *(key for variant in spec.variants for key in flatten(variant))])
-    )
+    keys (the same rule as for a document read back from MLflow)."""
+    return swept_in({"search": spec.search, "variants": spec.variants})

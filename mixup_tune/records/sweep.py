@@ -130,7 +130,7 @@ class SweepRecord:
         # trial key -> the sweep's run for it, read once (None: not read yet)
         self._sweep_runs: dict[str, Run] | None = None
         self.swept: list[str] | None = None  # the options the sweep varies, which name its trial runs
-        self._refused_names: set[str] = set()  # result keys MLflow would refuse as metric names
+        self._metric_names: dict[str, bool] = {}  # result key -> whether MLflow takes it as a metric's name
 
     @classmethod
     def start(
@@ -393,17 +393,15 @@ class SweepRecord:
     def _loggable(self, name: str) -> bool:
         """Whether MLflow takes ``name`` as a metric's; one that it would refuse (and with it the whole batch)
         is left out with one warning, not the sweep's record."""
-        refused: set[str] = self.__dict__.setdefault("_refused_names", set())  # none in an older pickle
-        if name in refused:
-            return False
-        if metric_name_ok(name):
-            return True
-        refused.add(name)
-        print(
-            f"mixup-tune: warning: the result key {name!r} is not an MLflow metric name; not logged",
-            file=sys.stderr,
-        )
-        return False
+        known: dict[str, bool] = self.__dict__.setdefault("_metric_names", {})  # none in an older pickle
+        if name not in known:  # each key checked once, not every epoch
+            known[name] = metric_name_ok(name)
+            if not known[name]:
+                print(
+                    f"mixup-tune: warning: the result key {name!r} is not an MLflow metric name; not logged",
+                    file=sys.stderr,
+                )
+        return known[name]
 
     def flush(self, run_id: str | None = None) -> None:
         """Write the held-back epoch metrics of one run, or of every run."""
