@@ -4,12 +4,13 @@ tests/helpers.py)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import STORAGE_MODES, shared_datasets, tracking_store
+from helpers import shared_datasets, storage_matrix, tracking_store
 
 # set (CI does): the real-data tier fails instead of skipping when the data is absent
 REQUIRE_DATA = "MIXUP_TUNE_REQUIRE_DATA"
@@ -57,11 +58,38 @@ def colour_npz(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=STORAGE_MODES, scope="module")
+@pytest.fixture(params=storage_matrix(), scope="module")
 def tracking_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Every integration test runs against MLflow's embedded sqlite store and against a tracking server."""
+    """A fresh MLflow store per module and storage mode: MLflow's embedded sqlite store (``make test``), and
+    a tracking server on sqlite and on PostgreSQL (the slow tier, ``make test-slow``)."""
     with tracking_store(request.param, tmp_path_factory.mktemp(f"mlflow-{request.param}")) as uri:
         yield uri
+
+
+@pytest.fixture(autouse=True)
+def plugins_loaded_by_a_test_stay_in_it() -> Iterator[None]:
+    """A sweep ships every plugin its process imported (``mixup_tune.provenance.sweep_plugins``): right for
+    the command, one sweep per process, but in this process a plugin a test imported would follow every
+    later in-process sweep to its workers. So each test forgets the plugins it imported; their classes stay
+    registered under their own names, as a second import would find them."""
+    from trainables import plugins
+
+    before = dict(plugins._LOADED)
+    yield
+    plugins._LOADED.clear()
+    plugins._LOADED.update(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_stopped_after_module() -> Iterator[None]:
+    """A local Ray a module's in-process sweeps started (``helpers.shared_ray``) is stopped when the module
+    ends: the next module, or a unit test in the same worker, starts from no Ray, as a fresh process
+    would."""
+    yield
+    if "ray" in sys.modules:
+        from mixup_tune.ray_session import stop_ray
+
+        stop_ray()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

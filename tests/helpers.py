@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,13 +73,26 @@ def start_sweep(
     )
 
 
+def shared_ray() -> None:
+    """A local Ray for this test process, started as `mixup-tune run` starts one (``connect_ray``), unless
+    one runs already; started from the repository, whose directory outlives every test's. The conftest
+    stops it after each test module, so a module never sees another's Ray."""
+    from mixup_tune.ray_session import connect_ray
+
+    with contextlib.chdir(REPO):
+        connect_ray(None)
+
+
 def cli_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``mixup-tune ARGS`` called in this test process, in ``cwd``: stdout and stderr as text, and the exit
-    code. For commands that start no Ray (``runs``, ``analyze``, ``status``, ``plan``), where a subprocess
-    only adds its imports (3 to 4 s each on a 2-core machine); the tests of what a user's shell sees (one
-    line on stderr, exit 2) keep a real process."""
+    code. A subprocess adds its imports (3 to 4 s on a 2-core machine) and, for ``run`` and ``resume``, a
+    local Ray's start (another 4 to 6 s); here ``run`` and ``resume`` share the module's Ray
+    (``shared_ray``). The tests of what a user's shell sees (one line on stderr, exit 2, signals, plugins
+    imported into a fresh interpreter) keep a real process."""
     from mixup_tune.cli import main
 
+    if args and args[0] in ("run", "resume"):
+        shared_ray()
     out, err = io.StringIO(), io.StringIO()
     with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -92,33 +106,31 @@ def run_spec(
     directory: Path, spec: dict, uri: str, expect: int = 0, args: tuple[str, ...] = ("--quiet",)
 ) -> subprocess.CompletedProcess[str]:
     """Write ``spec`` (a dict) as ``directory/<name>.yaml`` and `mixup-tune run` it against ``uri``; assert
-    its exit code is ``expect``; the finished process, stdout and stderr as text."""
+    its exit code is ``expect``; the finished run, stdout and stderr as text. In this process on the
+    module's Ray, unless the spec names plugins: those are imported into a fresh interpreter, as a user's
+    are, and a subprocess keeps one test's plugin modules out of the next test's registries."""
     import yaml
 
     (directory / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
-    done = subprocess.run(
-        [CLI, "run", f"{spec['name']}.yaml", *args, "--tracking-uri", uri],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = ["run", f"{spec['name']}.yaml", *args, "--tracking-uri", uri]
+    if spec.get("plugins"):
+        done = subprocess.run([CLI, *command], cwd=directory, capture_output=True, text=True, timeout=300)
+    else:
+        done = cli_in_process(*command, cwd=directory)
     assert done.returncode == expect, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
 def run_and_analyze(directory: Path, spec_text: str) -> str:
     """Write the sweep file, then `mixup-tune run` it and `analyze` it into ``directory/out`` on a new sqlite
-    store; return the store's URI."""
+    store, both in this process; return the store's URI."""
     import yaml
 
     (directory / "sweep.yaml").write_text(spec_text)
     name = yaml.safe_load(spec_text)["name"]
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     for command in (["run", "sweep.yaml", "--quiet"], ["analyze", name, "--out", "out"]):
-        done = subprocess.run(
-            [CLI, *command, "--tracking-uri", uri], cwd=directory, capture_output=True, text=True, timeout=300
-        )
+        done = cli_in_process(*command, "--tracking-uri", uri, cwd=directory)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return uri
 
@@ -305,10 +317,21 @@ def _healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> str:
     raise RuntimeError(f"mlflow did not start: {log.read_text()[-2000:]}")
 
 
-# MLflow's storage modes, as Optuna's STORAGE_MODES: every integration test that records runs takes each.
-# sqlite: MLflow's embedded default; server: `mlflow server` on sqlite; postgres: `mlflow server` on
-# PostgreSQL.
+# MLflow's storage modes, as Optuna's STORAGE_MODES. sqlite: MLflow's embedded default; server: `mlflow
+# server` on sqlite; postgres: `mlflow server` on PostgreSQL.
 STORAGE_MODES = ("sqlite", "server", "postgres")
+
+
+def storage_matrix() -> list[Any]:
+    """The storage modes as pytest parameters, for the tests of what depends on storage (the record
+    contract, the lease, resume, the outage): sqlite in ``make test``, the two servers in the slow tier
+    (``make test-slow``, which CI runs too), where each costs a server's start and its round trips."""
+    import pytest
+
+    return [
+        pytest.param(mode, id=mode, marks=() if mode == "sqlite" else pytest.mark.slow)
+        for mode in STORAGE_MODES
+    ]
 
 
 @contextlib.contextmanager

@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import REPO
+
+# The slow tier (make test-slow): each script starts its own processes, sweeps and Ray (4 min in all).
+pytestmark = pytest.mark.slow
 
 
 def _run(script: str, *args: str, out: Path) -> dict:

@@ -33,7 +33,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = int(os.environ.get("MIXUP_TUNE_CHAOS_TRIALS", "24"))  # a multiple of 3: three alphas, seeds
 CHAOS_S = float(os.environ.get("MIXUP_TUNE_CHAOS_S", "60"))  # seconds of kills, from the first trial

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import parse_param
 from trainables import TrainConfig, train
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SPEC = """\
 name: {name}

@@ -3,12 +3,11 @@ analysis."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import CLI
+from helpers import cli_in_process
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.ray_internals import saved_trial_ends, saved_trials
@@ -30,12 +29,8 @@ resources: {cpu: 1, gpu: 0}
 def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run = subprocess.run(
-        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=400,
+    run = cli_in_process(
+        "run", "spec.yaml", "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), "--quiet", cwd=tmp_path
     )
     # divergence is an outcome, not a failure
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -61,19 +56,11 @@ def test_diverged_trials_stop_are_marked_and_left_out(tmp_path: Path) -> None:
             assert "mixup_tune.diverged" not in trial.data.tags and len(steps) == 20
 
     out = tmp_path / "report"
-    commands = {
-        "analyze": [CLI, "analyze", "diverging", "--tracking-uri", uri, "--out", str(out)],
-        "runs": [CLI, "runs", "diverging", "--tracking-uri", uri],
-    }
-    # side by side: each mostly imports
-    started = {
-        name: subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, c in commands.items()
-    }
-    (_, analyze_err), (listing, _) = (started[name].communicate(timeout=300) for name in commands)
-    assert started["analyze"].returncode == 0, analyze_err
+    analyzed = cli_in_process("analyze", "diverging", "--tracking-uri", uri, "--out", str(out), cwd=tmp_path)
+    assert analyzed.returncode == 0, analyzed.stderr
     table = pd.read_csv(out / "bias_variance.csv")
     assert list(table["last_test_error_n"]) == [1, 1], "the diverged trials are left out"
     assert table["last_test_error_mean"].notna().all() and table["best_alpha"].sum() == 1
     assert "2 diverged" in (out / "report.md").read_text()
-    assert started["runs"].returncode == 0 and "4 trials" in listing
+    listed = cli_in_process("runs", "diverging", "--tracking-uri", uri, cwd=tmp_path)
+    assert listed.returncode == 0 and "4 trials" in listed.stdout

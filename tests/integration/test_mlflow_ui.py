@@ -19,7 +19,7 @@ import pytest
 from helpers import CLI, REPO, free_port, start_mlflow_ui, stop_server
 from mlflow.tracking import MlflowClient
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a closed network: no sandbox, and none of Chromium's calls home (they are refused here, many at a

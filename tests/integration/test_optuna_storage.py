@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import optuna
 import pytest
-from helpers import CLI, start_sweep, tracking_store
+from helpers import cli_in_process, start_sweep, storage_matrix, tracking_store
 from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import parse_param
@@ -21,7 +20,7 @@ from mixup_tune.records import parse_param
 pytestmark = pytest.mark.integration
 
 SAMPLES = 6
-EPOCHS = 150
+EPOCHS = 100
 SPEC = f"""\
 name: tpe
 experiment: mixup-optuna
@@ -48,7 +47,7 @@ def _setting(run: object) -> tuple[float, float]:
 # The study's own storage is a sqlite file beside MLflow's sqlite store, or in Ray's storage beside a tracking
 # server (optuna_study.storage_url): sqlite and a server cover both. Behind the server, PostgreSQL or sqlite
 # changes only MLflow's side, whose resume runs in every mode in test_resume_integration.
-@pytest.mark.parametrize("storage", ["sqlite", "server"])
+@pytest.mark.parametrize("storage", storage_matrix()[:2])  # the server's in the slow tier
 def test_a_resumed_optuna_sweep_continues_its_stored_study(tmp_path: Path, storage: str) -> None:
     (tmp_path / "mlflow").mkdir()
     with tracking_store(storage, tmp_path / "mlflow") as uri:
@@ -74,9 +73,7 @@ def _stop_resume_and_grow(tmp_path: Path, uri: str) -> None:
     before = {r.info.run_id: r for r in _trial_runs(client) if r.info.status == "FINISHED"}
     assert 2 <= len(before) < SAMPLES
 
-    resumed = subprocess.run(
-        [CLI, "resume", "tpe", *args], cwd=tmp_path, capture_output=True, text=True, timeout=400
-    )
+    resumed = cli_in_process("resume", "tpe", *args, cwd=tmp_path)  # on this module's Ray
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     _check_study_equals_mlflow(url[1], client, SAMPLES)
     after = {r.info.run_id: r for r in _trial_runs(client)}
@@ -84,22 +81,13 @@ def _stop_resume_and_grow(tmp_path: Path, uri: str) -> None:
         assert after[run_id].info.end_time == finished.info.end_time
         assert len(client.get_metric_history(run_id, "test_error")) == EPOCHS
 
-    planned = subprocess.run(
-        [CLI, "plan", "spec.yaml", "--tracking-uri", uri, "--set", "tune.num_samples=8"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    planned = cli_in_process(
+        "plan", "spec.yaml", "--tracking-uri", uri, "--set", "tune.num_samples=8", cwd=tmp_path
     )
     if uri.startswith("sqlite"):  # the study is an sqlite file beside the store: plan reads it
         assert re.search(r"already FINISHED, skipped\s+│\s+6\b", planned.stdout), planned.stdout
         assert re.search(r"trials `run` starts\s+│\s+2\b", planned.stdout), planned.stdout
-    grown = subprocess.run(
-        [CLI, "run", "spec.yaml", *args, "--set", "tune.num_samples=8"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
+    grown = cli_in_process("run", "spec.yaml", *args, "--set", "tune.num_samples=8", cwd=tmp_path)
     assert grown.returncode == 0, grown.stdout[-3000:] + grown.stderr[-3000:]
     assert re.search(r"trials run this time\s+│\s+2\b", grown.stdout), grown.stdout
     _check_study_equals_mlflow(url[1], client, 8)

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import tags
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SPEC = """\
 name: {name}

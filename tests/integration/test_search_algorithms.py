@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import CLI
+from helpers import cli_in_process
 from mlflow.tracking import MlflowClient
 
 from analysis import load_runs
@@ -30,13 +29,7 @@ SPECS = {
 def test_search_algorithm(algorithm: str, tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(f"name: {algorithm}\n{BASE}{SPECS[algorithm]}")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = subprocess.run(
-        [CLI, "run", "spec.yaml", "--tracking-uri", uri, "--quiet"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
+    result = cli_in_process("run", "spec.yaml", "--tracking-uri", uri, "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = load_runs(algorithm, uri)
     assert (runs["status"] == "FINISHED").all()

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from mixup_tune.records import tags
 from mixup_tune.records.lease import HOST_VARIABLE, TTL_VARIABLE, Holder, this_host
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # one trial of ~60 s on this 2-core machine: still running while the other drivers start Ray and are refused
 EPOCHS = 4000

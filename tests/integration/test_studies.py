@@ -1,5 +1,6 @@
 """The paper's studies, run for real on a local Ray and read back: the finding must show in the regenerated
-tables."""
+tables. Sweeps run in this process on the module's local Ray (``helpers.cli_in_process``); ``analyze`` runs
+in its own processes, whose figures are compared byte for byte."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import CLI
+from helpers import CLI, cli_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -19,9 +20,8 @@ def test_label_noise_memorisation_on_real_digits(tmp_path: Path) -> None:
     """Table 2's finding on a cut-down small sweep: ERM memorises corrupted labels, mixup with alpha = 32 does
     not and tests better."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run = subprocess.run(
-        [
-            CLI,
+    run = cli_in_process(
+        *[
             "run",
             str(REPO / "sweeps" / "label_noise-small.yaml"),
             "--tracking-uri",
@@ -37,9 +37,6 @@ def test_label_noise_memorisation_on_real_digits(tmp_path: Path) -> None:
             "variants=[{alpha: 0}, {dropout: 0.7}, {alpha: 32}]",
         ],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = tmp_path / "report"
@@ -99,7 +96,6 @@ def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     command = [
-        CLI,
         "run",
         str(REPO / "sweeps" / "adversarial-small.yaml"),
         "--tracking-uri",
@@ -116,7 +112,7 @@ def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
         "--set",
         "trainable.adversarial_examples=200",
     ]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    run = cli_in_process(*command, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     client = MlflowClient(uri)
     trials = client.search_runs(
@@ -136,7 +132,7 @@ def test_adversarial_white_and_black_box_on_real_digits(tmp_path: Path) -> None:
         assert [a.path for a in client.list_artifacts(target.info.run_id, "model")] == ["model/model.pt"]
 
     # all finished: no trial, no second evaluation
-    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    again = cli_in_process(*command, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     for target in (t for t in trials if t is not surrogate):
         assert len(client.get_metric_history(target.info.run_id, "black_box_fgsm_error")) == 1
@@ -168,7 +164,6 @@ def test_in_between_from_logged_models(tmp_path: Path) -> None:
     examples."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     command = [
-        CLI,
         "run",
         str(REPO / "sweeps" / "in_between-small.yaml"),
         "--tracking-uri",
@@ -181,7 +176,7 @@ def test_in_between_from_logged_models(tmp_path: Path) -> None:
         "--set",
         "trainable.epochs=10",
     ]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    run = cli_in_process(*command, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = tmp_path / "report"
     analyze = subprocess.run(

@@ -1,8 +1,9 @@
-"""End to end through the installed ``mixup-tune`` command: a real local Ray, real MLflow stores, real
-training.
+"""End to end through the ``mixup-tune`` command: a real local Ray, real MLflow stores, real training.
 
-Each test runs against both MLflow's sqlite store and an ``mlflow server`` on a
-loopback port (the ``tracking_uri`` fixture).
+The record contract runs in every storage mode (the ``tracking_uri`` fixture; the servers' in the slow
+tier). Sweeps run in this process, on one local Ray per module (``helpers.cli_in_process``), as the
+command's ``main`` runs them; what a user's shell sees (one line on stderr, exit 2) is also checked in real
+processes, and ``analyze``'s figures are drawn in their own.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Sweep:
     first: subprocess.CompletedProcess[str]
 
     def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return mixup_tune(
+        return cli_in_process(
             "run",
             str(self.spec),
             "--tracking-uri",
@@ -358,10 +359,17 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
     assert broken.runs("parent")[0].info.status == "FAILED"
 
 
+# Each case in this process, but for the first and the local Ray's refusal, which a real process checks too:
+# the one line on stderr and exit code 2 as a user's shell sees them, and Ray's start in a fresh process.
+IN_A_PROCESS = pytest.mark.in_a_process
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["--set", "alpha=[0, -1]"], "search.alpha[1]: must be a finite number >= 0"),
+        pytest.param(
+            ["--set", "alpha=[0, -1]"], "search.alpha[1]: must be a finite number >= 0", marks=IN_A_PROCESS
+        ),
         (
             ["--set", "trainable.dataset=cifar10", "--set", "trainable.data_root=/nonexistent"],
             "dataset 'cifar10': files not found",
@@ -375,9 +383,10 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
         ),
         (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
         # more than a local Ray has: every trial would stay PENDING for good
-        (
+        pytest.param(
             ["--set", "resources.cpu=64"],
             "resources.cpu: each trial asks for 64 CPU, but this machine's Ray has",
+            marks=IN_A_PROCESS,
         ),
         (
             ["--set", "resources.gpu=64"],
@@ -386,22 +395,21 @@ def test_a_trial_that_raises_is_retried_then_failed_and_the_sweep_goes_on(sweep:
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_creates_nothing(
-    tmp_path: Path, extra: list[str], expected: str
+    tmp_path: Path, extra: list[str], expected: str, request: pytest.FixtureRequest
 ) -> None:
-    # Refused before the tracking store is touched, so one store stands for both.
+    # Refused before the tracking store is touched, so one store stands for every kind.
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.format(name="refused"))
-    result = mixup_tune(
-        "run", str(spec), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *extra, cwd=tmp_path
-    )
+    command = ["run", str(spec), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *extra]
+    in_a_process = request.node.get_closest_marker("in_a_process") is not None
+    result = mixup_tune(*command, cwd=tmp_path) if in_a_process else cli_in_process(*command, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"], "no MLflow store, no Ray storage"
 
 
 def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) -> None:
-    """What the data check refuses before the first MLflow run: side by side, since each command mostly
-    imports and starts Ray."""
+    """What the data check refuses before the first MLflow run, each in this process."""
     rng = np.random.default_rng(0)
     good = {
         "x_train": rng.random((30, 4)),
@@ -418,8 +426,7 @@ def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) 
         ),
         "not-a-zip": (None, "cannot read"),
     }
-    started = {}
-    for case, (arrays, _) in cases.items():
+    for case, (arrays, message) in cases.items():
         folder = tmp_path / case
         folder.mkdir()
         if arrays is None:
@@ -430,23 +437,14 @@ def test_bad_data_files_exit_2_with_one_line_and_create_nothing(tmp_path: Path) 
             "dataset: digits", f"dataset: npz, data_path: {folder / 'data.npz'}"
         )
         (folder / "tiny.yaml").write_text(spec)
-        command = [
-            CLI,
-            "run",
-            "tiny.yaml",
-            "--tracking-uri",
-            f"sqlite:///{folder / 'mlflow.db'}",
-            "--storage",
-            str(folder / "ray"),
-        ]
-        started[case] = subprocess.Popen(
-            command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        done = cli_in_process(
+            "run", "tiny.yaml", "--tracking-uri", uri, "--storage", str(folder / "ray"), cwd=folder
         )
-    for case, process in started.items():
-        _, stderr = process.communicate(timeout=180)
-        assert process.returncode == 2 and stderr.count("\n") == 1, (case, stderr[-3000:])
-        assert "data.npz" in stderr and cases[case][1] in stderr, (case, stderr)
-        assert sorted(p.name for p in (tmp_path / case).iterdir()) == ["data.npz", "tiny.yaml"], (
+        stderr = done.stderr
+        assert done.returncode == 2 and stderr.count("\n") == 1, (case, stderr[-3000:])
+        assert "data.npz" in stderr and message in stderr, (case, stderr)
+        assert sorted(p.name for p in folder.iterdir()) == ["data.npz", "tiny.yaml"], (
             "no MLflow store, no Ray storage"
         )
 
@@ -467,22 +465,16 @@ def test_plan_creates_nothing_in_any_store(sweep: Sweep, tmp_path: Path) -> None
 
 @ONCE
 def test_unknown_sweep_name_is_a_clear_error(sweep: Sweep) -> None:
-    commands = [
-        [CLI, command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri]
-        for command in ("runs", "analyze", "resume", "sync")
-    ]
-    # side by side: each mostly imports
-    started = [
-        subprocess.Popen(c, cwd=sweep.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for c in commands
-    ]
-    for process in started:
-        _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2 and "no-such-sweep" in stderr and stderr.count("\n") == 1, stderr
+    for command in ("runs", "analyze", "resume", "sync"):
+        done = cli_in_process(
+            command, "no-such-sweep", "--tracking-uri", sweep.tracking_uri, cwd=sweep.workdir
+        )
+        stderr = done.stderr
+        assert done.returncode == 2 and "no-such-sweep" in stderr and stderr.count("\n") == 1, stderr
 
 
 def test_reading_from_a_missing_sqlite_store_creates_nothing(tmp_path: Path) -> None:
-    result = mixup_tune("runs", "quickstart", cwd=tmp_path)
+    result = cli_in_process("runs", "quickstart", cwd=tmp_path)
     assert (
         result.returncode == 2 and "no MLflow database at" in result.stderr and result.stderr.count("\n") == 1
     )
@@ -495,8 +487,8 @@ def test_an_unreachable_tracking_server_is_refused_before_anything_runs(tmp_path
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.format(name="unreachable"))
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    result = mixup_tune(
-        "run", str(spec), "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), cwd=tmp_path, timeout=120
+    result = cli_in_process(
+        "run", str(spec), "--tracking-uri", uri, "--storage", str(tmp_path / "ray"), cwd=tmp_path
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and f"cannot reach MLflow tracking server {uri}" in result.stderr, (
@@ -511,21 +503,9 @@ def test_a_file_that_is_not_a_database_is_refused_in_one_line_by_every_command(t
     (tmp_path / "tiny.yaml").write_text(TINY_SPEC.format(name="refused"))
     uri = f"sqlite:///{store}"
     commands = [["run", "tiny.yaml"], ["runs", "refused"], ["analyze", "refused"]]
-    started = [
-        subprocess.Popen(
-            [CLI, *c, "--tracking-uri", uri],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for c in commands
-    ]
-    for process in started:
-        _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2 and stderr.count("\n") == 1 and "file is not a database" in stderr, (
-            stderr
-        )
+    for command in commands:
+        stderr = (done := cli_in_process(*command, "--tracking-uri", uri, cwd=tmp_path)).stderr
+        assert done.returncode == 2 and stderr.count("\n") == 1 and "file is not a database" in stderr, stderr
     assert store.read_text() == "not a database\n" and sorted(p.name for p in tmp_path.iterdir()) == [
         "mlflow.db",
         "tiny.yaml",

@@ -1,12 +1,12 @@
 """The tracking store fails mid-sweep: the trials go on, their results stay in Ray's storage, and
 `mixup-tune sync` copies them to MLflow once the store is back, with nothing lost or logged twice.
 
-In each storage mode (``STORAGE_MODES``) the store fails its own way: a tracking server is killed
-(SIGKILL) and later started again on the same port and database; a sqlite file is locked by another
-process (an exclusive transaction, as a long writer would hold it), which every read and write of the
-sweep's store waits on (MLflow's busy timeout, 20 s) and then fails, until the lock is let go; the
-PostgreSQL database behind a tracking server crashes (an immediate shutdown) while the server stays up, and
-is started again."""
+In each storage mode (``STORAGE_MODES``; the servers' in the slow tier) the store fails its own way: a
+tracking server is killed (SIGKILL) and later started again on the same port and database; a sqlite file is
+locked by another process (an exclusive transaction, as a long writer would hold it), which every read and
+write of the sweep's store waits on (MLflow's busy timeout, 20 s) and then fails, until the lock is let go;
+the PostgreSQL database behind a tracking server crashes (an immediate shutdown) while the server stays up,
+and is started again."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 from helpers import (
-    CLI,
-    STORAGE_MODES,
+    cli_in_process,
     kill_session,
     postgres_server,
     start_mlflow_server,
     start_sweep,
     stop_server,
+    storage_matrix,
 )
 from mlflow.tracking import MlflowClient
 
@@ -53,14 +53,9 @@ def _trial_runs(client: MlflowClient) -> list:
 
 
 def _sync(directory: Path, uri: str) -> subprocess.CompletedProcess[str]:
-    """`mixup-tune sync outage`, as a user runs it once the store is back."""
-    return subprocess.run(
-        [CLI, "sync", "outage", "--tracking-uri", uri],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """`mixup-tune sync outage`, as a user runs it once the store is back (in this process: sync starts no
+    Ray)."""
+    return cli_in_process("sync", "outage", "--tracking-uri", uri, cwd=directory)
 
 
 def _stored_test_errors(storage: Path) -> dict[float, list[tuple[int, float]]]:
@@ -131,7 +126,7 @@ class SqliteOutage:
             self.lock = None
 
 
-@pytest.mark.parametrize("storage", STORAGE_MODES)
+@pytest.mark.parametrize("storage", storage_matrix())
 def test_the_store_fails_mid_sweep_then_sync_backfills_everything(tmp_path: Path, storage: str) -> None:
     outage = {"server": ServerOutage, "postgres": PostgresOutage, "sqlite": SqliteOutage}[storage](tmp_path)
     try:

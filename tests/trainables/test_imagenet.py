@@ -3,7 +3,6 @@ top-1 and top-5."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +28,7 @@ def test_the_papers_imagenet_networks_have_their_published_size(name: str, param
 
 @pytest.mark.integration
 def test_the_imagenet_sweep_runs_end_to_end_on_a_tiny_image_folder(tmp_path: Path) -> None:
-    from helpers import CLI, write_image_folder
+    from helpers import cli_in_process, write_image_folder
 
     write_image_folder(tmp_path / "images")
     spec = (Path(__file__).resolve().parents[2] / "sweeps" / "imagenet.yaml").read_text()
@@ -54,9 +53,7 @@ def test_the_imagenet_sweep_runs_end_to_end_on_a_tiny_image_folder(tmp_path: Pat
         ["analyze", "imagenet", "--out", "out"],
     ]
     for command in commands:
-        done = subprocess.run(
-            [CLI, *command, "--tracking-uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
+        done = cli_in_process(*command, "--tracking-uri", uri, cwd=tmp_path)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     table = pd.read_csv(tmp_path / "out" / "imagenet.csv")
     assert list(table["alpha"]) == [0.0, 0.2] and set(table["model"]) == {"resnet50"}

@@ -4,13 +4,12 @@ worker count."""
 from __future__ import annotations
 
 import copy
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from helpers import CLI, write_image_folder
+from helpers import cli_in_process, write_image_folder
 
 from trainables import ConfigError, DatasetError, TrainConfig, train
 from trainables.tasks import history_entry
@@ -87,12 +86,8 @@ def test_what_needs_the_data_in_memory_is_refused_and_a_missing_split_is_named(t
     (tmp_path / "sweep.yaml").write_text(
         f"name: s\ntrainable: {{dataset: imagefolder_stream, data_path: {tmp_path / 'only-train'}}}\n"
     )
-    done = subprocess.run(
-        [CLI, "run", "sweep.yaml", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = cli_in_process(
+        "run", "sweep.yaml", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path
     )
     assert (
         done.returncode == 2
