@@ -68,6 +68,8 @@ def check_sweep_data(spec: SweepSpec) -> None:
                 check_image_option("mix.method", splits.input_shape, splits.is_image, what=f"{name} ")
             for model, options in _ecosystem_models(spec, setting):
                 check_model(model, options, splits.input_shape, splits.num_classes)
+            for model, options in _manifold_models(spec, setting):
+                check_manifold_layers(model, options, splits.input_shape, splits.num_classes)
         except DatasetError as error:
             raise UserError(str(error)) from None
         except ConfigError as error:
@@ -108,6 +110,44 @@ def check_model(model: str, options: dict[str, Any], input_shape: tuple[int, ...
     problem = forward_problem(built, input_shape, model)
     if problem:
         raise ConfigError("model", problem)
+
+
+def _manifold_models(spec: SweepSpec, data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The models that trials on ``data`` mix at hidden layers (manifold_mixup with alpha > 0), with their
+    ``model_options``: the grid's own; for a sampled search every model, if any trial may mix so."""
+    if "manifold_mixup" not in mixing_methods(spec):
+        return []
+    if spec.tune.algorithm == "grid":
+        pairs: list[tuple[str, dict[str, Any]]] = []
+        for point in grid_points(spec):
+            config = TrainConfig.from_dict(point)
+            if (
+                config.mix_method_name == "manifold_mixup"
+                and config.alpha > 0
+                and all(point.get(key) == value for key, value in data.items())
+            ):
+                pair = (config.model, dict(config.model_options))
+                pairs += [pair] if pair not in pairs else []
+        return pairs
+    if not any(alpha > 0 for alpha in option_values(spec, "alpha")):
+        return []
+    models = {name for name in option_values(spec, "model") if isinstance(name, str)}
+    options = [dict(value) for value in option_values(spec, "model_options") if isinstance(value, dict)]
+    return [(model, option) for model in sorted(models) for option in options or [{}]]
+
+
+def check_manifold_layers(
+    model: str, options: dict[str, Any], input_shape: tuple[int, ...], classes: int
+) -> None:
+    """Build ``model`` on the data's shape and ask it for the layers Manifold Mixup mixes at: one that names
+    none is refused here, in one line, not in every trial. (Whether a model names them is known only once
+    it is built: the registry's names carry no such list.)"""
+    from trainables.models import build_model, manifold_layers
+
+    try:
+        manifold_layers(build_model(model, input_shape, classes, options=options), model)
+    except ValueError as error:
+        raise ConfigError("mix_method", f"manifold_mixup: {error}") from None
 
 
 def _needs_images(method: str) -> bool:

@@ -121,7 +121,8 @@ def _load_file(path: Path) -> Plugin:
 def provenance(config: TrainConfig) -> dict[str, str]:
     """The loaded plugins a trial of ``config`` runs code of (its mixing method, model or dataset), as
     ``{module: version or digest}``; {} for a trial of built-ins only (which imports no registry)."""
-    from .config import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS
+    from .catalogue import DATASETS, MODELS
+    from .config import BUILTIN_MIX_METHODS
 
     if not _LOADED:
         return {}
@@ -132,13 +133,9 @@ def provenance(config: TrainConfig) -> dict[str, str]:
         used.append(MIX_METHODS[config.mix_method_name].__module__)
     if ":" in config.model:  # an import string: its module
         used.append(config.model.partition(":")[0])
-    elif config.model not in BUILTIN_MODELS and not config.model.startswith(("torchvision/", "timm/")):
-        from .models import MODELS
-
+    elif config.model in MODELS and not MODELS.is_builtin(config.model):
         used.append(getattr(MODELS[config.model], "__module__", ""))
-    if config.dataset not in BUILTIN_DATASETS:
-        from .data import DATASETS
-
+    if not DATASETS.is_builtin(config.dataset):
         used.append(getattr(DATASETS[config.dataset], "__module__", ""))
     if config.metrics:
         from .metrics import METRICS

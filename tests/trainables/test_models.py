@@ -96,10 +96,47 @@ def test_unknown_model_and_wrong_input_are_named() -> None:
     assert {"mlp", "cnn", "preact_resnet18"} <= set(model_names())
 
 
-def test_the_configs_built_in_names_are_the_registries() -> None:
-    """TrainConfig checks these names without importing torch; they must be exactly what the registries
-    hold."""
-    from trainables.config import BUILTIN_DATASETS, BUILTIN_MODELS
-    from trainables.data import dataset_names
+def test_the_built_in_names_are_known_without_torch_and_each_loads_from_its_entry_point() -> None:
+    """The built-ins are declared once, by name and entry point (trainables.catalogue): a config naming
+    them is checked without importing torch, and each entry point loads the object its registry holds."""
+    import subprocess
+    import sys
 
-    assert BUILTIN_MODELS == set(model_names()) and BUILTIN_DATASETS == set(dataset_names())
+    from trainables.catalogue import DATASETS, MODELS
+
+    probe = (
+        "import sys\n"
+        "from trainables import ConfigError, TrainConfig\n"
+        "from trainables.catalogue import DATASETS, MODELS\n"
+        "for model in MODELS.names():\n"
+        "    TrainConfig.from_dict({'dataset': 'digits', 'model': model})\n"
+        "for dataset in DATASETS.names():\n"
+        "    try:  # a file's dataset wants its path and columns: any complaint but the name will do\n"
+        "        TrainConfig.from_dict({'dataset': dataset, 'model': 'mlp'})\n"
+        "    except ConfigError as error:\n"
+        "        assert not str(error).startswith('dataset'), error\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
+    assert {"mlp", "cnn", "wrn28_10", "resnet50"} <= set(MODELS.names()) == set(model_names())
+    for registry in (MODELS, DATASETS):
+        for name in registry.names():
+            assert registry.is_builtin(name) and callable(registry[name]), name
+
+
+def test_a_plugin_cannot_take_a_built_in_name_before_its_code_is_imported() -> None:
+    from trainables.catalogue import MODELS
+    from trainables.registry import Registry
+
+    fresh: Registry[object] = Registry("model")
+    fresh.declare("mlp", "trainables.models.small:_mlp")
+    with pytest.raises(ValueError, match=r"model 'mlp' is taken by trainables\.models\.small\._mlp"):
+        fresh.register("mlp")(lambda *args: None)
+    with pytest.raises(ValueError, match="is declared twice"):
+        fresh.declare("mlp", "elsewhere:_mlp")
+    with pytest.raises(ValueError, match="is not 'module:attribute'"):
+        fresh.declare("plain", "trainables.models.small")
+    assert MODELS["mlp"] is fresh["mlp"], "a declared entry point loads the built-in's own builder"
+    with pytest.raises(KeyError, match="unknown model 'nope'; known: mlp"):
+        fresh["nope"]

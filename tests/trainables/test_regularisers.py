@@ -379,7 +379,6 @@ def test_manifold_mixup_trains_and_alpha_zero_is_erm() -> None:
 @pytest.mark.parametrize(
     ("options", "field"),
     [
-        ({"alpha": 1.0, "mix_method": "manifold_mixup", "model": "densenet_bc190"}, "mix_method"),
         ({"alpha": 1.0, "mix_method": "manifold_mixup", "compile": True}, "compile"),
         ({"alpha": 1.0, "mix_method": "manifold_mixup", "mix_k": 3}, "mix_k"),
     ],
@@ -388,3 +387,16 @@ def test_manifold_mixup_where_it_cannot_apply_is_refused(options: dict, field: s
     with pytest.raises(ConfigError) as refused:
         TrainConfig(**options)
     assert refused.value.field == field
+
+
+def test_manifold_mixup_on_a_model_that_names_no_layers_is_refused_when_the_trial_builds_it() -> None:
+    """No list says which models name layers to mix at: a model says so once built (``manifold_layers``).
+    A trial run alone finds out as it starts; a sweep's data check, before any run (tests/mixup_tune/
+    test_checks.py)."""
+    config = TrainConfig(
+        dataset="digits", model="torchvision/resnet18", alpha=1.0, mix_method="manifold_mixup", epochs=1
+    )
+    with pytest.raises(ConfigError) as refused:
+        train(config)
+    assert refused.value.field == "mix_method"
+    assert "model 'torchvision/resnet18' names no layers for manifold_mixup" in str(refused.value)

@@ -6,15 +6,13 @@ sweep spec (``mixup_tune.spec``) validates the same dataclasses with pydantic:
 ranges and names, both there and here.
 """
 
-from ._checks import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS, check_option_types, type_problem
+from ._checks import BUILTIN_MIX_METHODS, check_option_types, type_problem
 from ._flat import PLUGIN_VERSIONS, OptionGroup, flatten, grouped, option_value, unflatten
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 from ._train import TrainConfig, defaults_left_out, is_option_name, option_names
 
 __all__ = [
-    "BUILTIN_DATASETS",
     "BUILTIN_MIX_METHODS",
-    "BUILTIN_MODELS",
     "GAN_OPTIONS",
     "GanConfig",
     "OptionGroup",

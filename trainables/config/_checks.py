@@ -12,59 +12,17 @@ import math
 import types
 import typing
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ConfigError
 
 FORBID_EXTRA = {"extra": "forbid"}
 
 
-# The registries' built-in names (tests/trainables/test_models.py holds them equal), so that a config that
-# names these is checked without importing the registries and torch: a sweep's driver checks its
-# spec before Ray starts, and a torch import there is 1.3 s of every command. Other names, such as
-# those added with register_dataset and register_model, are looked up in the registries.
-BUILTIN_DATASETS = frozenset(
-    {
-        "abalone",
-        "arcene",
-        "arrhythmia",
-        "cifar10",
-        "cifar100",
-        "csv",
-        "digits",
-        "fashion_mnist",
-        "htru2",
-        "imagefolder",
-        "imagefolder_stream",
-        "iris",
-        "npz",
-        "parquet",
-        "phishing",
-        "speech_commands",
-    }
-)
-BUILTIN_MODELS = frozenset(
-    {
-        "cnn",
-        "densenet_bc190",
-        "fast_cifar",
-        "lenet",
-        "mlp",
-        "preact_resnet18",
-        "preact_resnet18_authors",
-        "resnet101",
-        "resnet50",
-        "resnext101_32x4d",
-        "resnext101_64x4d",
-        "vgg11",
-        "wrn28_10",
-    }
-)
-# the mixing methods ``mix_method`` names (trainables.mixing registers them; tests/trainables/test_mixing.py
-# holds the two equal): named under ``mix:`` they are checked without the registry, as above
-BUILTIN_MIX_METHODS = ("mixup", "cutmix", "manifold_mixup")
-# the built-in models that name their layers for manifold_mixup (each family's ``manifold_layers``)
-MANIFOLD_MIXUP_MODELS = ("mlp", "cnn", "preact_resnet18", "preact_resnet18_authors", "wrn28_10", "fast_cifar")
+# The mixing methods ``mix_method`` names (its type): their options are the trial's own (alpha, lambda_per,
+# mix_*), never under ``mix:``. trainables.mixing registers them as it does every method.
+MixMethodName = Literal["mixup", "cutmix", "manifold_mixup"]
+BUILTIN_MIX_METHODS: tuple[str, ...] = typing.get_args(MixMethodName)
 
 
 def require(ok: bool, field_name: str, message: str) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._checks import BUILTIN_DATASETS, BUILTIN_MIX_METHODS, BUILTIN_MODELS, require
+from ..catalogue import DATASETS, MODELS
+from ._checks import BUILTIN_MIX_METHODS, require
 
 if TYPE_CHECKING:
     from ._train import TrainConfig
@@ -14,12 +15,13 @@ if TYPE_CHECKING:
 
 def check_model_and_data(self: TrainConfig) -> None:
     """The dataset and model names, a model's options, and a table's columns."""
-    if self.dataset not in BUILTIN_DATASETS or self.model not in BUILTIN_MODELS:
-        # Here, not at the top: the registries import torch, and reading options (analysis) must not.
-        from ..data import DATASETS
+    # The catalogue knows the built-ins' names without torch; a plugin's are in the same registries once it
+    # is imported. Other model names (torchvision/, timm/, import strings) are checked by the models
+    # package, imported only for them: it imports torch, and reading options (analysis) must not.
+    require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
+    if self.model not in MODELS:
         from ..models import model_name_problem
 
-        require(self.dataset in DATASETS, "dataset", DATASETS.unknown(self.dataset))
         problem = model_name_problem(self.model)
         require(problem is None, "model", str(problem))
     require(isinstance(self.model_options, dict), "model_options", "must be a mapping of keyword options")

@@ -12,11 +12,11 @@ Files are looked for under a data root: the ``data_root`` option, else
 ``<data root>/.mixup_tune_cache`` when the root is writable, else
 ``~/.cache/mixup_tune``.
 
-The loader modules register their datasets on import (``register_dataset``);
-the registry sits below them (``_registry``), so no loader imports this package.
+The built-in datasets are declared by name in ``trainables.catalogue`` and their loader module is
+imported on first use; a user's own dataset registers itself (``register_dataset``). The registry
+sits below the loaders (``_registry``), so no loader imports this package.
 """
 
-from . import arrays, images, speech, table_files, tabular  # noqa: F401  (each registers its datasets)
 from ._common import CACHE_VERSION
 from ._registry import (
     DATASETS,

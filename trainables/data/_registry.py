@@ -8,14 +8,13 @@ from pathlib import Path
 
 import torch
 
+from ..catalogue import DATASETS
 from ..errors import DatasetError
-from ..registry import Registry
 from ._checks import check_splits, standard_layout
 from ._common import UNREADABLE, unreadable
 from ._splits import SPLIT_SEED, Source, Splits
 
 Loader = Callable[[Source], Splits]
-DATASETS: Registry[Loader] = Registry("dataset")
 register_dataset = DATASETS.register
 dataset_names = DATASETS.names
 # datasets read from disk batch by batch (trainables.data.streaming), never loaded whole

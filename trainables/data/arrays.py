@@ -12,11 +12,9 @@ from torch import Tensor
 
 from ..errors import DatasetError
 from ._common import missing, unreadable
-from ._registry import register_dataset
 from ._splits import Source, Splits
 
 
-@register_dataset("npz")
 def _npz(source: Source) -> Splits:
     """A user's arrays: x_train, y_train, x_test, y_test in one .npz file.
 

@@ -20,7 +20,6 @@ from torch import Tensor
 
 from ..errors import DatasetError
 from ._common import cached, missing
-from ._registry import register_dataset
 from ._splits import Source, Splits
 
 _FASHION_FILES = (
@@ -31,7 +30,6 @@ _FASHION_FILES = (
 )
 
 
-@register_dataset("fashion_mnist")
 def _fashion_mnist(source: Source) -> Splits:
     """Fashion-MNIST through torchvision, from its own layout or from the four .gz files."""
     from torchvision.datasets import FashionMNIST
@@ -75,7 +73,6 @@ def _fashion_mnist(source: Source) -> Splits:
         raise
 
 
-@register_dataset("cifar10")
 def _cifar10(source: Source) -> Splits:
     """CIFAR-10 from torchvision's python batches, an ImageFolder tree, or a .tar.gz of that tree."""
     pickles = source.data_root / "cifar-10-batches-py"
@@ -94,7 +91,6 @@ def _cifar10(source: Source) -> Splits:
     return _image_tree_or_archive(source, "cifar10", str(pickles))
 
 
-@register_dataset("cifar100")
 def _cifar100(source: Source) -> Splits:
     """CIFAR-100's 100 fine labels from torchvision's python pickles, an ImageFolder tree, or a .tar.gz of
     that tree."""
@@ -143,7 +139,6 @@ def _image_tree_or_archive(source: Source, name: str, other_layout: str) -> Spli
     return cached(source, name, archive, lambda: _decode_archive(archive, source.cache))
 
 
-@register_dataset("imagefolder")
 def _imagefolder(source: Source) -> Splits:
     """A user's tree: <data_path>/{train,test}/<class>/<image>, all images of one size."""
     path = source.data_path
@@ -198,7 +193,6 @@ def _decode_archive(archive: Path, cache: Path) -> Splits:
     )
 
 
-@register_dataset("imagefolder_stream")
 def _imagefolder_stream(source: Source) -> Splits:
     raise DatasetError(
         "dataset 'imagefolder_stream' is read from disk batch by batch (trainables.data.streaming): it has "

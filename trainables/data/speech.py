@@ -31,7 +31,6 @@ import torch
 
 from ..errors import DatasetError
 from ._common import cached, missing
-from ._registry import register_dataset
 from ._splits import Source, Splits
 
 SAMPLE_RATE = 16_000  # Hz
@@ -136,7 +135,6 @@ def _listed_split(root: Path, clips: list[Path]) -> list[str] | None:
     return [listed.get(clip.relative_to(root).as_posix(), "train") for clip in clips]
 
 
-@register_dataset("speech_commands")
 def _speech_commands(source: Source) -> Splits:
     """Google Speech Commands: a folder of label folders, or the v0.02 test-set archive."""
     tree, archive = source.data_root / FOLDER, source.data_root / ARCHIVE

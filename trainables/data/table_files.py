@@ -21,7 +21,6 @@ import numpy as np
 
 from ..errors import DatasetError
 from ._common import missing, unreadable
-from ._registry import register_dataset
 from ._splits import Source, Splits
 from .tabular import TEST_FRACTION, split_rows, tabular_splits
 
@@ -29,12 +28,10 @@ MISSING = "(missing)"
 SPLITS = ("train", "test", "val")
 
 
-@register_dataset("csv")
 def _csv(source: Source) -> Splits:
     return _table(source, "csv")
 
 
-@register_dataset("parquet")
 def _parquet(source: Source) -> Splits:
     return _table(source, "parquet")
 

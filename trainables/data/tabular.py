@@ -25,7 +25,6 @@ import torch
 
 from ..errors import DatasetError
 from ._common import cached, missing
-from ._registry import register_dataset
 from ._splits import SPLIT_SEED, Source, Splits
 
 
@@ -80,7 +79,6 @@ def _sklearn_data_file(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
 
 
-@register_dataset("digits")
 def _digits(source: Source) -> Splits:
     """scikit-learn's 1,797 8x8 handwritten digits (UCI), 0-16 grey levels; 25% held out for test."""
 
@@ -94,7 +92,6 @@ def _digits(source: Source) -> Splits:
     return cached(source, "digits", _sklearn_data_file("digits.csv.gz"), build)
 
 
-@register_dataset("iris")
 def _iris(source: Source) -> Splits:
     """scikit-learn's 150 iris flowers, 4 features; 30% held out for test."""
 
@@ -161,10 +158,11 @@ def _phishing(folder: Path) -> Splits:
     return train_test_split(data[:, :-1], data[:, -1].astype(np.int64), TEST_FRACTION)
 
 
-register_dataset("abalone")(_uci("abalone", ("abalone.data",), _abalone))
-register_dataset("arcene")(
-    _uci("arcene", tuple(f"arcene_{s}.{k}" for s in ("train", "valid") for k in ("data", "labels")), _arcene)
+# the UCI datasets' loaders, by the names trainables.catalogue declares them under
+_uci_abalone = _uci("abalone", ("abalone.data",), _abalone)
+_uci_arcene = _uci(
+    "arcene", tuple(f"arcene_{s}.{k}" for s in ("train", "valid") for k in ("data", "labels")), _arcene
 )
-register_dataset("arrhythmia")(_uci("arrhythmia", ("arrhythmia.data",), _arrhythmia))
-register_dataset("htru2")(_uci("htru2", ("HTRU_2.csv",), _htru2))
-register_dataset("phishing")(_uci("phishing", ("phishing.arff",), _phishing))
+_uci_arrhythmia = _uci("arrhythmia", ("arrhythmia.data",), _arrhythmia)
+_uci_htru2 = _uci("htru2", ("HTRU_2.csv",), _htru2)
+_uci_phishing = _uci("phishing", ("phishing.arff",), _phishing)

@@ -1,10 +1,10 @@
 """Models by name: ``build_model(name, input_shape, num_classes, hidden_sizes, dropout)``.
 
-Each family module registers its builders on import (``register_model``); the
-registry sits below them (``_registry``), so no family imports this package.
+The built-in models are declared by name in ``trainables.catalogue`` and their family module is
+imported on first use; a user's own model registers itself (``register_model``). The registry sits
+below the families (``_registry``), so no family imports this package.
 """
 
-from . import cifar, imagenet, small, speech  # noqa: F401  (each registers its models)
 from ._layers import GlobalAvgPool
 from ._registry import (
     MODELS,

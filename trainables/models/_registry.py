@@ -8,11 +8,10 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import Registry
+from ..catalogue import MODELS
 from .ecosystem import build_ecosystem_model, is_ecosystem_name, name_problem
 
 ModelBuilder = Callable[[tuple[int, ...], int, Sequence[int], float], nn.Module]
-MODELS: Registry[ModelBuilder] = Registry("model")
 register_model = MODELS.register
 model_names = MODELS.names
 

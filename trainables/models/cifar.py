@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._layers import GlobalAvgPool
-from ._registry import image_shape, register_model
+from ._registry import image_shape
 
 
 class _WideBlock(nn.Module):
@@ -129,7 +129,6 @@ class DenseNetBC(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("wrn28_10")
 def _wrn28_10(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -137,7 +136,6 @@ def _wrn28_10(
     return WideResNet(channels, num_classes, depth=28, widen=10, dropout=dropout)
 
 
-@register_model("densenet_bc190")
 def _densenet_bc190(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -227,7 +225,6 @@ class PreActResNet18(nn.Module):
         return [self.layers[1], self.layers[3]]
 
 
-@register_model("preact_resnet18")
 def _preact_resnet18(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -235,7 +232,6 @@ def _preact_resnet18(
     return PreActResNet18(channels, num_classes, dropout)
 
 
-@register_model("preact_resnet18_authors")
 def _preact_resnet18_authors(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -300,7 +296,6 @@ class FastCifarNet(nn.Sequential):
         return [self[2], self[3]]
 
 
-@register_model("fast_cifar")
 def _fast_cifar(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:

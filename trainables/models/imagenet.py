@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ._registry import image_shape, register_model
+from ._registry import ModelBuilder, image_shape
 
 
 def _torchvision(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -36,17 +36,19 @@ def _torchvision(name: str, input_shape: tuple[int, ...], num_classes: int) -> n
     return builders[name](weights=None, num_classes=num_classes)
 
 
-for _name in ("resnet50", "resnet101", "resnext101_32x4d", "resnext101_64x4d"):
-
-    def _build(
-        input_shape: tuple[int, ...],
-        num_classes: int,
-        hidden_sizes: Sequence[int],
-        dropout: float,
-        name: str = _name,
+def _builder(name: str) -> ModelBuilder:
+    def build(
+        input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
     ) -> nn.Module:
         if dropout > 0:
             raise ValueError(f"model {name!r} has no dropout option")
         return _torchvision(name, input_shape, num_classes)
 
-    register_model(_name)(_build)
+    return build
+
+
+# by the names trainables.catalogue declares them under
+_resnet50 = _builder("resnet50")
+_resnet101 = _builder("resnet101")
+_resnext101_32x4d = _builder("resnext101_32x4d")
+_resnext101_64x4d = _builder("resnext101_64x4d")

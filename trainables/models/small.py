@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ._layers import GlobalAvgPool
-from ._registry import image_shape, register_model
+from ._registry import image_shape
 
 
 class MLP(nn.Sequential):
@@ -37,7 +37,6 @@ class MLP(nn.Sequential):
         return [self[i] for i in ends]
 
 
-@register_model("mlp")
 def _mlp(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -77,7 +76,6 @@ class SmallCNN(nn.Module):
         return [self.features[3], self.features[7]]
 
 
-@register_model("cnn")
 def _cnn(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:

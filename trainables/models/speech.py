@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ._registry import image_shape, register_model
+from ._registry import image_shape
 
 # configuration A of Simonyan & Zisserman
 _VGG11 = (
@@ -94,7 +94,6 @@ class VGG11(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("lenet")
 def _lenet(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
@@ -102,7 +101,6 @@ def _lenet(
     return LeNet(channels, num_classes, dropout)
 
 
-@register_model("vgg11")
 def _vgg11(
     input_shape: tuple[int, ...], num_classes: int, hidden_sizes: Sequence[int], dropout: float
 ) -> nn.Module:
