@@ -12,6 +12,12 @@ import numpy as np
 import pytest
 from helpers import shared_datasets, storage_matrix, tracking_store
 
+# What `mixup-tune run` sets for a new local Ray (cli.main), here before Ray is first imported: Ray reads it
+# then, and a local Ray that an in-process sweep starts later (helpers.shared_ray) starts its GCS with this
+# process's environment. Set only after some test had imported Ray, the GCS asked for a token the driver
+# never sent, and Ray said "Failed to start GCS" (seen in a fresh clone's make test).
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
 # set (CI does): the real-data tier fails instead of skipping when the data is absent
 REQUIRE_DATA = "MIXUP_TUNE_REQUIRE_DATA"
 
