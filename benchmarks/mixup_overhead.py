@@ -61,15 +61,27 @@ METHODS: dict[str, dict[str, object]] = {
     "cutmix": {"alpha": 1.0, "mix_method": "cutmix"},
     "mixup/cutmix switch": {"alpha": 1.0, "mix_switch_prob": 0.5},
     "manifold_mixup": {"alpha": 1.0, "mix_method": "manifold_mixup"},
+    # The family's mask methods (issue 30), at their defaults; ResizeMix and SmoothMix read no alpha.
+    "fmix": {"alpha": 1.0, "mix": {"method": "fmix"}},
+    "resizemix": {"mix": {"method": "resizemix"}},
+    "smoothmix": {"mix": {"method": "smoothmix"}},
+    "randommix": {"alpha": 1.0, "mix": {"method": "randommix"}},
+    # timm's per-example mode, mixup and CutMix switched per example: its most work per batch
+    "timm_elem": {"alpha": 1.0, "mix": {"method": "timm_mixup", "mode": "elem", "cutmix_alpha": 1.0}},
 }
 
 
-def measure(case: dict[str, object], device: str, rounds: int) -> dict[str, float]:
-    """Median training-epoch seconds of each method, and each one's ratio to ERM's."""
+def measure(
+    case: dict[str, object], device: str, rounds: int, methods: list[str] | None = None
+) -> dict[str, float]:
+    """Median training-epoch seconds of each method (``methods``, else all), and each one's ratio to ERM's."""
     splits = load_data(str(case["dataset"]), train_subset=case.get("train_subset"))  # type: ignore[arg-type]
     side = splits.input_shape[-1]
     trials = {}
+    chosen = {"erm", *(methods or METHODS)}
     for method, options in METHODS.items():
+        if method not in chosen:
+            continue
         options = {k: side // 2 if v == "half" else v for k, v in options.items()}
         config = TrainConfig(**case, **options, device=device, epochs=rounds + 1)  # type: ignore[arg-type]
         trials[method] = Trial(config, splits)
@@ -90,7 +102,8 @@ def measure(case: dict[str, object], device: str, rounds: int) -> dict[str, floa
     for method in names[1:]:
         row[f"{method}_epoch_s"] = medians[method]
         row[f"{method}_ratio"] = medians[method] / medians["erm"]
-    row["ratio"] = row["mixup_ratio"]  # the name of earlier runs (BENCHMARKS.md)
+    if "mixup_ratio" in row:
+        row["ratio"] = row["mixup_ratio"]  # the name of earlier runs (BENCHMARKS.md)
     return row
 
 
@@ -101,11 +114,17 @@ def main() -> None:
         "--rounds", type=int, default=7, help="timed epochs per alpha (after one warm-up epoch)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--methods", nargs="+", choices=list(METHODS), help="only these (and ERM, which every ratio is over)"
+    )
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), help="only these cases")
     args = parser.parse_args()
     results = {}
     for name, case in CASES.items():
-        results[name] = row = measure(case, args.device, args.rounds)
-        ratios = ", ".join(f"{m} {row[f'{m}_ratio']:.3f}" for m in list(METHODS)[1:])
+        if args.cases and name not in args.cases:
+            continue
+        results[name] = row = measure(case, args.device, args.rounds, args.methods)
+        ratios = ", ".join(f"{m} {row[f'{m}_ratio']:.3f}" for m in METHODS if f"{m}_ratio" in row)
         print(f"{name}: ERM {row['erm_epoch_s']:.3f} s/epoch; over ERM: {ratios}", flush=True)
     if args.json:
         args.json.write_text(

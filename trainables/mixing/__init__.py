@@ -6,7 +6,16 @@ user's method registers the same way from its own module (docs/plugins.md). The 
 ``_protocol``'s; what the training step does with a method's batch is ``_step``'s.
 """
 
-from . import cutmix, manifold_mixup, mixup  # noqa: F401  (each registers its method)
+from . import (  # noqa: F401  (each registers its method)
+    cutmix,
+    fmix,
+    manifold_mixup,
+    mixup,
+    randommix,
+    resizemix,
+    smoothmix,
+    timm_modes,
+)
 from ._functional import Criterion
 from ._protocol import NEEDS, SHARED_OPTIONS, Draws, MixContext, MixedBatch, MixMethod, Need, Option
 from ._registry import (
