@@ -66,6 +66,8 @@ METHODS: dict[str, dict[str, object]] = {
     "resizemix": {"mix": {"method": "resizemix"}},
     "smoothmix": {"mix": {"method": "smoothmix"}},
     "randommix": {"alpha": 1.0, "mix": {"method": "randommix"}},
+    # the clean batch and its mixup in one forward pass: about twice ERM's work, by design
+    "regmixup": {"alpha": 20.0, "mix": {"method": "regmixup"}},
     # timm's per-example mode, mixup and CutMix switched per example: its most work per batch
     "timm_elem": {"alpha": 1.0, "mix": {"method": "timm_mixup", "mode": "elem", "cutmix_alpha": 1.0}},
 }

@@ -16,14 +16,14 @@ import torch.nn.functional as F
 
 from trainables import ConfigError, TrainConfig
 from trainables.conformance import check_method, method_config
-from trainables.mixing import Draws, build_mix_method, timm_modes
+from trainables.mixing import Draws, batch_loss, build_mix_method, timm_modes
 from trainables.mixing._protocol import MixContext
 from trainables.mixing.fmix import binarised, fmix_batch, fourier_noise, low_frequency_image
 from trainables.mixing.randommix import CANDIDATES
 from trainables.mixing.resizemix import paste_resized, resized_box, resizemix_batch
 from trainables.mixing.smoothmix import smooth_mask, smoothmix_batch
 
-FAMILY = ("fmix", "resizemix", "smoothmix", "randommix", "timm_mixup")
+FAMILY = ("fmix", "resizemix", "smoothmix", "randommix", "timm_mixup", "regmixup")
 
 
 def _images(n: int = 8, size: tuple[int, int] = (12, 10), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -336,3 +336,22 @@ def test_timm_mixup_leaves_an_odd_batchs_middle_as_it_is() -> None:
 def test_timm_modes_pass_every_check(options: dict) -> None:
     _, checks = check_method("timm_mixup", **options)
     assert [c.line() for c in checks if c.passed is False] == []
+
+
+# RegMixup: the clean batch and its mixup in one forward pass, the loss the mean of the two halves' losses
+# (the authors' code: 0.5 * (CE(clean) + mixup-CE(mixed))).
+
+
+def test_regmixup_trains_on_the_clean_batch_and_its_mixup_at_half_each() -> None:
+    x, y = _images()
+    draws = Draws(4)
+    replay = copy.deepcopy(draws)
+    batch = _method("regmixup", alpha=20.0).mix(x, y, draws)
+    lam = float(np.float32(replay.numpy.beta(20.0, 20.0)))
+    perm = torch.randperm(8, generator=replay.torch)
+    assert torch.equal(batch.inputs[:8], x)
+    torch.testing.assert_close(batch.inputs[8:], lam * x + (1 - lam) * x[perm], atol=1e-6, rtol=0)
+    logits = torch.randn(16, 5, generator=torch.Generator().manual_seed(0))
+    clean = F.cross_entropy(logits[:8], y)
+    mixed = lam * F.cross_entropy(logits[8:], y) + (1 - lam) * F.cross_entropy(logits[8:], y[perm])
+    torch.testing.assert_close(batch_loss(batch, logits), 0.5 * (clean + mixed), atol=1e-6, rtol=0)

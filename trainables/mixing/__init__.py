@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (each registers its method)
     manifold_mixup,
     mixup,
     randommix,
+    regmixup,
     resizemix,
     smoothmix,
     timm_modes,
