@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -355,3 +357,52 @@ def test_regmixup_trains_on_the_clean_batch_and_its_mixup_at_half_each() -> None
     clean = F.cross_entropy(logits[:8], y)
     mixed = lam * F.cross_entropy(logits[8:], y) + (1 - lam) * F.cross_entropy(logits[8:], y[perm])
     torch.testing.assert_close(batch_loss(batch, logits), 0.5 * (clean + mixed), atol=1e-6, rtol=0)
+
+
+# SaliencyMix: OpenCV's saliency (the oracle, called here directly), its first maximum, a CutMix box there.
+
+
+def _cv2() -> Any:
+    """opencv-contrib, which make install brings (the saliency extra); CI refuses to skip without it."""
+    if os.environ.get("MIXUP_TUNE_REQUIRE_SALIENCY"):
+        import cv2 as required
+
+        return required
+    return pytest.importorskip("cv2", reason="the saliency extra: pip install 'mixup-tune[saliency]'")
+
+
+@pytest.mark.parametrize("saliency_of", ["batch", "image"])
+def test_saliencymix_pastes_the_box_around_opencvs_most_salient_pixel(saliency_of: str) -> None:
+    opencv = _cv2()
+    x, y = _images(n=6, size=(32, 28))
+    draws = Draws(2)
+    replay = copy.deepcopy(draws)
+    batch = _method("saliencymix", saliency_of=saliency_of).mix(x, y, draws)
+    lam = float(np.float32(replay.numpy.beta(1.0, 1.0)))
+    perm = torch.randperm(6, generator=replay.torch)
+    expected, weights = x.clone(), []
+    for i in range(6):
+        source = x[perm[0] if saliency_of == "batch" else perm[i]].numpy().transpose(1, 2, 0)
+        scaled = np.round((source - source.min()) / (source.max() - source.min()) * 255).astype(np.uint8)
+        _, saliency = opencv.saliency.StaticSaliencyFineGrained_create().computeSaliency(scaled)
+        quantised = (saliency * 255).astype(np.uint8)
+        row, col = divmod(int(quantised.argmax()), 28)
+        half_h, half_w = int(32 * math.sqrt(1 - lam)) // 2, int(28 * math.sqrt(1 - lam)) // 2
+        top, bottom = max(row - half_h, 0), min(row + half_h, 32)
+        left, right = max(col - half_w, 0), min(col + half_w, 28)
+        expected[i, :, top:bottom, left:right] = x[perm[i], :, top:bottom, left:right]
+        weights.append(1 - (bottom - top) * (right - left) / (32 * 28))
+    assert torch.equal(batch.inputs, expected) and torch.equal(batch.labels[1], y[perm])
+    torch.testing.assert_close(batch.weight_tensor()[:, 0], torch.tensor(weights), atol=1e-6, rtol=0)
+
+
+def test_saliencymix_without_opencv_contrib_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
+    with pytest.raises(ConfigError, match=r"^mix.method: saliencymix needs OpenCV's saliency module"):
+        method_config("saliencymix")
+
+
+def test_saliencymix_passes_every_check() -> None:
+    _cv2()
+    _, checks = check_method("saliencymix")
+    assert [c.line() for c in checks if c.passed is False] == []

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (each registers its method)
     randommix,
     regmixup,
     resizemix,
+    saliencymix,
     smoothmix,
     timm_modes,
 )

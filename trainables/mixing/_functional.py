@@ -136,6 +136,16 @@ def cutmix_boxes(
     return in_rows[:, :, None] & in_cols[:, None, :], kept.float()
 
 
+def box_masks(
+    size: tuple[int, int], boxes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], device: torch.device
+) -> Tensor:
+    """(len(top), H, W), True inside each box; ``boxes`` are (top, bottom, left, right), one entry per box."""
+    h, w = size
+    top, bottom, left, right = (torch.as_tensor(b, device=device)[:, None] for b in boxes)
+    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+    return ((rows >= top) & (rows < bottom))[:, :, None] & ((cols >= left) & (cols < right))[:, None, :]
+
+
 def one_box(size: tuple[int, int], lam: float, row: int, col: int) -> tuple[int, int, int, int, float]:
     """``cutmix_boxes`` for one lambda, in Python numbers: top, bottom, left, right, and the lambda left
     (in float32, as the masks' version gives it)."""

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ._functional import box_masks
 from ._protocol import Draws, MixedBatch, MixMethod, Option
 from ._registry import register_mix_method
 
@@ -96,14 +97,6 @@ def unit_boxes(
 def _integers(draws: Draws, low: int, high: int, count: int) -> np.ndarray:
     """Uniform in [low, high), as numpy's ``randint``; ``low`` where the range is empty (a small image)."""
     return draws.numpy.integers(low, high, size=count) if high > low else np.full(count, low)
-
-
-def box_masks(size: tuple[int, int], boxes: Boxes, device: torch.device) -> Tensor:
-    """(units, H, W), True inside each unit's box."""
-    h, w = size
-    top, bottom, left, right = (torch.as_tensor(b, device=device)[:, None] for b in boxes)
-    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
-    return ((rows >= top) & (rows < bottom))[:, :, None] & ((cols >= left) & (cols < right))[:, None, :]
 
 
 def mix_flipped(
