@@ -23,7 +23,7 @@ from trainables import load_data
 from trainables.conformance import method_config
 from trainables.mixing import Draws, MixContext, build_mix_method
 
-METHODS = ("mixup", "cutmix", "fmix", "resizemix", "smoothmix", "randommix")
+METHODS = ("mixup", "cutmix", "fmix", "resizemix", "smoothmix", "saliencymix", "randommix")
 
 
 def mixed_examples(
