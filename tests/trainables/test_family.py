@@ -406,3 +406,10 @@ def test_saliencymix_passes_every_check() -> None:
     _cv2()
     _, checks = check_method("saliencymix")
     assert [c.line() for c in checks if c.passed is False] == []
+
+
+def test_a_range_option_that_falls_is_refused_in_one_line() -> None:
+    for name, key in (("resizemix", "scope"), ("smoothmix", "sigma")):
+        with pytest.raises(ConfigError, match=rf"^mix.{key}: must be a range \[low, high\] with low <= high"):
+            method_config(name, **{key: [0.6, 0.2]})
+        assert method_config(name, **{key: [0.3, 0.3]}).mix[key] == (0.3, 0.3)

@@ -74,7 +74,8 @@ class Option:
 
     The type is the default's: a float (an integer is taken for it), an int, a bool, a string, or a tuple
     of numbers (a list in YAML) of the default's length. ``low`` and ``high`` bound a number, or each number
-    of a tuple, inclusively; ``choices`` lists the values allowed.
+    of a tuple, inclusively; ``choices`` lists the values allowed; ``ordered`` asks a tuple's numbers not
+    to fall (a range such as ``[low, high]``).
     """
 
     default: Any
@@ -82,6 +83,7 @@ class Option:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
+    ordered: bool = False
 
     def check(self, key: str, value: Any) -> Any:
         """``value`` in its canonical form (1 -> 1.0, [a, b] -> (a, b)), or a ConfigError naming ``key``."""
@@ -89,9 +91,12 @@ class Option:
         if isinstance(default, tuple):
             if not isinstance(value, (list, tuple)) or len(value) != len(default):
                 raise ConfigError(key, f"must be a list of {len(default)} numbers; got {value!r}")
-            return tuple(
+            numbers = tuple(
                 self._number(f"{key}[{i}]", item, type(d)) for i, (item, d) in enumerate(zip(value, default))
             )
+            if self.ordered and any(a > b for a, b in zip(numbers, numbers[1:])):
+                raise ConfigError(key, f"must be a range [low, high] with low <= high; got {list(numbers)}")
+            return numbers
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(key, f"must be true or false; got {value!r}")

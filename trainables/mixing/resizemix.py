@@ -15,19 +15,15 @@ box where it fits, so the whole partner is pasted at its scale, as the paper des
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import ConfigError
 from ._functional import permutation
 from ._protocol import Draws, MixedBatch, MixMethod, Option
 from ._registry import register_mix_method
-
-if TYPE_CHECKING:
-    from ..config import TrainConfig
 
 
 def resized_box(draws: Draws, size: tuple[int, int], scope: tuple[float, float]) -> tuple[int, int, int, int]:
@@ -79,16 +75,14 @@ class ResizeMix(MixMethod):
     off = {"scope": (0.0, 0.0)}  # tau 0: nothing pasted
     options = {
         "scope": Option(
-            (0.1, 0.8), low=0.0, high=1.0, doc="tau's range: the pasted partner's side over the image's"
+            (0.1, 0.8),
+            low=0.0,
+            high=1.0,
+            ordered=True,
+            doc="tau's range: the pasted partner's side over the image's",
         ),
         "interpolation": Option("nearest", choices=("nearest", "bilinear"), doc="how the partner is shrunk"),
     }
-
-    @classmethod
-    def check_config(cls, config: TrainConfig) -> None:
-        low, high = config.mix["scope"]
-        if low > high:
-            raise ConfigError("mix.scope", f"must be [low, high] with low <= high; got [{low}, {high}]")
 
     def mix(self, x: Tensor, y: Tensor, draws: Draws) -> MixedBatch:
         values: Mapping[str, Any] = self.options  # the trial's values (the class declares Options)

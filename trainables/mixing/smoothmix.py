@@ -21,18 +21,14 @@ Euclidean, until the paper's can be confirmed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
 from ._functional import permutation
 from ._protocol import Draws, MixedBatch, MixMethod, Option
 from ._registry import register_mix_method
-
-if TYPE_CHECKING:
-    from ..config import TrainConfig
 
 
 def smooth_mask(draws: Draws, size: tuple[int, int], sigma: tuple[float, float], shape: str) -> Tensor:
@@ -67,15 +63,13 @@ class SmoothMix(MixMethod):
     options = {
         "shape": Option("circle", choices=("circle", "square"), doc="the level sets of the soft region"),
         "sigma": Option(
-            (0.25, 0.5), low=0.01, high=2.0, doc="the Gaussian's spread, a range over the image's side"
+            (0.25, 0.5),
+            low=0.01,
+            high=2.0,
+            ordered=True,
+            doc="the Gaussian's spread, a range over the image's side",
         ),
     }
-
-    @classmethod
-    def check_config(cls, config: TrainConfig) -> None:
-        low, high = config.mix["sigma"]
-        if low > high:
-            raise ConfigError("mix.sigma", f"must be [low, high] with low <= high; got [{low}, {high}]")
 
     def mix(self, x: Tensor, y: Tensor, draws: Draws) -> MixedBatch:
         values: Mapping[str, Any] = self.options  # the trial's values (the class declares Options)
