@@ -25,6 +25,7 @@ Where ours differs from the authors' ``fmix.py`` (ecs-vlc/FMix, also in OpenMixu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,13 +45,19 @@ def fourier_noise(draws: Draws, size: tuple[int, int]) -> Tensor:
 def low_frequency_image(noise: Tensor, decay_power: float) -> Tensor:
     """Steps 2 and 3: the grey image (h, w), float64: the real part of the inverse FFT of ``noise``
     (``fourier_noise``'s) scaled by 1 / frequency ** decay_power."""
-    h, w = noise.shape[-2:]
+    scale = _spectrum_scale(noise.shape[-2], noise.shape[-1], decay_power)
+    return torch.fft.ifft2(torch.complex(noise[0] * scale, noise[1] * scale)).real
+
+
+@functools.lru_cache(maxsize=16)
+def _spectrum_scale(h: int, w: int, decay_power: float) -> Tensor:
+    """1 / max(f, 1 / max(h, w)) ** decay_power over the (h, w) frequencies: once per image size and decay,
+    not every batch (read only)."""
     freqs = torch.sqrt(
         torch.fft.fftfreq(h, dtype=torch.float64)[:, None] ** 2
         + torch.fft.fftfreq(w, dtype=torch.float64)[None, :] ** 2
     )
-    scale = 1 / freqs.clamp(min=1 / max(h, w)) ** decay_power
-    return torch.fft.ifft2(torch.complex(noise[0] * scale, noise[1] * scale)).real
+    return 1 / freqs.clamp(min=1 / max(h, w)) ** decay_power
 
 
 def binarised(grey: Tensor, lam: float, max_soft: float = 0.0) -> Tensor:

@@ -34,6 +34,14 @@ from ._registry import register_mix_method
 from .cutmix import cutmix_batch
 
 
+def mixup_batch(x: Tensor, y: Tensor, draws: Draws, alpha: float, per_sample: bool) -> MixedBatch:
+    """The paper's batch: lambda (one, or one per example), then a permutation; also what RandomMix and
+    RegMixup mix with."""
+    weight, perm = pair_draws(draws, alpha, per_sample, len(x))
+    perm = perm.to(x.device, non_blocking=True)
+    return MixedBatch.pair(blend(x, weight, perm), y, y[perm], weight)
+
+
 @register_mix_method
 class Mixup(MixMethod):
     name = "mixup"
@@ -66,9 +74,7 @@ class Mixup(MixMethod):
             return cutmix_batch(x, y, draws, self.alpha, self.per_sample)
         if self.k > 2 or self.pairing != "shuffle":
             return self._variant(x, y, draws)
-        weight, perm = pair_draws(draws, self.alpha, self.per_sample, len(x))
-        perm = perm.to(x.device, non_blocking=True)
-        return MixedBatch.pair(blend(x, weight, perm), y, y[perm], weight)
+        return mixup_batch(x, y, draws, self.alpha, self.per_sample)
 
     def _variant(self, x: Tensor, y: Tensor, draws: Draws) -> MixedBatch:
         """k examples per mixed input; partners from the batch itself (within each label for

@@ -20,23 +20,17 @@ import numpy as np
 from torch import Tensor
 
 from ..errors import ConfigError
-from ._functional import blend, pair_draws
 from ._protocol import Draws, MixedBatch, MixMethod, Option
 from ._registry import register_mix_method
 from .cutmix import cutmix_batch
 from .fmix import FMix, fmix_batch
+from .mixup import mixup_batch
 from .resizemix import ResizeMix, resizemix_batch
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
 
 CANDIDATES = ("mixup", "cutmix", "fmix", "resizemix")
-
-
-def _mixup_batch(x: Tensor, y: Tensor, draws: Draws, alpha: float) -> MixedBatch:
-    weight, perm = pair_draws(draws, alpha, False, len(x))
-    perm = perm.to(x.device, non_blocking=True)
-    return MixedBatch.pair(blend(x, weight, perm), y, y[perm], weight)
 
 
 @register_mix_method
@@ -74,7 +68,7 @@ class RandomMix(MixMethod):
         alpha = self.config.alpha
         chosen = CANDIDATES[int(draws.numpy.choice(len(CANDIDATES), p=self.probabilities))]
         if chosen == "mixup":
-            return _mixup_batch(x, y, draws, alpha)
+            return mixup_batch(x, y, draws, alpha, per_sample=False)
         if chosen == "cutmix":
             return cutmix_batch(x, y, draws, alpha, per_sample=False)
         if chosen == "fmix":

@@ -16,17 +16,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._functional import blend, pair_draws
 from ._protocol import Draws, MixedBatch, MixMethod
 from ._registry import register_mix_method
+from .mixup import mixup_batch
 
 
 def regmixup_batch(x: Tensor, y: Tensor, draws: Draws, alpha: float) -> MixedBatch:
     """The clean batch, then its mixup (one lambda, then a permutation): 2N inputs, weighted targets."""
-    weight, perm = pair_draws(draws, alpha, False, len(x))
-    perm = perm.to(x.device, non_blocking=True)
-    inputs = torch.cat([x, blend(x, weight, perm)])
-    return MixedBatch.pair(inputs, torch.cat([y, y]), torch.cat([y, y[perm]]), weight)
+    mixed = mixup_batch(x, y, draws, alpha, per_sample=False)
+    partner = mixed.labels[1]
+    return MixedBatch.pair(
+        torch.cat([x, mixed.inputs]), torch.cat([y, y]), torch.cat([y, partner]), mixed.weights
+    )
 
 
 @register_mix_method

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from ._functional import beta_weight, box_masks, permutation
+from ._functional import beta_weight, box_masks, one_box, permutation
 from ._protocol import Draws, MixedBatch, MixMethod, Option
 from ._registry import register_mix_method
 
@@ -57,19 +57,11 @@ def saliency_map(image: Tensor, given: str) -> np.ndarray:
     return (np.asarray(saliency) * 255).astype(np.uint8)
 
 
-def salient_box(saliency: np.ndarray, lam: float) -> tuple[int, int, int, int]:
-    """The box of sides int(side * sqrt(1 - lam)) at the saliency's first maximum: top, bottom, left,
-    right."""
-    h, w = saliency.shape
+def salient_box(saliency: np.ndarray, lam: float) -> tuple[int, int, int, int, float]:
+    """CutMix's box for ``lam`` (``one_box``) at the saliency's first maximum: top, bottom, left, right, and
+    the own label's weight, the area it leaves."""
     row, col = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
-    cut = np.sqrt(1.0 - lam)
-    half_h, half_w = int(h * cut) // 2, int(w * cut) // 2
-    return (
-        int(np.clip(row - half_h, 0, h)),
-        int(np.clip(row + half_h, 0, h)),
-        int(np.clip(col - half_w, 0, w)),
-        int(np.clip(col + half_w, 0, w)),
-    )
+    return one_box(saliency.shape, lam, int(row), int(col))
 
 
 def saliencymix_batch(x: Tensor, y: Tensor, draws: Draws, alpha: float, of: str, given: str) -> MixedBatch:
@@ -79,17 +71,15 @@ def saliencymix_batch(x: Tensor, y: Tensor, draws: Draws, alpha: float, of: str,
     perm = permutation(draws, n).to(x.device, non_blocking=True)
     partner = x[perm]
     if of == "batch":
-        top, bottom, left, right = salient_box(saliency_map(partner[0], given), lam)
+        top, bottom, left, right, weight = salient_box(saliency_map(partner[0], given), lam)
         mixed = x.clone()
         mixed[:, :, top:bottom, left:right] = partner[:, :, top:bottom, left:right]
-        return MixedBatch.pair(
-            mixed, y, y[perm], float(np.float32(1 - (bottom - top) * (right - left) / (h * w)))
-        )
+        return MixedBatch.pair(mixed, y, y[perm], weight)
     boxes = np.array([salient_box(saliency_map(image, given), lam) for image in partner])
-    top, bottom, left, right = boxes.T
+    top, bottom, left, right = boxes[:, :4].T.astype(int)
     inside = box_masks((h, w), (top, bottom, left, right), x.device)
-    weight = torch.as_tensor(1 - (bottom - top) * (right - left) / (h * w), dtype=torch.float32)
-    return MixedBatch.pair(torch.where(inside[:, None], partner, x), y, y[perm], weight.to(x.device))
+    weights = torch.as_tensor(boxes[:, 4], dtype=torch.float32, device=x.device)
+    return MixedBatch.pair(torch.where(inside[:, None], partner, x), y, y[perm], weights)
 
 
 def saliency_available() -> bool:
