@@ -72,6 +72,8 @@ METHODS: dict[str, dict[str, object]] = {
     "saliencymix": {"alpha": 1.0, "mix": {"method": "saliencymix"}},
     # timm's per-example mode, mixup and CutMix switched per example: its most work per batch
     "timm_elem": {"alpha": 1.0, "mix": {"method": "timm_mixup", "mode": "elem", "cutmix_alpha": 1.0}},
+    "augmix": {"alpha": 1.0, "mix": {"method": "augmix"}},  # the clean batch and two views: 3N, by design
+    "augmix_no_jsd": {"alpha": 1.0, "mix": {"method": "augmix", "jsd": False}},
 }
 
 

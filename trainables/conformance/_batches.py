@@ -61,6 +61,10 @@ def _context(data: _Tiny, cls: type[MixMethod], config: TrainConfig) -> MixConte
         model=data.model,
         layers=data.layers if hidden else [],
         examples=lambda idx: (data.x[idx], data.y[idx]),
+        # the tiny images' pixels: x * 0.25 + 0.5, mostly in [0, 1] (x is standard normal)
+        normalisation=(torch.full((3, 1, 1), 0.5), torch.full((3, 1, 1), 0.25))
+        if data.x.dim() == 4
+        else None,
     )
 
 

@@ -7,6 +7,7 @@ user's method registers the same way from its own module (docs/plugins.md). The 
 """
 
 from . import (  # noqa: F401  (each registers its method)
+    augmix,
     cutmix,
     fmix,
     manifold_mixup,

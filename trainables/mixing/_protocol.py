@@ -206,6 +206,8 @@ class MixContext:
     ``extra_forward`` (call it in the method's own ``torch.no_grad`` or with ``torch.enable_grad`` as
     needed; the training step's own forward pass comes after). ``examples``: training examples by index,
     normalised and augmented as the batch's are (``None`` where the data is streamed from disk).
+    ``normalisation``: images' per-channel (mean, std), each (C, 1, 1), so that ``x * std + mean`` is the
+    batch in pixels of [0, 1], for a method that works on the picture (``None`` for feature vectors).
     """
 
     num_classes: int
@@ -214,6 +216,7 @@ class MixContext:
     model: nn.Module | None = None
     layers: list[nn.Module] = field(default_factory=list)
     examples: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
+    normalisation: tuple[Tensor, Tensor] | None = None
 
 
 class MixMethod:

@@ -53,6 +53,7 @@ class ClassifierTrial:
     RNG."""
 
     normalisation: Normalisation  # set by the subclass, from its data
+    mixer: Mixer  # built by the subclass after its normalisation, which a method may need (AugMix)
     examples_in_memory = False  # whether ``mix_examples`` can fetch any training example by index
 
     def __init__(
@@ -115,7 +116,6 @@ class ClassifierTrial:
             if problem:
                 raise ConfigError("model", problem)
         self.model = model.to(self.device)
-        self.mixer = self._build_mixer()
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.channels_last = config.channels_last and is_image
         if self.channels_last:
@@ -154,6 +154,11 @@ class ClassifierTrial:
             model=self.model,
             layers=layers,
             examples=self.mix_examples if self.examples_in_memory else None,
+            normalisation=(
+                (self.normalisation.mean, self.normalisation.scale)
+                if self.normalisation.per_channel
+                else None
+            ),
         )
         return Mixer(
             build_mix_method(config, context), self.draws, config.mix_prob, config.mixup_warmup_epochs

@@ -67,6 +67,7 @@ class Trial(ClassifierTrial):
         self.x_val = None if splits.x_val is None else splits.x_val.to(self.device)
         self.y_val = None if splits.y_val is None else splits.y_val.to(self.device)
         self.normalisation = Normalisation.fit(self.x_train)
+        self.mixer = self._build_mixer()  # last: a method in pixel space (AugMix) needs the statistics
 
     def input_description(self) -> dict[str, str]:
         described = {

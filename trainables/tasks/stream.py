@@ -69,6 +69,7 @@ class StreamingTrial(ClassifierTrial):
         self.normalisation = Normalisation(
             mean, std, per_channel=True, centred_only=0, origin="ImageNet (torchvision's constants)"
         )
+        self.mixer = self._build_mixer()  # last: a method in pixel space (AugMix) needs the statistics
 
     def input_description(self) -> dict[str, str]:
         size = self.config.crop_size
