@@ -10,7 +10,7 @@ CONSTRAINTS := requirements/constraints.txt
 $(BIN)/mixup-tune: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch torchvision
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test,cluster,postgres,timm,saliency]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test,cluster,postgres,timm,saliency,puzzlemix]"
 	touch $@
 
 install: $(BIN)/mixup-tune

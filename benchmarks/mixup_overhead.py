@@ -74,6 +74,8 @@ METHODS: dict[str, dict[str, object]] = {
     "timm_elem": {"alpha": 1.0, "mix": {"method": "timm_mixup", "mode": "elem", "cutmix_alpha": 1.0}},
     "augmix": {"alpha": 1.0, "mix": {"method": "augmix"}},  # the clean batch and two views: 3N, by design
     "augmix_no_jsd": {"alpha": 1.0, "mix": {"method": "augmix", "jsd": False}},
+    # an extra forward and backward of the clean batch, and one graph cut per image on the CPU
+    "puzzlemix": {"alpha": 1.0, "mix": {"method": "puzzlemix"}},
 }
 
 

@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (each registers its method)
     fmix,
     manifold_mixup,
     mixup,
+    puzzlemix,
     randommix,
     regmixup,
     resizemix,
