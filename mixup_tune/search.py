@@ -32,6 +32,7 @@ _DATA_OPTIONS = (
     "download",
     "label_column",
     "split_column",
+    "test_subset",
 )
 
 

@@ -43,6 +43,7 @@ for _name, _entry_point in {
 
 for _name, _entry_point in {
     "cnn": "trainables.models.small:_cnn",
+    "cnn_narrow": "trainables.models.small:_cnn_narrow",
     "densenet_bc190": "trainables.models.cifar:_densenet_bc190",
     "fast_cifar": "trainables.models.cifar:_fast_cifar",
     "lenet": "trainables.models.speech:_lenet",
@@ -50,6 +51,7 @@ for _name, _entry_point in {
     "preact_resnet18": "trainables.models.cifar:_preact_resnet18",
     "preact_resnet18_authors": "trainables.models.cifar:_preact_resnet18_authors",
     "resnet101": "trainables.models.imagenet:_resnet101",
+    "resnet18_cifar": "trainables.models.resnet_cifar:_resnet18_cifar",
     "resnet50": "trainables.models.imagenet:_resnet50",
     "resnext101_32x4d": "trainables.models.imagenet:_resnext101_32x4d",
     "resnext101_64x4d": "trainables.models.imagenet:_resnext101_64x4d",

@@ -39,12 +39,33 @@ from ..render import (
 )
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
+from ._family_ranking import openmixup_beside, published_orderings, ranking, with_median_last10
 from ._registry import StudyContext, register_study
 
-METHODS = ("ERM", "mixup", "CutMix", "Manifold Mixup", "label smoothing", "Cutout", "mixup + label smoothing")
+METHODS = (
+    "ERM",
+    "mixup",
+    "CutMix",
+    "Manifold Mixup",
+    "label smoothing",
+    "Cutout",
+    "mixup + label smoothing",
+    # the family (issue 30), by their display names
+    "FMix",
+    "ResizeMix",
+    "SmoothMix",
+    "SaliencyMix",
+    "PuzzleMix",
+    "RegMixup",
+    "AugMix",
+    "RandomMix",
+    "mixup/CutMix (timm)",
+)
+RELIABILITY_COLUMNS = 8  # panels to a row of the reliability figure: a page's width
 METRICS = (
     ("best_test_error", "best test error"),
     ("last_test_error", "last test error"),
+    ("test_error_median_last10", "median of last 10 epochs"),
     ("train_error_corrupted", "train error, corrupted labels"),
     ("test_ece", "ECE"),
     ("test_nll", "NLL"),
@@ -195,13 +216,19 @@ def _reliability(client: MlflowClient, runs: pd.DataFrame) -> dict[tuple[float, 
 
 
 def plot_reliability(summed: dict[tuple[float, str], np.ndarray], out: Path) -> list[Path]:
-    """One panel per method (a row per noise rate): accuracy against confidence per bin, and the gap."""
+    """One panel per method, at most ``RELIABILITY_COLUMNS`` to a row (each noise rate starting a row of its
+    own): accuracy against confidence per bin, and the gap."""
     noises = sorted({noise for noise, _ in summed})
     methods = sorted({setting for _, setting in summed}, key=_setting_order)
-    figure, axes = axes_grid(len(noises), len(methods), (2.2 * len(methods), 2.4 * len(noises)), sharey=True)
+    columns = min(RELIABILITY_COLUMNS, len(methods))
+    per_noise = -(-len(methods) // columns)
+    rows = len(noises) * per_noise
+    figure, axes = axes_grid(rows, columns, (2.0 * columns, 2.1 * rows + 0.4), sharey=True)
     for i, noise in enumerate(noises):
+        for unused in range(len(methods), per_noise * columns):  # the rest of a noise rate's last row
+            axes[i * per_noise + unused // columns][unused % columns].set_visible(False)
         for j, method in enumerate(methods):
-            axis = axes[i][j]
+            axis = axes[i * per_noise + j // columns][j % columns]
             values = summed.get((noise, method))
             axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
             if values is not None:
@@ -226,13 +253,13 @@ def plot_reliability(summed: dict[tuple[float, str], np.ndarray], out: Path) -> 
                 axis.text(0.04, 0.9, f"ECE {ece:.1f}%", fontsize=7, transform=axis.transAxes)
             axis.set_title(f"{method}\nnoise {noise:.0%}", fontsize=7)
             axis.tick_params(labelsize=6)
-    for axis in axes[-1]:
+    for axis in axes.flat:
         axis.set_xlabel("confidence", fontsize=7)
     for row in axes:
         row[0].set_ylabel("accuracy", fontsize=7)
     figure.suptitle(
         "Reliability on the unmixed test set, bins summed over seeds: each bin's accuracy (blue), and the "
-        "gap to its mean confidence (red: a tick above the bar is overconfidence, below it underconfidence)",
+        "gap\nto its mean confidence (red: a tick above the bar is overconfidence, below it underconfidence)",
         fontsize=8,
     )
     return save_figure(figure, out, "reliability")
@@ -320,8 +347,9 @@ def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
 
 @register_study("regularisers")
 def render(context: StudyContext) -> StudyOutput:
-    runs, out = with_settings(context.runs), context.out
-    table = regulariser_table(context.runs)
+    all_runs = with_median_last10(context.runs, context.history)
+    runs, out = with_settings(all_runs), context.out
+    table = regulariser_table(all_runs)
     files = [save_table(table, out, "regularisers")]
     sections = [
         "## mixup and its successors",
@@ -342,6 +370,30 @@ def render(context: StudyContext) -> StudyOutput:
                 )
         sections += [f"### Label noise {noise:.0%}", markdown_table(shown.reset_index(drop=True))]
     sections += ["### The published claims, on this data", markdown_table(pd.DataFrame(_claims(table)))]
+    for noise, rows in table.groupby("label_noise"):
+        sections += [
+            f"### Ranking, label noise {noise:.0%}",
+            'By mean last test error; "- ERM" and "- mixup": paired by seed, 95% interval, * where it '
+            "excludes 0.",
+            markdown_table(ranking(rows)),
+        ]
+    clean = table[table["label_noise"] == table["label_noise"].min()]
+    orderings, tau = published_orderings(clean)
+    if not orderings.empty:
+        sections += [
+            f"### The published orderings, label noise {clean['label_noise'].min():.0%}",
+            "Each method's published place against ERM and mixup (OpenMixup's CIFAR-100 benchmark and the "
+            "papers; other data and networks, so the direction only), as it holds here. " + tau,
+            markdown_table(orderings),
+        ]
+    beside = openmixup_beside(runs)
+    if not beside.empty:  # only runs of OpenMixup's own CIFAR-100 ResNet-18 setting, epochs and alpha
+        sections += [
+            "### Beside OpenMixup's CIFAR-100 benchmark (the same setting)",
+            "Top-1 accuracy as OpenMixup reports it, the median of the last 10 epochs' test accuracy: ours a "
+            "mean ± 95% interval over seeds, and the seeds' range; theirs one run.",
+            markdown_table(beside),
+        ]
     summed = _reliability(MlflowClient(context.tracking_uri), runs)
     if summed:
         files += plot_reliability(summed, out)

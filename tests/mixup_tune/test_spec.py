@@ -33,7 +33,7 @@ BAD_SPECS = {
     ),
     "unknown model": (
         "name: a\ntrainable: {model: vgg}\n",
-        "trainable.model: unknown model 'vgg'; known: cnn, densenet_bc190, fast_cifar, lenet, mlp",
+        "trainable.model: unknown model 'vgg'; known: cnn, cnn_narrow, densenet_bc190, fast_cifar, lenet, mlp",
     ),
     "wrong type": (
         "name: a\ntrainable: {epochs: many}\n",
@@ -294,5 +294,5 @@ def test_every_grid_points_options_are_in_ray_tunes_space_with_the_trainables_ow
     spec = load_spec(REPO / "sweeps" / "regularisers-small.yaml")
     space = param_space(spec)
     points = grid_points(spec)
-    assert len(points) == 84 and all(point.keys() <= space.keys() for point in points)
+    assert len(points) == 192 and all(point.keys() <= space.keys() for point in points)
     assert (space["mix_method"], space["label_smoothing"], space["cutout"]) == ("mixup", 0.0, 0)

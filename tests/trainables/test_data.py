@@ -49,6 +49,16 @@ def test_train_subset_is_a_fixed_draw() -> None:
     assert len(a.y_train) == 100 and torch.equal(a.y_train, b.y_train)
 
 
+def test_test_subset_is_a_fixed_draw_of_the_test_set_that_leaves_the_training_split_alone() -> None:
+    full, a = load_data("digits"), load_data("digits", train_subset=100, test_subset=50)
+    b = load_data("digits", train_subset=100, test_subset=50, val_fraction=0.2)
+    assert len(a.y_test) == 50 and torch.equal(a.y_test, b.y_test) and torch.equal(a.x_test, b.x_test)
+    assert torch.equal(a.y_train, load_data("digits", train_subset=100).y_train)
+    rows = {tuple(r): y for r, y in zip(full.x_test.flatten(1).tolist(), full.y_test.tolist())}
+    assert all(rows[tuple(r)] == y for r, y in zip(a.x_test.flatten(1).tolist(), a.y_test.tolist()))
+    assert len(set(a.y_test.tolist())) > 5  # a random draw, not the first 50
+
+
 def test_npz_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
     np.savez(

@@ -45,6 +45,15 @@ def test_both_preact_resnets_have_their_published_size(name: str, parameters: in
     assert sum(p.numel() for p in build_model(name, (3, 32, 32), 10).parameters()) == parameters
 
 
+def test_the_cifar_resnet18_is_the_benchmarks_size_and_keeps_the_first_stage_at_full_resolution() -> None:
+    """OpenMixup's ResNet_CIFAR-18, as kuangliu/pytorch-cifar's ResNet18: 11,173,962 parameters for 10
+    classes; a 3x3 stride-1 stem and no max pooling."""
+    model = build_model("resnet18_cifar", (3, 32, 32), 10)
+    assert sum(p.numel() for p in model.parameters()) == 11_173_962
+    assert model.layer1(model.stem(torch.zeros(1, 3, 32, 32))).shape == (1, 64, 32, 32)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+
+
 @pytest.mark.parametrize(("authors", "carries"), [(False, "x"), (True, "pre-activation")])
 def test_an_identity_shortcut_carries_x_or_the_pre_activation(authors: bool, carries: str) -> None:
     """With its convolutions zeroed, a block outputs its shortcut: x (He et al.) or BN-ReLU(x) (the authors'

@@ -400,3 +400,17 @@ def test_manifold_mixup_on_a_model_that_names_no_layers_is_refused_when_the_tria
         train(config)
     assert refused.value.field == "mix_method"
     assert "model 'torchvision/resnet18' names no layers for manifold_mixup" in str(refused.value)
+
+
+def test_each_epoch_reports_the_median_of_the_last_10_epochs_test_error() -> None:
+    """OpenMixup's and the mixup authors' single-run statistic, beside the seed statistics."""
+    reported: list[dict] = []
+    config = TrainConfig(dataset="digits", model="mlp", hidden_sizes=(16,), epochs=12, batch_size=256)
+    train(config, on_epoch=lambda metrics, _state: reported.append(metrics))
+    errors = [m["test_error"] for m in reported]
+    for epoch, metrics in enumerate(reported, start=1):
+        recent = sorted(errors[max(0, epoch - 10) : epoch])
+        middle = len(recent) // 2
+        expected = recent[middle] if len(recent) % 2 else (recent[middle - 1] + recent[middle]) / 2
+        assert metrics["test_error_median_last10"] == pytest.approx(expected)
+    assert len(set(errors[-10:])) > 1  # the median is over several values

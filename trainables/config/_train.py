@@ -58,6 +58,7 @@ class TrainConfig:
     # csv and parquet: a column of "train" and "test" (and "val") per row; None: a stratified 80/20 split
     split_column: str | None = None
     train_subset: int | None = None  # keep this many training examples (fixed draw, same for every trial)
+    test_subset: int | None = None  # evaluate on this many test examples (fixed draw, same for every trial)
     val_fraction: float = 0.0  # held out of the training set before corruption; reported as val_error
     augment: bool | None = None  # random crop (pad 4) + flip; None: on for 32x32 colour images
     # imagefolder_stream only: pixels per side of the random-resized training crop and the centre test crop
@@ -210,6 +211,11 @@ class TrainConfig:
             self.train_subset is None or self.train_subset >= 2,
             "train_subset",
             f"must be >= 2; got {self.train_subset}",
+        )
+        require(
+            self.test_subset is None or self.test_subset >= 1,
+            "test_subset",
+            f"must be >= 1; got {self.test_subset}",
         )
         for name in ("val_fraction", "dropout", "label_smoothing", "label_noise"):  # fractions below 1
             value = getattr(self, name)

@@ -45,6 +45,7 @@ def load_data(
     download: bool = False,
     label_column: str | None = None,
     split_column: str | None = None,
+    test_subset: int | None = None,
 ) -> Splits:
     """Load a dataset by name, in the standard layout and checked (``trainables.data._checks``).
 
@@ -77,4 +78,8 @@ def load_data(
         val, train = order[:n_val], order[n_val:]
         splits.x_val, splits.y_val = splits.x_train[val], splits.y_train[val]
         splits.x_train, splits.y_train = splits.x_train[train], splits.y_train[train]
+    if test_subset is not None and test_subset < len(splits.y_test):
+        # a generator of its own: the training subset and the validation split stay as they were
+        keep = torch.randperm(len(splits.y_test), generator=torch.Generator().manual_seed(SPLIT_SEED + 1))
+        splits.x_test, splits.y_test = splits.x_test[keep[:test_subset]], splits.y_test[keep[:test_subset]]
     return splits

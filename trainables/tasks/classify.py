@@ -49,6 +49,7 @@ class Trial(ClassifierTrial):
             config.download,
             config.label_column,
             config.split_column,
+            config.test_subset,
         )
         super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
         self.augment = (

@@ -24,6 +24,7 @@ from ..calibration import example_scores, summarise
 from ..config import TrainConfig
 from ..data import SPLIT_SEED
 from ..data.streaming import IMAGENET_MEAN, IMAGENET_STD, TRAIN_EVAL_IMAGES, ImageFiles, scan
+from ..errors import ConfigError
 from ..mixing import MixedBatch
 from ..normalise import Normalisation
 from ._classifier import ClassifierTrial
@@ -35,6 +36,8 @@ class StreamingTrial(ClassifierTrial):
     trained on the device."""
 
     def __init__(self, config: TrainConfig) -> None:
+        if config.test_subset is not None:
+            raise ConfigError("test_subset", "is for in-memory datasets; a streamed one reads all its tests")
         classes, train_files, train_labels, test_files, test_labels = scan(config.data_path or "")
         if config.train_subset is not None and config.train_subset < len(train_files):
             keep = torch.randperm(len(train_files), generator=torch.Generator().manual_seed(SPLIT_SEED))[
