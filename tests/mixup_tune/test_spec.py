@@ -33,7 +33,8 @@ BAD_SPECS = {
     ),
     "unknown model": (
         "name: a\ntrainable: {model: vgg}\n",
-        "trainable.model: unknown model 'vgg'; known: cnn, cnn_narrow, densenet_bc190, fast_cifar, lenet, mlp",
+        "trainable.model: unknown model 'vgg'; known: cnn, cnn_narrow, densenet_bc190, fast_cifar, lenet, "
+        "mlp",
     ),
     "wrong type": (
         "name: a\ntrainable: {epochs: many}\n",

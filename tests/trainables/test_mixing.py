@@ -49,7 +49,8 @@ def test_a_built_in_named_under_mix_is_the_same_trial_as_by_mix_method() -> None
         TrainConfig(mix={"method": "mixup", "k": 3})
     with pytest.raises(ConfigError, match="name the method in one place"):
         TrainConfig(mix_method="cutmix", mix={"method": "manifold_mixup"})
-    with pytest.raises(ConfigError, match=r"^mix\.method: unknown mixing method 'nope'; known: augmix, cutmix"):
+    unknown = r"^mix\.method: unknown mixing method 'nope'; known: augmix, cutmix"
+    with pytest.raises(ConfigError, match=unknown):
         TrainConfig(mix={"method": "nope"})
     with pytest.raises(ConfigError, match="^mix: must be a mapping"):
         TrainConfig(mix="cutmix")  # type: ignore[arg-type]
