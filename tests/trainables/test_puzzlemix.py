@@ -170,6 +170,30 @@ def _greedy_plan(mask: np.ndarray, saliency: np.ndarray, eps: float) -> np.ndarr
     return win
 
 
+def _authors_dense_plan(mask: torch.Tensor, saliency: torch.Tensor, eps: float) -> torch.Tensor:
+    """The authors' ``mask_transport`` as they write it: three dense (N, n^2, n^2) plans a round."""
+    n = mask.shape[-1]
+    positions = torch.arange(n * n)
+    rows, cols = positions // n, positions % n
+    distance = ((rows[:, None] - rows) ** 2 + (cols[:, None] - cols) ** 2).float() / (n - 1) ** 2
+    cost = eps * distance - saliency.reshape(-1, n * n, 1) * (mask > 0).float().reshape(-1, 1, n * n)
+    win = torch.zeros_like(cost)
+    for _ in range(n):
+        plan = torch.zeros_like(cost).scatter_(-1, cost.min(-1)[1].unsqueeze(-1), 1)
+        win = torch.zeros_like(cost).scatter_(-2, (plan * cost).min(-2)[1].unsqueeze(-2), 1) * plan
+        cost += (1 - win) * plan
+    return win
+
+
+def test_the_transport_plan_equals_the_authors_dense_rounds_ties_included() -> None:
+    """Masks from all-hidden (every block's own position costs exactly 0: ties) to mostly shown."""
+    generator = torch.Generator().manual_seed(5)
+    for blocks, shown, eps in itertools.product((4, 16), (0.0, 0.2, 0.5, 0.9), (0.01, 0.8, 5.0)):
+        mask = (torch.rand(8, 1, blocks, blocks, generator=generator) < shown).float()
+        saliency = block_saliency(torch.rand(8, 32, 32, generator=generator) ** 3, 32 // blocks)
+        assert torch.equal(transport_plan(mask, saliency, eps), _authors_dense_plan(mask, saliency, eps))
+
+
 def test_the_transport_plan_and_the_block_moves_equal_loops_written_from_the_definition() -> None:
     generator = torch.Generator().manual_seed(3)
     for blocks in (2, 4, 8):

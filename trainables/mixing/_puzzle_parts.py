@@ -129,17 +129,48 @@ def _grid_distances(blocks: int) -> Tensor:
 def transport_plan(mask: Tensor, saliency: Tensor, eps: float) -> Tensor:
     """The authors' greedy transport, n rounds: each block goes to the position that costs least (eps times
     the distance, less its saliency where the mask shows it); where several go to one position the cheapest
-    wins and the others pay one more next round. Returns the winners, (N, n^2 from, n^2 to), 0/1."""
+    wins and the others pay one more next round. Returns the winners, (N, n^2 from, n^2 to), 0/1.
+
+    Their rounds build three dense (N, n^2, n^2) plans each; this keeps each block's choice as an index and
+    settles each position among its claimants alone, with their tie rules: a position's winner is the first
+    block at the least of (its cost for a claimant, 0 for any other block), so that it has none when that
+    first block did not claim it. Equal to their form (``tests/trainables/test_puzzlemix.py``), and about 5x
+    faster at n = 16 on 2 CPU cores (0.5 against 2.7 s for a batch of 128)."""
     blocks = mask.shape[-1]
-    visible = (mask > 0).float().reshape(-1, 1, blocks**2)
-    cost = eps * _grid_distances(blocks).to(mask.device) - saliency.reshape(-1, blocks**2, 1) * visible
-    win = torch.zeros_like(cost)
+    count = blocks**2
+    visible = (mask > 0).float().reshape(-1, 1, count)
+    cost = eps * _grid_distances(blocks).to(mask.device) - saliency.reshape(-1, count, 1) * visible
+    rows = torch.arange(count, device=cost.device).expand(len(cost), count)
     for _ in range(blocks):
-        plan = torch.zeros_like(cost).scatter_(-1, cost.argmin(-1, keepdim=True), 1)
-        winner = (plan * cost).argmin(-2, keepdim=True)
-        win = torch.zeros_like(cost).scatter_(-2, winner, 1) * plan
-        cost += (1 - win) * plan
-    return win
+        choice = cost.argmin(-1)  # (N, n^2): each block's position
+        claim = cost.gather(-1, choice[..., None])[..., 0]  # its cost there
+        wins = _claims_won(choice, claim, rows, count)
+        cost.scatter_add_(-1, choice[..., None], (~wins).to(cost.dtype)[..., None])
+    return torch.zeros_like(cost).scatter_(-1, choice[..., None], wins.to(cost.dtype)[..., None])
+
+
+def _claims_won(choice: Tensor, claim: Tensor, rows: Tensor, count: int) -> Tensor:
+    """Which blocks win the position they claim, by the authors' rule (see ``transport_plan``)."""
+    least = torch.full_like(claim, math.inf).scatter_reduce(-1, choice, claim, "amin")  # per position
+    claimants = torch.zeros_like(choice).scatter_add_(-1, choice, torch.ones_like(choice))
+    has_other = claimants < count  # some block claims elsewhere, and counts 0 here
+    floor = torch.where(has_other, least.clamp(max=0), least)  # the least over every block
+    at_floor = claim == floor.gather(-1, choice)
+    none = torch.full_like(choice, count)
+    first_claimant = none.scatter_reduce(-1, choice, torch.where(at_floor, rows, none), "amin")
+    first_other = torch.where(has_other & (floor == 0), _first_non_claimant(choice, count), none)
+    return torch.minimum(first_claimant, first_other).gather(-1, choice) == rows
+
+
+def _first_non_claimant(choice: Tensor, count: int) -> Tensor:
+    """Per position, the smallest block index whose choice is another position (``count`` if none)."""
+    # the first block that chose p is the first non-claimant of every other position; of position p
+    # itself, the first block not choosing p is the first index i with choice[i] != p
+    first = torch.where(choice[..., :1] != torch.arange(count, device=choice.device), 0, count)
+    # where block 0 chose p, the first non-claimant is the first block whose choice differs from block 0's
+    differs = choice != choice[..., :1]
+    index = torch.where(differs, torch.arange(count, device=choice.device), count).amin(-1, keepdim=True)
+    return torch.where(first == count, index.expand(-1, count), first)
 
 
 def move_blocks(images: Tensor, plan: Tensor, blocks: int) -> Tensor:
