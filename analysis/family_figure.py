@@ -4,7 +4,8 @@
     python -m analysis.family_figure out.png --dataset fashion_mnist --seed 3
 
 Row by row: the image, its partner, then each method's mixed image (one draw, the trial's generators at
-``--seed``), titled with the own label's weight. For a reader to judge that masks look as their papers
+``--seed``), titled with the own label's weight; AugMix's first view of the image (no partner), and
+PuzzleMix's blocks chosen by an untrained CNN's saliency. For a reader to judge that masks look as their papers
 draw them; the numbers are held by tests/trainables/test_family.py.
 """
 
@@ -19,11 +20,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from trainables import load_data
+from trainables import build_model, load_data
 from trainables.conformance import method_config
 from trainables.mixing import Draws, MixContext, build_mix_method
 
-METHODS = ("mixup", "cutmix", "fmix", "resizemix", "smoothmix", "saliencymix", "randommix")
+METHODS = (
+    "mixup",
+    "cutmix",
+    "fmix",
+    "resizemix",
+    "smoothmix",
+    "saliencymix",
+    "puzzlemix",
+    "randommix",
+    "augmix",
+)
 
 
 def mixed_examples(
@@ -41,10 +52,16 @@ def mixed_examples(
     x = (x - x.amin()) / (x.amax() - x.amin())  # every method is linear in the pixels or copies them
     y = torch.as_tensor(splits.y_train[: 2 * pairs]).long()
     results: dict[str, list[tuple[torch.Tensor, float]]] = {}
+    torch.manual_seed(seed)  # PuzzleMix's saliency is an untrained CNN's: its weights from this seed
+    context = MixContext(
+        num_classes=10,
+        device=torch.device("cpu"),
+        train_size=32,
+        model=build_model("cnn", tuple(x.shape[1:]), 10),
+        normalisation=(torch.zeros(x.shape[1], 1, 1), torch.ones(x.shape[1], 1, 1)),  # x is in [0, 1]
+    )
     for name in METHODS:
-        method = build_mix_method(
-            method_config(name), MixContext(num_classes=10, device=torch.device("cpu"), train_size=32)
-        )
+        method = build_mix_method(method_config(name), context)
         results[name] = []
         for pair in range(pairs):
             batch_x = torch.cat(
@@ -52,7 +69,8 @@ def mixed_examples(
             )
             batch_y = torch.cat([y[pair : pair + 1], y[pair + pairs : pair + pairs + 1].expand(31)])
             batch = method.mix(batch_x, batch_y, Draws(seed + pair))
-            results[name].append((batch.inputs[0], float(batch.weight_tensor()[0, 0])))
+            shown = len(batch_x) if name == "augmix" else 0  # AugMix's first view, after the clean batch
+            results[name].append((batch.inputs[shown], float(batch.weight_tensor()[shown, 0])))
     return x, results
 
 
