@@ -5,8 +5,8 @@
 
 Row by row: the image, its partner, then each method's mixed image (one draw, the trial's generators at
 ``--seed``), titled with the own label's weight; AugMix's first view of the image (no partner), and
-PuzzleMix's blocks chosen by an untrained CNN's saliency. For a reader to judge that masks look as their papers
-draw them; the numbers are held by tests/trainables/test_family.py.
+PuzzleMix's blocks chosen by an untrained CNN's saliency. For a reader to judge that masks look as their
+papers draw them; the numbers are held by tests/trainables/test_family.py and the others.
 """
 
 from __future__ import annotations
