@@ -33,6 +33,7 @@ _ADDED_LATER = {
     "label_column": None,
     "split_column": None,
     "metrics": (),
+    "test_subset": None,
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
