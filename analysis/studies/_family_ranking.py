@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ..bootstrap import probability_of_improvement, wilcoxon_signed_rank
 from ..stats import mean_ci95
 
 # OpenMixup's CIFAR-100 top-1 accuracy (%), ResNet-18, SGD, cosine, 800 epochs, median of the last 10
@@ -49,8 +50,10 @@ def _verdict(difference: float, half: float, published_better: bool) -> str:
     return ("holds" if ours_better == published_better else "reversed") + f" ({difference:+.2f}{interval})"
 
 
-def ranking(rows: pd.DataFrame) -> pd.DataFrame:
-    """One noise rate's settings by mean last test error, with the paired differences to ERM and mixup."""
+def ranking(rows: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One noise rate's settings by mean last test error, with the paired differences to ERM and mixup;
+    given the noise rate's ``runs`` (setting, seed, last_test_error), also each setting's probability of
+    improvement over ERM and Wilcoxon's signed-rank p-value against it, paired by seed."""
     ranked = rows.sort_values("last_test_error_mean").reset_index(drop=True)
     shown = pd.DataFrame({"rank": range(1, len(ranked) + 1), "method": ranked["setting"]})
     shown["last test error"] = [
@@ -68,6 +71,17 @@ def ranking(rows: pd.DataFrame) -> pd.DataFrame:
                 + (" *" if not np.isnan(half) and abs(diff) > half else "")
                 for diff, half in zip(ranked[column], ranked[f"{column}_ci95"])
             ]
+    if runs is not None and "ERM" in set(runs["setting"]):
+        by_seed = runs.pivot_table(index="seed", columns="setting", values="last_test_error", aggfunc="mean")
+        erm = by_seed["ERM"]
+        shown["P(better than ERM)"] = [
+            "–" if setting == "ERM" else f"{probability_of_improvement(by_seed[setting], erm):.2f}"
+            for setting in ranked["setting"]
+        ]
+        shown["Wilcoxon p vs ERM"] = [
+            "–" if setting == "ERM" else f"{wilcoxon_signed_rank(by_seed[setting], erm):.3f}"
+            for setting in ranked["setting"]
+        ]
     return shown
 
 

@@ -374,8 +374,10 @@ def render(context: StudyContext) -> StudyOutput:
         sections += [
             f"### Ranking, label noise {noise:.0%}",
             'By mean last test error; "- ERM" and "- mixup": paired by seed, 95% interval, * where it '
-            "excludes 0.",
-            markdown_table(ranking(rows)),
+            "excludes 0. P(better than ERM): the chance that a run of the method errs less than a run of "
+            "ERM (ties half); Wilcoxon p: the signed-rank test of the seeds' paired errors against ERM's "
+            "(exact; with 6 seeds the least two-sided p is 0.031).",
+            markdown_table(ranking(rows, runs[runs["label_noise"] == noise])),
         ]
     clean = table[table["label_noise"] == table["label_noise"].min()]
     orderings, tau = published_orderings(clean)

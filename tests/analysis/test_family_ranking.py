@@ -50,6 +50,10 @@ def test_the_ranking_sorts_by_error_beside_paired_differences_marked_where_clear
     assert list(ranked["method"]) == ["PuzzleMix", "mixup", "ERM"]
     assert ranked.loc[0, "- ERM"].startswith("-3.00") and ranked.loc[0, "- ERM"].endswith("*")
     assert ranked.loc[2, "- ERM"] == "–"
+    with_tests = ranking(table, with_settings(_runs()))
+    puzzle = with_tests[with_tests["method"] == "PuzzleMix"].iloc[0]
+    assert puzzle["P(better than ERM)"] == "1.00"  # 27 against 30, every pair of runs
+    assert puzzle["Wilcoxon p vs ERM"] == "0.250"  # three seeds, all one way: the least exact p, 2 / 8
 
 
 def test_the_published_orderings_hold_or_are_reversed_by_the_paired_difference() -> None:
