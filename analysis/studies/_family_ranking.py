@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..bootstrap import probability_of_improvement, wilcoxon_signed_rank
+from ..render import signed_interval
 from ..stats import mean_ci95
 
 # OpenMixup's CIFAR-100 top-1 accuracy (%), ResNet-18, SGD, cosine, 800 epochs, median of the last 10
@@ -63,13 +64,10 @@ def ranking(rows: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFram
     for control in ("ERM", "mixup"):
         column = f"last_test_error_minus_{control}"
         if column in ranked:
+            texts = signed_interval(ranked[column], ranked[f"{column}_ci95"], digits=2)
             shown[f"- {control}"] = [
-                "–"
-                if np.isnan(diff)
-                else f"{diff:+.2f}"
-                + ("" if np.isnan(half) else f" ± {half:.2f}")
-                + (" *" if not np.isnan(half) and abs(diff) > half else "")
-                for diff, half in zip(ranked[column], ranked[f"{column}_ci95"])
+                text + (" *" if abs(diff) > half else "") if text else "–"  # NaN half: no star
+                for text, diff, half in zip(texts, ranked[column], ranked[f"{column}_ci95"])
             ]
     if runs is not None and "ERM" in set(runs["setting"]):
         by_seed = runs.pivot_table(index="seed", columns="setting", values="last_test_error", aggfunc="mean")
@@ -180,11 +178,12 @@ def _matches(run: pd.Series) -> bool:
 def openmixup_beside(runs: pd.DataFrame) -> pd.DataFrame:
     """Our median-of-the-last-10-epochs accuracy beside OpenMixup's, for the methods whose runs match its
     CIFAR-100 ResNet-18 setting, epochs and alpha; empty where none does (then nothing is printed)."""
-    if "test_error_median_last10" not in runs:
+    if runs.empty or "test_error_median_last10" not in runs:
         return pd.DataFrame()
+    matching = runs[runs.apply(_matches, axis=1)]
     rows = []
     for method, (alpha, by_epochs) in OPENMIXUP_CIFAR100_BY_EPOCHS.items():
-        mine = runs[(runs["method"] == method) & runs.apply(_matches, axis=1)]
+        mine = matching[matching["method"] == method]
         if alpha is not None:
             mine = mine[np.isclose(mine["alpha"].astype(float), alpha)]
         for epochs, published in by_epochs.items():

@@ -90,7 +90,8 @@ def puzzle_mix(
     neigh = divisor_at_most(block, options["neigh_size"])
     beta = options["beta"] / blocks / 16
     unary = block_saliency(saliency, block)
-    terms = graph_terms(unary, pixels, perm.to(x.device), blocks, beta, options["gamma"], neigh)
+    perm = perm.to(x.device)
+    terms = graph_terms(unary, pixels, perm, blocks, beta, options["gamma"], neigh)
     partner_cost, own_cost, rows, cols = (term.detach().cpu().numpy() for term in terms)
     masks = np.stack(
         [
@@ -101,7 +102,7 @@ def puzzle_mix(
         ]
     )
     mask = torch.as_tensor(masks, dtype=torch.float32, device=x.device)[:, None]
-    own, partner = x, x[perm.to(x.device)]
+    own, partner = x, x[perm]
     if options["transport"]:
         size = options["t_size"]
         # the authors' t_size: -1 transports at the graph cut's blocks, a smaller size at finer ones
@@ -110,9 +111,7 @@ def puzzle_mix(
             mask = F.interpolate(mask, size=t_blocks)
             unary = block_saliency(saliency, side // t_blocks)
         own = move_blocks(own, transport_plan(mask, unary, options["t_eps"]), t_blocks)
-        partner = move_blocks(
-            partner, transport_plan(1 - mask, unary[perm.to(x.device)], options["t_eps"]), t_blocks
-        )
+        partner = move_blocks(partner, transport_plan(1 - mask, unary[perm], options["t_eps"]), t_blocks)
     mask = F.interpolate(mask, size=side)
     mixed = mask * own + (1 - mask) * partner
     return mixed.to(x.dtype), mask.flatten(1).mean(1)

@@ -98,14 +98,3 @@ def _cnn_narrow(
     methods must fit a 2-core machine."""
     channels, height, _ = image_shape(input_shape, "cnn_narrow")
     return SmallCNN(channels, height, num_classes, dropout, (8, 16))
-
-
-def small_cnn(
-    input_shape: tuple[int, ...], num_classes: int, widths: Sequence[int] = (32, 64), dropout: float = 0.0
-) -> nn.Module:
-    """``cnn`` with other widths, by import string: ``model: trainables.models.small:small_cnn`` with
-    ``model_options: {widths: [16, 32]}``; ``cnn_narrow`` is ``widths: [8, 16]``."""
-    channels, height, _ = image_shape(input_shape, "small_cnn")
-    if len(widths) != 2 or any(not isinstance(w, int) or w < 1 for w in widths):
-        raise ValueError(f"widths must be two positive integers; got {list(widths)}")
-    return SmallCNN(channels, height, num_classes, dropout, tuple(widths))
