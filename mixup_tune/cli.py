@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from .spec import SweepSpec
     from .sweep_end import SweepDrawing
 
 EXIT_USAGE = 2
@@ -247,6 +248,7 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
 
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)
+    _warn_selection(spec)
     outcome = run_sweep(
         spec,
         tracking_uri,
@@ -260,6 +262,15 @@ def _run(args: argparse.Namespace, tracking_uri: str) -> int:
     return print_summary(console, outcome, args.ui_port)
 
 
+def _warn_selection(spec: SweepSpec) -> None:
+    """One line on stderr when the sweep's searcher chooses on a test metric (mixup_tune.selection)."""
+    from .selection import selection_warning
+
+    warning = selection_warning(spec)
+    if warning:
+        print(f"mixup-tune: warning: {warning}", file=sys.stderr)
+
+
 def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
     from .checks import check_sweep_data
     from .plan import plan_sweep, render_plan
@@ -268,6 +279,7 @@ def _plan(args: argparse.Namespace, tracking_uri: str) -> int:
 
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     spec = load_spec(args.spec, overrides)
+    _warn_selection(spec)
     check_sweep_data(with_absolute_paths(spec))  # the data each trial would load, loaded and checked once
     for table in render_plan(plan_sweep(spec, tracking_uri), spec, shown=args.show):
         console.print(table)

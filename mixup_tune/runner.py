@@ -48,6 +48,7 @@ from .search import (
     swept_options,
     with_absolute_paths,
 )
+from .selection import selection_summary
 from .snapshots import SnapshotDrawer, snapshot_writer
 from .spec import SpecError, SweepSpec, validate_spec
 from .sweep_end import (
@@ -120,6 +121,7 @@ def run_sweep(
         lease = SweepLease(client, record.parent_run_id, spec.name, ttl_s).take()
         try:
             record.save_spec(spec.model_dump(mode="json"))
+            record.client.set_tag(record.parent_run_id, tags.SELECTION, selection_summary(spec))
             dirty = record.run_tags[tags.CODE_VERSION].endswith("-dirty")
             record.save_code(source_files(spec), uncommitted_diff() if dirty else None)
             lease.confirm()

@@ -24,6 +24,7 @@ from trainables import ConfigError, TrainConfig, option_names
 from trainables.config import check_option_types, flatten, is_option_name, unflatten
 
 from .records.names import CLASSIFIER_OBJECTIVES, GAN_OBJECTIVES
+from .selection import resolve_objective
 
 # analyses that `analyze` knows
 STUDIES = (
@@ -94,6 +95,8 @@ class TuneSettings(BaseModel):
     algorithm: Literal["grid", "random", "optuna"] = "grid"
     # random/optuna: trials (times the grid axes); grid: 1
     num_samples: int = Field(1, ge=1, le=100_000, strict=True)
+    # left out: val_error where the sweep chooses (optuna, asha) or holds out a validation split, else
+    # test_error (mixup_tune.selection)
     metric: Literal[METRICS] = "test_error"  # type: ignore[valid-type]
     mode: Literal["min", "max"] = "min"
     scheduler: Literal["none", "asha"] = "none"
@@ -251,14 +254,8 @@ class SweepSpec(BaseModel):
                 "log_models" if self.black_box is None else "black_box",
                 "evaluates a classifier's weights; a gan trial logs its samples instead",
             )
-        if (
-            self.tune.metric == "val_error"
-            and self.trainable.val_fraction == 0
-            and "val_fraction" not in self.search
-        ):
-            raise ConfigError(
-                "tune.metric", "val_error needs a validation split: set trainable.val_fraction > 0"
-            )
+        if not gan:  # the objective, and the validation split a chooser needs (mixup_tune.selection)
+            resolve_objective(self)
         known = sorted(option_names())
         base = self.trainable.flat()
         if self.variants and self.tune.algorithm != "grid":

@@ -16,6 +16,8 @@ CODE_VERSION = "mixup_tune.code_version"  # git commit (+ "-dirty"), or the pack
 STORAGE = "mixup_tune.storage"  # Ray's experiment directory, for `resume`
 OPTUNA_STORAGE = "mixup_tune.optuna_storage"  # on an Optuna sweep's parent: where its study is kept
 ALGORITHM = "mixup_tune.algorithm"  # the sweep's search algorithm (grid, random or optuna), on the parent
+# on the parent: what the sweep chose on, its chooser and validation split (mixup_tune.selection)
+SELECTION = "mixup_tune.selection"
 TRIALS = "mixup_tune.trials"  # on the parent: the sweep's trial count, finished ones included (for `status`)
 LEASE = (
     "mixup_tune.lease"  # on a running sweep's parent: the driver that holds it and its heartbeat (lease.py)

@@ -104,5 +104,5 @@ def _check_study_equals_mlflow(url: str, client: MlflowClient, count: int) -> No
     assert len(set(settings)) == count, "no setting twice"
     runs = _trial_runs(client)
     assert len(runs) == count and {r.info.status for r in runs} == {"FINISHED"}
-    by_setting = {_setting(run): run.data.metrics["test_error"] for run in runs}
+    by_setting = {_setting(run): run.data.metrics["val_error"] for run in runs}
     assert {setting: t.value for setting, t in zip(settings, trials)} == by_setting

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import cli_in_process
 from mlflow.tracking import MlflowClient
 
 from analysis import load_runs
+from mixup_tune.records import tags
+from mixup_tune.selection import DEFAULT_VAL_FRACTION
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +46,20 @@ def test_search_algorithm(algorithm: str, tmp_path: Path) -> None:
         assert len(runs) == 4 and set(runs["seed"]) <= {0, 1}
         assert runs["alpha"].between(0.1, 4).all() and runs["optimizer.lr"].between(0.01, 0.2).all()
         assert epochs == [9] * 4
+        assert_optuna_chose_on_validation(algorithm, uri, tmp_path, runs)
+
+
+def assert_optuna_chose_on_validation(name: str, uri: str, folder: Path, runs: pd.DataFrame) -> None:
+    """A default Optuna sweep (no tune.metric) optimises val_error on a held-out split: the study's values
+    are the trials' last val_error, not their test error, and the parent says what was chosen on."""
+    import optuna
+
+    assert (runs["val_fraction"] == DEFAULT_VAL_FRACTION).all()
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'optuna.db'}")
+    chosen = sorted(trial.value for trial in study.trials if trial.value is not None)
+    assert len(chosen) == 4
+    assert chosen == pytest.approx(sorted(runs["val_error"])), "Optuna was shown val_error"
+    assert chosen != pytest.approx(sorted(runs["test_error"]))
+    client = MlflowClient(uri)
+    parent = client.get_run(client.get_run(runs["run_id"].iloc[0]).data.tags[tags.PARENT_RUN])
+    assert parent.data.tags[tags.SELECTION].startswith("val_error (min); chooser: Optuna; validation split")
