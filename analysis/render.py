@@ -48,7 +48,16 @@ def save_figure(figure: plt.Figure, out: Path, stem: str) -> list[Path]:
 
 def seed_caption(table: pd.DataFrame, metric: str) -> str:
     """A figure's caption of what its points and bars are: the most seeds behind a row of ``metric``."""
-    return f"mean over {int(table[f'{metric}_n'].max())} seed(s), bars: 95% confidence interval"
+    return f"mean over {int(table[f'{metric}_n'].max())} seed(s), bars: 95% bootstrap interval of the mean"
+
+
+def interval_errors(table: pd.DataFrame, metric: str) -> np.ndarray:
+    """Matplotlib's ``yerr`` (or ``xerr``) for ``seed_stats``' intervals: the distances below and above
+    each mean, shape (2, rows); 0 where a row has no interval (one seed)."""
+    mean = table[f"{metric}_mean"].to_numpy(float)
+    below = mean - table[f"{metric}_low"].to_numpy(float)
+    above = table[f"{metric}_high"].to_numpy(float) - mean
+    return np.nan_to_num(np.vstack([below, above]).clip(min=0))
 
 
 def save_table(frame: pd.DataFrame, out: Path, stem: str) -> Path:
@@ -90,13 +99,23 @@ def method_labels(alphas: pd.Series) -> list[str]:
     return ["ERM" if a == 0 else f"mixup alpha={a:g}" for a in alphas]
 
 
-def signed_interval(means: pd.Series, half_widths: pd.Series, digits: int = 1) -> list[str]:
-    """'+d ± h' per row (just '+d' without an interval, empty without a difference): paired differences in
-    tables."""
+def signed_interval(means: Any, lows: Any, highs: Any, digits: int = 1) -> list[str]:
+    """'+d [l, h]' per row (just '+d' without an interval, empty without a difference): paired differences
+    and their 95% bootstrap intervals in tables."""
     return [
-        "" if d != d else f"{d:+.{digits}f}" if h != h else f"{d:+.{digits}f} ± {h:.{digits}f}"
-        for d, h in zip(means, half_widths)
+        ""
+        if d != d
+        else f"{d:+.{digits}f}"
+        if low != low
+        else f"{d:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+        for d, low, high in zip(means, lows, highs)
     ]
+
+
+def excludes_zero(lows: Any, highs: Any) -> np.ndarray:
+    """Where a difference's interval lies wholly on one side of 0 (False without an interval)."""
+    low, high = np.asarray(lows, float), np.asarray(highs, float)
+    return (low > 0) | (high < 0)
 
 
 TARGET_POINTS = 1000  # blue points drawn per GAN snapshot panel

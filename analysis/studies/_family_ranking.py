@@ -15,9 +15,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import probability_of_improvement, wilcoxon_signed_rank
-from ..render import signed_interval
-from ..stats import mean_ci95
+from ..bootstrap import Interval, probability_of_improvement, wilcoxon_signed_rank
+from ..render import excludes_zero, signed_interval
+from ..stats import mean_interval
 
 # OpenMixup's CIFAR-100 top-1 accuracy (%), ResNet-18, SGD, cosine, 800 epochs, median of the last 10
 # epochs of one run (../shared/reference/MIXUP-FAMILY.md), by our display names.
@@ -41,14 +41,20 @@ OTHER_CLAIMS = (
 )
 
 
-def _verdict(difference: float, half: float, published_better: bool) -> str:
+def _verdict(difference: float, low: float, high: float, published_better: bool) -> str:
     if np.isnan(difference):
         return "not measured"
-    if not np.isnan(half) and abs(difference) <= half:
-        return f"no clear difference ({difference:+.2f} ± {half:.2f})"
+    shown = signed_interval([difference], [low], [high], digits=2)[0]
+    if not np.isnan(low) and low <= 0 <= high:
+        return f"no clear difference ({shown})"
     ours_better = difference < 0
-    interval = "" if np.isnan(half) else f" ± {half:.2f}"
-    return ("holds" if ours_better == published_better else "reversed") + f" ({difference:+.2f}{interval})"
+    return ("holds" if ours_better == published_better else "reversed") + f" ({shown})"
+
+
+def _control_interval(row: pd.Series, control: str) -> tuple[float, float, float]:
+    """A setting's paired difference to ``control`` in last test error, and its interval's bounds."""
+    column = f"last_test_error_minus_{control}"
+    return tuple(float(row.get(name, np.nan)) for name in (column, f"{column}_low", f"{column}_high"))  # type: ignore[return-value]
 
 
 def ranking(rows: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -58,16 +64,19 @@ def ranking(rows: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFram
     ranked = rows.sort_values("last_test_error_mean").reset_index(drop=True)
     shown = pd.DataFrame({"rank": range(1, len(ranked) + 1), "method": ranked["setting"]})
     shown["last test error"] = [
-        f"{mean:.1f}" + ("" if np.isnan(half) else f" ± {half:.1f}")
-        for mean, half in zip(ranked["last_test_error_mean"], ranked["last_test_error_ci95"])
+        Interval(mean, low, high, 0).text(1)
+        for mean, low, high in zip(
+            ranked["last_test_error_mean"], ranked["last_test_error_low"], ranked["last_test_error_high"]
+        )
     ]
     for control in ("ERM", "mixup"):
         column = f"last_test_error_minus_{control}"
         if column in ranked:
-            texts = signed_interval(ranked[column], ranked[f"{column}_ci95"], digits=2)
+            lows, highs = ranked[f"{column}_low"], ranked[f"{column}_high"]
+            texts = signed_interval(ranked[column], lows, highs, digits=2)
+            stars = excludes_zero(lows, highs)  # no interval: no star
             shown[f"- {control}"] = [
-                text + (" *" if abs(diff) > half else "") if text else "–"  # NaN half: no star
-                for text, diff, half in zip(texts, ranked[column], ranked[f"{column}_ci95"])
+                text + (" *" if star else "") if text else "–" for text, star in zip(texts, stars)
             ]
     if runs is not None and "ERM" in set(runs["setting"]):
         by_seed = runs.pivot_table(index="seed", columns="setting", values="last_test_error", aggfunc="mean")
@@ -102,10 +111,8 @@ def published_orderings(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                 {
                     "ordering": f"{method} {'above' if published > 0 else 'below'} {control}",
                     "published": f"{accuracy:.2f} against {OPENMIXUP_CIFAR100[control]:.2f} top-1",
-                    "here (last test error minus, paired, 95% CI)": _verdict(
-                        float(row.get(f"last_test_error_minus_{control}", np.nan)),
-                        float(row.get(f"last_test_error_minus_{control}_ci95", np.nan)),
-                        published > 0,
+                    "here (last test error minus, paired, 95% interval)": _verdict(
+                        *_control_interval(row, control), published > 0
                     ),
                 }
             )
@@ -116,10 +123,8 @@ def published_orderings(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                 {
                     "ordering": f"{method} above {control}",
                     "published": source,
-                    "here (last test error minus, paired, 95% CI)": _verdict(
-                        float(row.get(f"last_test_error_minus_{control}", np.nan)),
-                        float(row.get(f"last_test_error_minus_{control}_ci95", np.nan)),
-                        True,
+                    "here (last test error minus, paired, 95% interval)": _verdict(
+                        *_control_interval(row, control), True
                     ),
                 }
             )
@@ -191,14 +196,13 @@ def openmixup_beside(runs: pd.DataFrame) -> pd.DataFrame:
             if at.empty:
                 continue
             accuracy = 100 - at
-            mean, half, _ = mean_ci95(accuracy)
+            interval = mean_interval(accuracy)
             rows.append(
                 {
                     "method": method,
                     "epochs": epochs,
                     "seeds": len(at),
-                    "ours: median of the last 10 epochs, top-1 %": f"{mean:.2f}"
-                    + ("" if np.isnan(half) else f" ± {half:.2f}")
+                    "ours: median of the last 10 epochs, top-1 %": interval.text(2)
                     + f"; seeds {accuracy.min():.2f} to {accuracy.max():.2f}",
                     "OpenMixup (one run)": f"{published:.2f}",
                 }

@@ -15,7 +15,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, save_table
+from ..render import (
+    StudyOutput,
+    interval_errors,
+    markdown_table,
+    mean_std,
+    method_labels,
+    save_figure,
+    save_table,
+)
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -64,7 +72,7 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
                 axis.errorbar(
                     table["alpha"],
                     table[f"{metric}_mean"],
-                    yerr=table[f"{metric}_ci95"].fillna(0),
+                    yerr=interval_errors(table, metric),
                     marker="o",
                     capsize=3,
                     label=label.split(" box ")[1],
@@ -72,7 +80,7 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
         axis.errorbar(
             table["alpha"],
             table["last_test_error_mean"],
-            yerr=table["last_test_error_ci95"].fillna(0),
+            yerr=interval_errors(table, "last_test_error"),
             marker=".",
             linestyle="--",
             color="grey",
@@ -93,7 +101,7 @@ def plot_robustness(table: pd.DataFrame, out: Path) -> list[Path]:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     axes[0].set_ylabel("top-1 error (%)")
-    figure.suptitle("Adversarial robustness: mean over seeds, bars: 95% confidence interval")
+    figure.suptitle("Adversarial robustness: mean over seeds, bars: 95% bootstrap interval of the mean")
     return save_figure(figure, out, "adversarial")
 
 

@@ -2,7 +2,7 @@
 
 For any sweep over alpha: last-epoch test error, training error on the
 examples that kept their real labels, and their gap, against alpha, one line
-per label-noise rate, with 95% confidence intervals over seeds.
+per label-noise rate, with 95% bootstrap intervals of the mean over seeds.
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..render import StudyOutput, markdown_table, mean_std, save_figure, save_table, seed_caption
+from ..render import (
+    StudyOutput,
+    interval_errors,
+    markdown_table,
+    mean_std,
+    save_figure,
+    save_table,
+    seed_caption,
+)
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -45,7 +53,7 @@ def plot_bias_variance(table: pd.DataFrame, title: str, out: Path) -> list[Path]
             line = axis.errorbar(
                 rows["alpha"],
                 rows[f"{metric}_mean"],
-                yerr=rows[f"{metric}_ci95"].fillna(0),
+                yerr=interval_errors(rows, metric),
                 marker="o",
                 capsize=3,
                 label=f"noise {noise:.0%}",

@@ -18,7 +18,15 @@ from mlflow.tracking import MlflowClient
 
 from mixup_tune.records import load_trained
 
-from ..render import StudyOutput, markdown_table, mean_std, method_labels, save_figure, save_table
+from ..render import (
+    StudyOutput,
+    interval_errors,
+    markdown_table,
+    mean_std,
+    method_labels,
+    save_figure,
+    save_table,
+)
 from ..runs import finished
 from ..stats import seed_stats
 from ._registry import StudyContext, register_study
@@ -51,7 +59,7 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
             axis.errorbar(
                 rows["lambda"],
                 rows[f"{metric}_mean"],
-                yerr=rows[f"{metric}_ci95"].fillna(0),
+                yerr=interval_errors(rows, metric),
                 marker="o",
                 capsize=3,
                 label=label,
@@ -63,7 +71,7 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(
-        f"In-between training examples ({PAIRS} random pairs): mean over seeds, bars: 95% confidence interval"
+        f"In-between training examples ({PAIRS} random pairs): mean over seeds, bars: 95% bootstrap interval of the mean"
     )
     return save_figure(figure, out, "in_between")
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from ..bootstrap import Interval
 from ..render import (
     StudyOutput,
     markdown_table,
@@ -58,9 +59,9 @@ METHODS = (
     "mixup/CutMix (timm)",
 )
 METRICS = (
-    ("best_test_error", "best test error"),
     ("last_test_error", "last test error"),
     ("test_error_median_last10", "median of last 10 epochs"),
+    ("best_test_error", "best test error (minimum over epochs on the test set)"),
     ("train_error_corrupted", "train error, corrupted labels"),
     ("test_ece", "ECE"),
     ("test_nll", "NLL"),
@@ -171,11 +172,12 @@ def regulariser_table(runs: pd.DataFrame) -> pd.DataFrame:
                     usable[usable["label_noise"] == row.label_noise], "setting", row.setting, against, metric
                 )
                 if against is not None and row.setting != against
-                else (np.nan, np.nan, 0)
+                else Interval(np.nan, np.nan, np.nan, 0)
                 for row in table.itertuples()
             ]
-            table[f"{metric}_minus_{control}"] = [p[0] for p in pairs]
-            table[f"{metric}_minus_{control}_ci95"] = [p[1] for p in pairs]
+            table[f"{metric}_minus_{control}"] = [p.estimate for p in pairs]
+            table[f"{metric}_minus_{control}_low"] = [p.low for p in pairs]
+            table[f"{metric}_minus_{control}_high"] = [p.high for p in pairs]
     order = table["method"].map(_order)
     return (
         table.assign(_order=order)
@@ -186,10 +188,10 @@ def regulariser_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _interval(table: pd.DataFrame, metric: str, digits: int = 1) -> list[str]:
-    """``mean ± half-width`` of the 95% interval over seeds; the mean alone below two seeds."""
+    """``mean [low, high]``, the 95% bootstrap interval over seeds; the mean alone below two seeds."""
     return [
-        "–" if np.isnan(mean) else f"{mean:.{digits}f}" + ("" if np.isnan(half) else f" ± {half:.{digits}f}")
-        for mean, half in zip(table[f"{metric}_mean"], table[f"{metric}_ci95"])
+        Interval(mean, low, high, 0).text(digits)
+        for mean, low, high in zip(table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"])
     ]
 
 
@@ -232,17 +234,13 @@ def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
         match = table[(table["label_noise"] == noise) & (table["setting"] == setting)]
         return None if match.empty else match.iloc[0]
 
-    def verdict(difference: float, half: float) -> str:
+    def verdict(difference: float, low: float, high: float) -> str:
         if np.isnan(difference):
             return "not measured"
-        if not np.isnan(half) and abs(difference) <= half:
-            return f"no clear difference ({difference:+.2f} ± {half:.2f})"
-        return (
-            ("holds" if difference < 0 else "does not hold")
-            + f" ({difference:+.2f}"
-            + ("" if np.isnan(half) else f" ± {half:.2f}")
-            + ")"
-        )
+        shown = signed_interval([difference], [low], [high], digits=2)[0]
+        if not np.isnan(low) and low <= 0 <= high:
+            return f"no clear difference ({shown})"
+        return ("holds" if difference < 0 else "does not hold") + f" ({shown})"
 
     lowest = min(table["label_noise"]) if len(table) else 0.0
     checks = []
@@ -261,12 +259,20 @@ def _claims(table: pd.DataFrame) -> list[dict[str, str]]:
             if found is None or noise == 0 and claim.endswith("noise")
             else found.get(f"{metric}_minus_{control}", np.nan)
         )
-        half = np.nan if found is None else found.get(f"{metric}_minus_{control}_ci95", np.nan)
+        low, high = (
+            (np.nan, np.nan)
+            if found is None
+            else (
+                found.get(f"{metric}_minus_{control}_low", np.nan),
+                found.get(f"{metric}_minus_{control}_high", np.nan),
+            )
+        )
         checks.append(
             {
                 "claim": claim,
-                "measured here (paired by seed, 95% CI)": f"noise {noise:.0%}, {metric.replace('_', ' ')} "
-                f"minus {control}: {verdict(float(difference), float(half))}",
+                "measured here (paired by seed, 95% interval)": f"noise {noise:.0%}, "
+                f"{metric.replace('_', ' ')} minus {control}: "
+                f"{verdict(float(difference), float(low), float(high))}",
                 "published": f"{source} (not comparable: other data and networks)",
             }
         )
@@ -281,10 +287,12 @@ def render(context: StudyContext) -> StudyOutput:
     files = [save_table(table, out, "regularisers")]
     sections = [
         "## mixup and its successors",
-        "Errors and ECE in %, NLL in nats; each a mean ± the 95% interval over seeds (Student's t), "
-        f'last epoch unless it says best; {seed_caption(table, "last_test_error")}. "- ERM" and "- mixup" '
-        "are the method minus ERM or mixup (at alpha 1 where several alphas ran) in last test error, "
-        "paired by seed; a method run at several strengths has a row for each (in brackets).",
+        "Errors and ECE in %, NLL in nats; each a mean [the 95% bootstrap interval of the mean over seeds], "
+        f'last epoch unless it says otherwise; {seed_caption(table, "last_test_error")}. "best test error" '
+        "chooses each trial's epoch on the test set: an optimistic number, shown for comparison only. "
+        '"- ERM" and "- mixup" are the method minus ERM or mixup (at alpha 1 where several alphas ran) in '
+        "last test error, paired by seed; a method run at several strengths has a row for each (in "
+        "brackets).",
     ]
     for noise, rows in table.groupby("label_noise"):
         shown = pd.DataFrame({"method": rows["setting"]})
@@ -294,7 +302,9 @@ def render(context: StudyContext) -> StudyOutput:
         for control in ("ERM", "mixup"):
             if f"last_test_error_minus_{control}" in rows:
                 shown[f"- {control}"] = signed_interval(
-                    rows[f"last_test_error_minus_{control}"], rows[f"last_test_error_minus_{control}_ci95"]
+                    rows[f"last_test_error_minus_{control}"],
+                    rows[f"last_test_error_minus_{control}_low"],
+                    rows[f"last_test_error_minus_{control}_high"],
                 )
         sections += [f"### Label noise {noise:.0%}", markdown_table(shown.reset_index(drop=True))]
     sections += ["### The published claims, on this data", markdown_table(pd.DataFrame(_claims(table)))]

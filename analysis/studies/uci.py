@@ -5,7 +5,7 @@ std over seeds. The paper reports one mixup number per dataset without its
 alpha, so ours is the alpha with the lowest mean test error, chosen on the
 test set as the paper's must have been: an optimistic choice, said so in the
 report. Its difference to ERM is paired by seed (same split, same initial
-weights), with a 95% confidence interval over seeds.
+weights), with a 95% bootstrap interval over seeds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, save_figure, seed_caption, signed_interval
+from ..bootstrap import Interval
+from ..render import (
+    StudyOutput,
+    excludes_zero,
+    interval_errors,
+    markdown_table,
+    mean_std,
+    save_figure,
+    seed_caption,
+    signed_interval,
+)
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
 from ._registry import StudyContext, register_study
@@ -40,8 +50,8 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> tuple[float, float, int]:
-    """Mean over seeds of (mixup - ERM) test error, its 95% half-width, and the number of seeds with both."""
+def _paired_difference(runs: pd.DataFrame, dataset: str, alpha: float) -> Interval:
+    """Mean over seeds of (mixup - ERM) test error, its 95% bootstrap interval, and the seeds with both."""
     usable = finished(runs)
     usable = usable[usable["dataset"] == dataset]
     return paired_by_seed(usable, "alpha", alpha, 0.0, METRIC)
@@ -55,10 +65,10 @@ def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         erm = settings[settings["alpha"] == 0]
         mixup = settings[settings["alpha"] > 0]
         best = mixup.loc[mixup[f"{METRIC}_mean"].idxmin()] if len(mixup) else None
-        difference, half_width, pairs = (
+        difference = (
             _paired_difference(runs, str(dataset), float(best["alpha"]))
             if best is not None
-            else (float("nan"), float("nan"), 0)
+            else Interval(float("nan"), float("nan"), float("nan"), 0)
         )
         reference = paper.TABLE4[paper.TABLE4["dataset"] == dataset] if with_paper else paper.TABLE4.iloc[0:0]
         rows.append(
@@ -69,9 +79,10 @@ def table4(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
                 "mixup_alpha": float(best["alpha"]) if best is not None else float("nan"),
                 "mixup_mean": float(best[f"{METRIC}_mean"]) if best is not None else float("nan"),
                 "mixup_std": float(best[f"{METRIC}_std"]) if best is not None else float("nan"),
-                "difference_mean": difference,
-                "difference_ci95": half_width,
-                "seeds": pairs,
+                "difference_mean": difference.estimate,
+                "difference_low": difference.low,
+                "difference_high": difference.high,
+                "seeds": difference.n,
                 "paper_erm": float(reference["erm_test_error"].iloc[0]) if len(reference) else float("nan"),
                 "paper_mixup": float(reference["mixup_test_error"].iloc[0])
                 if len(reference)
@@ -90,9 +101,7 @@ def finding(replica: pd.DataFrame) -> str:
     compared = replica.dropna(subset=["difference_mean"])
     difference = compared["difference_mean"].round(1)  # as printed: -0.04 and +0.04 are both "0.0"
     lower, higher = int((difference < 0).sum()), int((difference > 0).sum())
-    significant = compared["difference_ci95"].notna() & (
-        compared["difference_mean"].abs() > compared["difference_ci95"]
-    )
+    significant = excludes_zero(compared["difference_low"], compared["difference_high"])
     lower_sure = int((significant & (difference < 0)).sum())
     higher_sure = int((significant & (difference > 0)).sum())
     return (
@@ -118,7 +127,7 @@ def plot_uci(table: pd.DataFrame, out: Path, with_paper: bool = True) -> list[Pa
         axis.errorbar(
             settings["alpha"],
             settings[f"{METRIC}_mean"],
-            yerr=settings[f"{METRIC}_ci95"].fillna(0),
+            yerr=interval_errors(settings, METRIC),
             marker="o",
             capsize=3,
             label="ours",
@@ -157,8 +166,8 @@ def render(context: StudyContext) -> StudyOutput:
     shown["ERM"] = mean_std(replica, "erm")
     shown["mixup (best alpha)"] = mean_std(replica, "mixup")
     shown["alpha"] = replica["mixup_alpha"].map("{:g}".format)
-    shown["mixup - ERM (paired, 95% CI)"] = signed_interval(
-        replica["difference_mean"], replica["difference_ci95"]
+    shown["mixup - ERM (paired, 95% interval)"] = signed_interval(
+        replica["difference_mean"], replica["difference_low"], replica["difference_high"]
     )
     with_paper = paper.comparable(runs, paper.TABLE4_SETTING)
     if with_paper:

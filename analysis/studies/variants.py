@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..render import (
     StudyOutput,
+    interval_errors,
     markdown_table,
     mean_std,
     save_figure,
@@ -72,7 +73,9 @@ def variants_table(runs: pd.DataFrame) -> pd.DataFrame:
     differences = [
         _paired_to_mixup(usable, row.label_noise, row.alpha, row.method) for row in table.itertuples()
     ]
-    table["minus_mixup_mean"], table["minus_mixup_ci95"] = zip(*differences) if differences else ((), ())
+    table["minus_mixup_mean"], table["minus_mixup_low"], table["minus_mixup_high"] = (
+        zip(*differences) if differences else ((), (), ())
+    )
     erm = table[table["method"] == "ERM"].set_index("label_noise")["last_test_error_mean"]
     table["minus_erm_mean"] = table["last_test_error_mean"] - table["label_noise"].map(erm)
     return table.sort_values(
@@ -84,14 +87,16 @@ def _order(method: str) -> tuple[int, str]:
     return (0 if method == "ERM" else 1 if method == "mixup" else 2, method)
 
 
-def _paired_to_mixup(runs: pd.DataFrame, noise: float, alpha: float, method: str) -> tuple[float, float]:
+def _paired_to_mixup(
+    runs: pd.DataFrame, noise: float, alpha: float, method: str
+) -> tuple[float, float, float]:
     """Mean over seeds of (variant - mixup) last test error at the same noise and alpha, and its 95%
-    half-width."""
+    bootstrap interval."""
     if method in ("ERM", "mixup"):
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), float("nan")
     same = runs[(runs["label_noise"] == noise) & (runs["alpha"] == alpha)]
-    mean, half_width, _ = paired_by_seed(same, "method", method, "mixup", "last_test_error")
-    return mean, half_width
+    paired = paired_by_seed(same, "method", method, "mixup", "last_test_error")
+    return paired.estimate, paired.low, paired.high
 
 
 def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
@@ -119,7 +124,7 @@ def plot_variants(table: pd.DataFrame, out: Path) -> list[Path]:
             axis.errorbar(
                 table.loc[rows, f"{metric}_mean"],
                 positions[rows.to_numpy()],
-                xerr=table.loc[rows, f"{metric}_ci95"].fillna(0),
+                xerr=interval_errors(table.loc[rows], metric),
                 fmt="o",
                 capsize=3,
                 color=colours[noise],
@@ -150,7 +155,9 @@ def render(context: StudyContext) -> StudyOutput:
     if "train_error_corrupted_mean" in table and table["train_error_corrupted_mean"].notna().any():
         shown["train error (corrupted labels)"] = mean_std(table, "train_error_corrupted")
     shown["- ERM"] = table["minus_erm_mean"].map("{:+.1f}".format)
-    shown["- mixup (paired, 95% CI)"] = signed_interval(table["minus_mixup_mean"], table["minus_mixup_ci95"])
+    shown["- mixup (paired, 95% interval)"] = signed_interval(
+        table["minus_mixup_mean"], table["minus_mixup_low"], table["minus_mixup_high"]
+    )
     if "duration_s_mean" in table:
         shown["s per trial"] = table["duration_s_mean"].map("{:.1f}".format)
     shown["the paper says"] = table["method"].map(lambda m: PAPER_SAYS[_kind(m)])

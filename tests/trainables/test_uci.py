@@ -122,7 +122,8 @@ def test_the_table4_finding_counts_as_printed_and_calls_clear_only_differences_b
     replica = pd.DataFrame(
         {
             "difference_mean": [-2.0, 1.0, -0.5, 0.04, float("nan")],
-            "difference_ci95": [1.0, 0.5, 1.0, 0.01, float("nan")],
+            "difference_low": [-3.0, 0.5, -1.5, 0.03, float("nan")],
+            "difference_high": [-1.0, 1.5, 0.5, 0.05, float("nan")],
         }
     )
     expected = (
