@@ -172,6 +172,13 @@ class SweepSpec(BaseModel):
         epoch."""
         if not isinstance(document, dict):
             return document
+        if "evaluation" in document:  # shorthand for trainable.evaluation: what every trial measures
+            document = dict(document)
+            evaluation = document.pop("evaluation")
+            trainable = document.get("trainable") or {}
+            if not isinstance(trainable, dict) or "evaluation" in trainable:
+                raise ConfigError("evaluation", "set it once: evaluation or trainable.evaluation")
+            document["trainable"] = {**trainable, "evaluation": evaluation}
         candidates: list[tuple[str, dict[str, Any]]] = []
         if isinstance(document.get("trainable"), dict):
             candidates.append(("trainable.", document["trainable"]))

@@ -71,7 +71,8 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(
-        f"In-between training examples ({PAIRS} random pairs): mean over seeds, bars: 95% bootstrap interval of the mean"
+        f"In-between training examples ({PAIRS} random pairs): mean over seeds, "
+        "bars: 95% bootstrap interval of the mean"
     )
     return save_figure(figure, out, "in_between")
 

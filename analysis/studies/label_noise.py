@@ -14,14 +14,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import paper
-from ..render import StudyOutput, markdown_table, mean_std, save_figure
+from ..render import StudyOutput, markdown_table, mean_std, save_figure, save_table
 from ..runs import finished
 from ..stats import seed_stats
+from ._beyond_error import beyond_error_table
+from ._beyond_error import sections as beyond_error_sections
 from ._registry import HistoryLoader, StudyContext, register_study
 
 METRICS = ("best_test_error", "last_test_error", "train_error_real", "train_error_corrupted")
 LABELS = {
-    "best_test_error": "test error, best",
+    "best_test_error": "test error, best (the paper's protocol: the minimum over epochs on the test set)",
     "last_test_error": "test error, last",
     "train_error_real": "train error, real labels",
     "train_error_corrupted": "train error, corrupted labels",
@@ -50,7 +52,8 @@ def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
 def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Seed statistics for every (noise, method, setting), with alpha and dropout for ordering."""
     labelled = with_methods(runs)
-    table = seed_stats(labelled, ["label_noise", "method", "setting", "alpha", "dropout"], list(METRICS))
+    metrics = [*METRICS, *(["val_error"] if "val_error" in labelled else [])]
+    table = seed_stats(labelled, ["label_noise", "method", "setting", "alpha", "dropout"], metrics)
     table["order"] = table["method"].map(METHOD_ORDER)
     return (
         table.sort_values(["label_noise", "order", "alpha", "dropout"])
@@ -190,6 +193,38 @@ def plot_memorisation(
     return save_figure(figure, out, "label_noise_memorisation")
 
 
+def chosen_on_validation(settings: pd.DataFrame) -> pd.DataFrame:
+    """Per noise rate and method, the setting with the lowest mean last-epoch validation error, and its
+    last test error: the honest counterpart of Table 2's choice on the test set."""
+    if "val_error_mean" not in settings or settings["val_error_mean"].isna().all():
+        return pd.DataFrame()
+    ranked = settings.sort_values(["label_noise", "method", "val_error_mean", "setting"])
+    chosen = ranked.groupby(["label_noise", "method"], sort=False).head(1)
+    order = chosen["method"].map(METHOD_ORDER)
+    chosen = chosen.assign(_order=order).sort_values(["label_noise", "_order"])
+    return pd.DataFrame(
+        {
+            "noise": chosen["label_noise"].map("{:.0%}".format),
+            "method": chosen["method"],
+            "setting (chosen on validation)": chosen["setting"],
+            "validation error": mean_std(chosen, "val_error"),
+            "test error, last": mean_std(chosen, "last_test_error"),
+        }
+    ).reset_index(drop=True)
+
+
+def _labelled_by_setting(runs: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs with one ``setting`` name per method and setting (``mixup alpha=8``), for
+    ``_beyond_error``."""
+    labelled = with_methods(runs)
+    return labelled.assign(setting=(labelled["method"] + " " + labelled["setting"]).str.strip())
+
+
+def _setting_order(setting: str) -> tuple[int, str]:
+    method = next((m for m in sorted(METHOD_ORDER, key=len, reverse=True) if setting.startswith(m)), "")
+    return METHOD_ORDER.get(method, len(METHOD_ORDER)), setting
+
+
 @register_study("label_noise")
 def render(context: StudyContext) -> StudyOutput:
     runs, out = context.runs, context.out
@@ -207,11 +242,18 @@ def render(context: StudyContext) -> StudyOutput:
         frame.to_csv(path, index=False, float_format="%.4f")
         files.append(path)
     files += plot_memorisation(context.history, runs, best, out)
+    honest = chosen_on_validation(settings)
+    labelled = _labelled_by_setting(runs)
+    beyond = beyond_error_table(labelled, _setting_order)
+    beyond_texts, figures = beyond_error_sections(labelled, beyond, out, "label_noise")
+    files += [save_table(beyond, out, "label_noise_beyond_error"), *figures]
     markdown = "\n\n".join(
         [
             "## Memorisation of corrupted labels (Section 3.4, Table 2)",
             "Best setting of each method per noise rate (lowest mean best test error over seeds), ours as "
-            "mean ± std over seeds"
+            "mean ± std over seeds. This reproduces the paper's protocol, which chooses on the test set: "
+            '"best" is the minimum over epochs of the test error, and the setting is the one with the '
+            "lowest; both are optimistic, and the last-epoch error beside them is not chosen on the test set"
             + (
                 f", beside the paper's ({paper.TABLE2_SOURCE}). Errors in %."
                 if with_paper
@@ -228,6 +270,18 @@ def render(context: StudyContext) -> StudyOutput:
                 ].rename(columns={**{f"{m}_mean": LABELS[m] for m in METRICS}, "best_test_error_n": "seeds"}),
                 digits=2,
             ),
+            *(
+                [
+                    "### The setting chosen on the validation split",
+                    "Per noise rate and method, the setting with the lowest mean last-epoch validation error "
+                    "(a split of clean labels held out of the training set before corruption), and its "
+                    "last-epoch test error: nothing here is chosen on the test set. Mean ± std over seeds.",
+                    markdown_table(honest),
+                ]
+                if not honest.empty
+                else []
+            ),
+            *beyond_texts,
         ]
     )
     return StudyOutput(files, markdown)

@@ -35,6 +35,8 @@ from ..render import (
 )
 from ..runs import finished
 from ..stats import paired_by_seed, seed_stats
+from ._beyond_error import beyond_error_table
+from ._beyond_error import sections as beyond_error_sections
 from ._family_ranking import openmixup_beside, published_orderings, ranking, with_median_last10
 from ._registry import StudyContext, register_study
 from ._reliability import plot_reliability, summed_bins
@@ -334,6 +336,10 @@ def render(context: StudyContext) -> StudyOutput:
             "mean ± 95% interval over seeds, and the seeds' range; theirs one run.",
             markdown_table(beside),
         ]
+    beyond = beyond_error_table(runs, _setting_order)
+    texts, figures = beyond_error_sections(runs, beyond, out, "regularisers")
+    files += [save_table(beyond, out, "regularisers_beyond_error"), *figures]
+    sections += texts
     summed = summed_bins(MlflowClient(context.tracking_uri), runs)
     if summed:
         files += plot_reliability(summed, out, _setting_order)

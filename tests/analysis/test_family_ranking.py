@@ -59,7 +59,9 @@ def test_the_ranking_sorts_by_error_beside_paired_differences_marked_where_clear
 def test_the_published_orderings_hold_or_are_reversed_by_the_paired_difference() -> None:
     table = regulariser_table(_runs())
     orderings, tau = published_orderings(table)
-    verdicts = dict(zip(orderings["ordering"], orderings["here (last test error minus, paired, 95% interval)"]))
+    verdicts = dict(
+        zip(orderings["ordering"], orderings["here (last test error minus, paired, 95% interval)"])
+    )
     assert verdicts["PuzzleMix above ERM"].startswith("holds")
     assert verdicts["mixup above ERM"].startswith("holds")
     assert "+1.00" in tau  # the same order as OpenMixup's for these three

@@ -83,3 +83,16 @@ def test_a_streamed_dataset_has_no_split_to_choose_on(tmp_path: Path) -> None:
     assert spec.tune.metric == "test_error" and spec.trainable.val_fraction == 0
     warning = selection_warning(spec)
     assert warning is not None and "imagefolder_stream holds out no validation split" in warning
+
+
+def test_evaluation_is_a_sweep_option_read_into_every_trial(tmp_path: Path) -> None:
+    spec = spec_of(tmp_path, "evaluation: {corruptions: [fog, contrast], severities: [3], ood: [noise]}\n")
+    assert spec.trainable.evaluation.corruptions == ("fog", "contrast")
+    assert spec.trainable.flat()["evaluation.ood"] == ("noise",)
+    with pytest.raises(SpecError, match=r"evaluation: set it once"):
+        spec_of(
+            tmp_path,
+            "evaluation: {ood: [noise]}\n".replace("evaluation", "trainable: {evaluation: {}}\nevaluation"),
+        )
+    with pytest.raises(SpecError, match=r"trainable.evaluation.corruptions: unknown corruption 'frost'"):
+        spec_of(tmp_path, "evaluation: {corruptions: [frost]}\n")

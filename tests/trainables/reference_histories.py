@@ -191,8 +191,11 @@ def trained(name: str, paths: dict[str, str]) -> dict[str, Any]:
     )
     state = captured["state"]
     weights = state["model"] if "model" in state else {**state["generator"], **state["discriminator"]}
+    from trainables.tasks._evaluation import ADDED_KEYS  # and issue 31's calibration, reported since
+
+    varies = {*_VARIES, *ADDED_KEYS}
     history = [
-        {key: _exact(value) for key, value in entry.items() if key not in _VARIES} for entry in result.history
+        {key: _exact(value) for key, value in entry.items() if key not in varies} for entry in result.history
     ]
     return {"history": history, "weights": weights_digest(weights)}
 

@@ -115,10 +115,26 @@ CONFIGS = {
     "mlp-label-smoothing-premixed": dict(
         dataset="digits", model="mlp", alpha=1.0, label_smoothing=0.2, batch_size=128
     ),
+    # issue 31's evaluation: temperature scaling on a validation split each epoch, and after the last,
+    # seeded corruptions of the test images and a seeded noise set as out-of-distribution data
+    "cnn-calibration-corruptions-ood": dict(
+        dataset="npz",
+        model="cnn",
+        alpha=1.0,
+        val_fraction=0.25,
+        batch_size=16,
+        evaluation={
+            "corruptions": ["gaussian_noise", "glass_blur", "snow"],
+            "severities": [2, 5],
+            "ood": ["noise"],
+            "ood_images": 24,
+        },
+    ),
 }
 
 
 @pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.usefixtures("isolated_cache")  # the corrupted images' cache
 def test_resume_equals_uninterrupted(name: str, colour_npz: Path) -> None:
     options = {"epochs": 4, "seed": 3, "device": "cpu", **CONFIGS[name]}
     if options["dataset"] == "npz":

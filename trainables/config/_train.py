@@ -15,6 +15,7 @@ from ._checks import (
     normalise_types,
     require,
 )
+from ._evaluation import EvaluationConfig
 from ._flat import GROUPED, PLUGIN_VERSIONS, OptionGroup, flatten, unflatten
 from ._named import canonical_mix, check_model_and_data, check_registered
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
@@ -34,6 +35,7 @@ _ADDED_LATER = {
     "split_column": None,
     "metrics": (),
     "test_subset": None,
+    "evaluation": asdict(EvaluationConfig()),
 }
 _GAN_ADDED_LATER = {"gan.mixing": "paper", "deterministic": True}  # the same, for a GAN trial's flat options
 
@@ -122,6 +124,8 @@ class TrainConfig:
     # evaluations of the user's own on the unmixed test set (trainables.register_metric), by name; each is
     # reported as metric/<name>
     metrics: tuple[str, ...] = ()
+    # calibration each epoch; corrupted and out-of-distribution test sets after the last (config._evaluation)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     # reproducibility and placement
     seed: int = 0  # seeds initialisation, shuffling, lambda, pairing, augmentation, dropout
     noise_seed: int | None = (
@@ -149,6 +153,8 @@ class TrainConfig:
             self.schedule = ScheduleConfig(**self.schedule)
         if isinstance(self.gan, dict):
             self.gan = GanConfig(**self.gan)
+        if isinstance(self.evaluation, dict):
+            self.evaluation = EvaluationConfig(**self.evaluation)
         for name in GROUPED:  # one value of a Ray config (OptionGroup), or a dict-like from elsewhere
             value = getattr(self, name)
             if isinstance(value, str) and value.startswith(
@@ -207,6 +213,12 @@ class TrainConfig:
                     getattr(self, name) == default,
                     name,
                     f"is not available with dataset imagefolder_stream; leave it at {default!r}",
+                )
+            for name in ("corruptions", "ood"):
+                require(
+                    not getattr(self.evaluation, name),
+                    f"evaluation.{name}",
+                    "is not available with dataset imagefolder_stream; leave it empty",
                 )
         require(
             self.train_subset is None or self.train_subset >= 2,

@@ -260,6 +260,11 @@ class ClassifierTrial:
         """Errors on unmixed data, in percent (mixed "training accuracy" would mean nothing)."""
         raise NotImplementedError
 
+    def shifted(self) -> Metrics:
+        """After the last epoch: corrupted and out-of-distribution test sets (in-memory data only;
+        ``TrainConfig`` refuses them for the others)."""
+        return {}
+
     def white_box(self) -> Metrics:
         """Each model attacks itself (in-memory data only; ``TrainConfig`` refuses the others)."""
         raise NotImplementedError("adversarial attacks need an in-memory dataset")
@@ -327,6 +332,8 @@ def run_epochs(
             metrics.update(trial.input_description())  # type: ignore[arg-type]  # two strings, once
         if config.adversarial and trial.epoch == config.epochs and not diverged:
             metrics.update(trial.white_box())
+        if trial.epoch == config.epochs and not diverged:  # the heavy evaluations, once (config.evaluation)
+            metrics.update(trial.shifted())
         trial.history.append(metrics)
         if on_epoch is not None:  # with the training pass's timing, which the history leaves out (it varies)
             reported: dict[str, Any] = {**metrics, "train_s": train_s, "train_examples": len(trial.y_train)}

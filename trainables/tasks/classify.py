@@ -25,12 +25,23 @@ from ..adversarial import attack_errors, craft
 from ..augment import crop_and_flip
 from ..calibration import calibration
 from ..config import TrainConfig
+from ..config._evaluation import NOISE_OOD
 from ..data import SPLIT_SEED, Splits, load_data
+from ..errors import ConfigError
+from ..image_corruptions import corrupted
 from ..metrics import evaluate_metrics
 from ..mixing import MixedBatch
 from ..normalise import Normalisation, as_unit_range
 from ._classifier import ClassifierTrial
 from ._common import EVAL_BATCH, Metrics, percent_wrong
+from ._evaluation import (
+    as_stored_images,
+    calibration_metrics,
+    corruption_metrics,
+    noise_images,
+    ood_report,
+    shift_metrics,
+)
 
 PREMIX_MAX_ELEMENTS = 2**26  # floats (256 MB): above this an epoch is mixed batch by batch
 
@@ -51,6 +62,10 @@ class Trial(ClassifierTrial):
             config.split_column,
             config.test_subset,
         )
+        if config.evaluation.corruptions and not (splits.is_image and splits.x_test.dtype == torch.uint8):
+            raise ConfigError(
+                "evaluation.corruptions", f"corrupt images; dataset {config.dataset!r} gives feature vectors"
+            )
         super().__init__(config, splits.y_train, splits.num_classes, splits.input_shape, splits.is_image)
         self.augment = (
             config.augment
@@ -154,9 +169,61 @@ class Trial(ClassifierTrial):
         metrics["train_error_real"] = percent_wrong(train_wrong[~self.selected])
         if self.config.label_noise > 0:  # measured against the corrupted labels, as the paper does
             metrics["train_error_corrupted"] = percent_wrong(train_wrong[self.selected])
+        val_logits = None
         if self.x_val is not None and self.y_val is not None:
-            metrics["val_error"] = percent_wrong(self.predict(self.x_val) != self.y_val)
+            val_logits = self.logits(self.x_val)
+            metrics["val_error"] = percent_wrong(val_logits.topk(1, dim=1).indices[:, 0] != self.y_val)
+        if self.config.evaluation.calibration:
+            metrics.update(calibration_metrics(logits, self.y_test, val_logits, self.y_val))
         return metrics
+
+    def shifted(self) -> Metrics:
+        """After the last epoch: the corrupted test images and the out-of-distribution sets the config
+        names (``trainables.tasks._evaluation``)."""
+        settings, metrics = self.config.evaluation, {}
+        if settings.corruptions:
+            count = min(settings.corruption_images or len(self.y_test), len(self.y_test))
+            images, labels = self.x_test[:count].cpu().numpy(), self.y_test[:count]
+            key = f"{self.lineage['dataset_digest']}-{count}"
+
+            def corrupted_images(name: str, severity: int) -> Tensor:
+                return torch.from_numpy(corrupted(images, name, severity, key=key)).to(self.device)
+
+            clean = shift_metrics(self.logits(self.x_test[:count]), labels, "corruption_clean")
+            metrics.update(
+                corruption_metrics(
+                    clean,
+                    labels,
+                    settings.corruption_names(),
+                    settings.severities,
+                    corrupted_images,
+                    self.logits,
+                )
+            )
+        if settings.ood:
+            inside = self.logits(self.x_test)
+            for name in settings.ood:
+                outside = self.logits(self._ood_examples(name, settings.ood_images))
+                metrics.update(ood_report(inside, outside, name))
+        return metrics
+
+    def _ood_examples(self, name: str, count: int) -> Tensor:
+        """The first ``count`` test examples of dataset ``name``, as this trial's are stored (images
+        converted to its channels and resized to its side), or ``count`` of uniform noise."""
+        shape = tuple(self.x_test.shape[1:])
+        if name == NOISE_OOD:
+            return noise_images(self.x_train, count, SPLIT_SEED + 2).to(self.device)
+        config = self.config
+        other = load_data(name, config.data_root).x_test[:count]
+        if other.dtype == torch.uint8 and self.x_test.dtype == torch.uint8 and other.dim() == 4:
+            return as_stored_images(other, shape).to(self.device)
+        if tuple(other.shape[1:]) != shape or other.dtype != self.x_test.dtype:
+            raise ConfigError(
+                "evaluation.ood",
+                f"{name}'s examples ({'x'.join(map(str, other.shape[1:]))}, {other.dtype}) cannot stand "
+                f"for this trial's ({'x'.join(map(str, shape))}, {self.x_test.dtype})",
+            )
+        return other.to(self.device)
 
     def forward_unit_range(self, x: Tensor) -> Tensor:
         """The model in eval mode on inputs in [0, 1]: what the attacks differentiate."""
