@@ -27,9 +27,29 @@ import pandas as pd
 from .render import markdown_table, save_figure, save_table
 from .runs import finished, varying_options
 from .stats import seed_stats
+from .studies.regularisers import method_of
 
 COMPARISON_DIR = "comparison"  # on the parent run, and the files' stem prefix
 SEED = "seed"
+# Options that set the data a trial sees, not how it learns: held fixed in the figures, never ranked as
+# hyperparameters (a label-noise rate "explains" error, but no one would tune it)
+DATA_CONDITIONS = frozenset(
+    {
+        "dataset",
+        "data_root",
+        "data_path",
+        "train_subset",
+        "test_subset",
+        "val_fraction",
+        "label_noise",
+        "label_noise_protocol",
+        "noise_seed",
+        "label_column",
+        "split_column",
+    }
+)
+# the best trials dark purple, the worst yellow: no line fades into the white page as Optuna's Blues do
+COLOURS = {"minimize": "viridis", "maximize": "viridis_r"}
 _EVALUATOR_SEED = 0  # fANOVA's random forest: the same runs give the same importances
 
 
@@ -44,7 +64,10 @@ def compare(runs: pd.DataFrame, metric: str, mode: str, out: Path) -> tuple[list
     settings = [axis for axis in axes if axis != SEED]
     if settings:  # grouped by each option's text: a tuple, such as hidden sizes, is a setting too
         as_text = done.assign(**{axis: done[axis].astype(str) for axis in settings})
-        table = seed_stats(as_text, settings, [metric])
+        named = "alpha" in done and done["task"].ne("gan").all() if "task" in done else "alpha" in done
+        if named:  # what each setting trains with, by name: ERM, label smoothing, CutMix, not "mixup" at 0
+            as_text["method"] = done.apply(method_of, axis=1)
+        table = seed_stats(as_text, ["method", *settings] if named else settings, [metric])
     else:  # seeds alone: one row
         table = seed_stats(done.assign(setting="all"), ["setting"], [metric])
     table = table.sort_values(f"{metric}_mean", ascending=mode == "min").reset_index(drop=True)
@@ -55,20 +78,54 @@ def compare(runs: pd.DataFrame, metric: str, mode: str, out: Path) -> tuple[list
         "[comparison_by_setting.csv](comparison_by_setting.csv).",
         markdown_table(table.head(20)),
     ]
-    study = _study(done, axes, metric, mode)
-    if len(study.trials) >= 2:
-        files += _figures(study, axes, metric, out)
-        lines.append("![parallel coordinates](comparison_parallel_coordinates.png)")
-        if len(axes) >= 2:
-            importances = _importances(study)
-            frame = pd.DataFrame({"option": list(importances), "importance": list(importances.values())})
-            files.append(save_table(frame, out, "comparison_importance"))
-            lines += [
-                f"Importance of each swept option for {metric} (Optuna's fANOVA, normalised to 1):",
-                markdown_table(frame, digits=3),
-                "![importance](comparison_importance.png)",
-            ]
+    hyperparameters = [axis for axis in settings if axis not in DATA_CONDITIONS]
+    held, where = _one_condition(done, [axis for axis in settings if axis in DATA_CONDITIONS])
+    study = _study(held, hyperparameters, metric, mode) if hyperparameters else None
+    if study is None or len(study.trials) < 2:
+        return files, "\n\n".join(lines)
+    product = _is_product(held, hyperparameters)
+    files += _figures(study, hyperparameters, metric, out, where, importance=product)
+    lines += [
+        f"Parallel coordinates of the hyperparameters{where} (seeds{' and data conditions' if where else ''} "
+        "left out; one line per trial):",
+        "![parallel coordinates](comparison_parallel_coordinates.png)",
+    ]
+    if len(hyperparameters) >= 2 and not product:
+        lines.append(
+            "No importance: the settings are not a product of the options' values (a `variants:` design), "
+            "where fANOVA's marginals average over settings that never ran."
+        )
+    elif len(hyperparameters) >= 2:
+        importances = _importances(study)
+        frame = pd.DataFrame({"option": list(importances), "importance": list(importances.values())})
+        files.append(save_table(frame, out, "comparison_importance"))
+        lines += [
+            f"Importance of each hyperparameter for {metric}{where} (Optuna's fANOVA, normalised to 1; seeds "
+            "and data conditions left out):",
+            markdown_table(frame, digits=3),
+            "![importance](comparison_importance.png)",
+        ]
     return files, "\n\n".join(lines)
+
+
+def _one_condition(done: pd.DataFrame, conditions: list[str]) -> tuple[pd.DataFrame, str]:
+    """The runs of one data condition (the first value of each varying one), and how to say which."""
+    if not conditions:
+        return done, ""
+    chosen = {axis: sorted(done[axis].unique(), key=str)[0] for axis in conditions}
+    held = done
+    for axis, value in chosen.items():
+        held = held[held[axis] == value]
+    return held, " at " + ", ".join(f"{axis}={value}" for axis, value in chosen.items())
+
+
+def _is_product(done: pd.DataFrame, axes: list[str]) -> bool:
+    """Whether the runs' settings are every combination of the values each option takes, or drawn at random
+    (an option with as many values as there are settings: random search, Optuna)."""
+    values = done[axes].astype(str)
+    settings = len(values.drop_duplicates())
+    counts = [values[axis].nunique() for axis in axes]
+    return any(count >= settings for count in counts if settings > 2) or math.prod(counts) == settings
 
 
 def _choice(value: Any) -> Any:
@@ -112,7 +169,7 @@ def _importances(study: Any) -> dict[str, float]:
     return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
 
 
-def _figures(study: Any, axes: list[str], metric: str, out: Path) -> list[Path]:
+def _figures(study: Any, axes: list[str], metric: str, out: Path, where: str, importance: bool) -> list[Path]:
     import optuna
     from optuna.visualization import matplotlib as plots
 
@@ -122,9 +179,12 @@ def _figures(study: Any, axes: list[str], metric: str, out: Path) -> list[Path]:
     with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # plots marked experimental
         axis = plots.plot_parallel_coordinate(study, params=axes, target_name=metric)
-        axis.set_title(f"{metric} against the swept options, one line per finished trial")
+        for lines in axis.collections:  # Optuna's Blues fade the worst trials into the page
+            lines.set_cmap(COLOURS[study.direction.name.lower()])
+        axis.set_title("")  # Optuna's sits on the axes' top ticks: the figure's own title, above them
+        axis.figure.suptitle(f"{metric} against the hyperparameters{where}, one line per trial", fontsize=11)
         files += _saved(axis, (max(7.0, 1.5 * len(axes) + 3), 4.8), out, "comparison_parallel_coordinates")
-        if len(axes) >= 2:
+        if len(axes) >= 2 and importance:
             evaluator = optuna.importance.FanovaImportanceEvaluator(seed=_EVALUATOR_SEED)
             axis = plots.plot_param_importances(study, evaluator=evaluator, target_name=metric)
             axis.set_title(f"Importance for {metric} (Optuna's fANOVA)", loc="left")  # over Optuna's own

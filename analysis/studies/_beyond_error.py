@@ -202,8 +202,11 @@ def main_figure(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -
         axis.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(order)), order)
     axes[0][0].invert_yaxis()
-    if len(noises) > 1:
-        axes[0][-1].legend(fontsize=7, loc="lower right")
+    if len(noises) > 1:  # below the panels, where it hides no point
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        figure.legend(
+            handles, labels, loc="outside lower center", ncols=len(noises), fontsize=7, frameon=False
+        )
     seeds = int(table["last_test_error_n"].max())
     figure.suptitle(f"Means over {seeds} seeds, bars: 95% bootstrap intervals", fontsize=9)
     return save_figure(figure, out, f"{stem}_main")

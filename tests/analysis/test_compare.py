@@ -66,18 +66,17 @@ def test_importance_is_optunas_and_ranks_the_option_that_decides_the_error_first
 
     compare(_runs(), "test_error", "min", tmp_path)
     importance = pd.read_csv(tmp_path / "comparison_importance.csv").set_index("option")["importance"]
-    assert list(importance.index)[0] == "alpha" and importance["alpha"] > 0.9
-    assert importance["seed"] < importance["mix_method"] and sum(importance) == pytest.approx(1, abs=1e-3)
+    assert list(importance.index) == ["alpha", "mix_method"] and importance["alpha"] > 0.9  # no seed
+    assert sum(importance) == pytest.approx(1, abs=1e-3)
     # the same numbers as Optuna's fANOVA on a study built by hand from the same runs
     usable = _runs().iloc[:-2]
     study = optuna.create_study()
     distributions = {
         "alpha": optuna.distributions.FloatDistribution(0.0, 2.0),
         "mix_method": optuna.distributions.CategoricalDistribution(["cutmix", "mixup"]),
-        "seed": optuna.distributions.IntDistribution(0, 2),
     }
     for row in usable.itertuples():
-        params = {"alpha": row.alpha, "mix_method": row.mix_method, "seed": row.seed}
+        params = {"alpha": row.alpha, "mix_method": row.mix_method}
         study.add_trial(
             optuna.trial.create_trial(params=params, distributions=distributions, value=row.test_error)
         )
@@ -132,3 +131,25 @@ def test_an_option_runs_at_its_default_do_not_log_is_read_back_as_that_default(t
     runs = load_runs("s", uri)
     assert sorted(runs["label_smoothing"]) == [0.0, 0.1]
     assert varying_options(runs) == ["label_smoothing"]
+
+
+def test_seeds_and_data_conditions_are_never_ranked_and_a_variants_design_gets_no_importance(
+    tmp_path: Path,
+) -> None:
+    noisy = pd.concat([_runs().assign(label_noise=rate) for rate in (0.0, 0.4)], ignore_index=True)
+    noisy.loc[noisy["label_noise"] > 0, "test_error"] += 30  # the data condition dominates the error
+    _, markdown = compare(noisy, "test_error", "min", tmp_path / "noisy")
+    importance = pd.read_csv(tmp_path / "noisy" / "comparison_importance.csv")
+    assert set(importance["option"]) == {"alpha", "mix_method"}
+    assert "hyperparameters at label_noise=0.0" in markdown
+    table = pd.read_csv(tmp_path / "noisy" / "comparison_by_setting.csv")
+    assert set(table[table["alpha"] == 0]["method"]) == {"ERM"}  # not "mixup" at alpha 0
+    assert set(table[table["alpha"] > 0]["method"]) == {"mixup", "CutMix"}
+    # variants: ERM, mixup at alpha 1, CutMix at alpha 1 and mixup at 2 are not every (alpha, method)
+    runs = _runs()
+    variants = runs[(runs["alpha"] != 0.5) & ~((runs["alpha"] == 2.0) & (runs["mix_method"] == "cutmix"))]
+    variants = variants[~((variants["alpha"] == 0) & (variants["mix_method"] == "cutmix"))]
+    files, markdown = compare(variants, "test_error", "min", tmp_path / "variants")
+    assert "No importance: the settings are not a product" in markdown
+    assert "comparison_importance.png" not in {path.name for path in files}
+    assert "comparison_parallel_coordinates.png" in {path.name for path in files}
