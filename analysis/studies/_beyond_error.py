@@ -97,7 +97,9 @@ def sections(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -> t
         "split (log T < 0 sharpens the softmax). Corrupted error: the test images corrupted by the "
         "regenerated CIFAR-10-C corruptions (docs/corruptions.md), the mean over corruptions and "
         "severities; drop: that minus the clean error of the same images. OOD: the test set (in) against "
-        "each set named (out), in %; a set `noise` is uniform random pixels, a floor.",
+        "each set named (out), in %; a set `noise` is uniform random pixels (Gaussian noise at the training "
+        "mean and spread for feature vectors), a floor. A log T of 3.00 is the search's bound (T = 20): "
+        "predictions near uniform.",
     ]
     files: list[Path] = []
     for noise, rows in table.groupby("label_noise"):

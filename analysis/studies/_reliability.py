@@ -18,6 +18,7 @@ from mixup_tune.records.names import RELIABILITY_ARTIFACT
 from ..render import axes_grid, save_figure
 
 RELIABILITY_COLUMNS = 8  # panels to a row of the reliability figure: a page's width
+SPARSE_SHARE = 0.01  # a bin with less than this share of the examples is drawn pale
 
 
 def summed_bins(client: MlflowClient, runs: pd.DataFrame) -> dict[tuple[float, str], np.ndarray]:
@@ -60,15 +61,21 @@ def plot_reliability(
                 edges = np.linspace(0, 1, len(count) + 1)
                 filled = count > 0
                 accuracy = np.divide(correct, count, out=np.zeros_like(correct), where=filled)
-                axis.bar(
-                    edges[:-1],
-                    accuracy,
-                    width=np.diff(edges),
-                    align="edge",
-                    color="C0",
-                    edgecolor="white",
-                    linewidth=0.4,
-                )
+                share = count / max(count.sum(), 1)
+                sparse = share < SPARSE_SHARE  # a near-empty bin's accuracy is a guess: drawn pale
+                for pale in (False, True):
+                    axis.bar(
+                        edges[:-1][sparse == pale],
+                        accuracy[sparse == pale],
+                        width=np.diff(edges)[sparse == pale],
+                        align="edge",
+                        color="C0",
+                        alpha=0.3 if pale else 1.0,
+                        edgecolor="white",
+                        linewidth=0.4,
+                    )
+                # how many examples each bin holds, as a share of all: the weights of the ECE
+                axis.step(edges, np.append(share, share[-1]), where="post", color="0.25", linewidth=0.8)
                 mean_confidence = np.divide(confidence, count, out=np.zeros_like(confidence), where=filled)
                 centres = (edges[:-1] + edges[1:])[filled] / 2
                 axis.vlines(centres, accuracy[filled], mean_confidence[filled], color="C3", linewidth=1.5)
@@ -82,8 +89,9 @@ def plot_reliability(
     for row in axes:
         row[0].set_ylabel("accuracy", fontsize=7)
     figure.suptitle(
-        "Reliability on the unmixed test set, bins summed over seeds: each bin's accuracy (blue), and the "
-        "gap\nto its mean confidence (red: a tick above the bar is overconfidence, below it underconfidence)",
+        "Reliability on the unmixed test set, bins summed over seeds: each bin's accuracy (blue; pale where "
+        "the bin holds under 1% of the examples), the gap to its mean confidence\n(red: a tick above the bar "
+        "is overconfidence, below it underconfidence), and each bin's share of the examples (grey line)",
         fontsize=8,
     )
     return save_figure(figure, out, "reliability")
