@@ -183,7 +183,7 @@ def _figures(study: Any, axes: list[str], metric: str, out: Path, where: str, im
             lines.set_cmap(COLOURS[study.direction.name.lower()])
         axis.set_title("")  # Optuna's sits on the axes' top ticks: the figure's own title, above them
         axis.figure.suptitle(f"{metric} against the hyperparameters{where}, one line per trial", fontsize=11)
-        files += _saved(axis, (max(7.0, 1.5 * len(axes) + 3), 4.8), out, "comparison_parallel_coordinates")
+        files += _saved(axis, (max(7.0, 1.8 * len(axes) + 4), 4.8), out, "comparison_parallel_coordinates")
         if len(axes) >= 2 and importance:
             evaluator = optuna.importance.FanovaImportanceEvaluator(seed=_EVALUATOR_SEED)
             axis = plots.plot_param_importances(study, evaluator=evaluator, target_name=metric)

@@ -41,9 +41,9 @@ OOD_MEASURES = (("msp_auroc", "MSP AUROC"), ("energy_auroc", "energy AUROC"), ("
 _DIGITS = {"test_nll": 3, "test_nll_scaled": 3, "test_brier": 3, "log_temperature": 2, "corruption_nll": 3}
 # the main figure's panels: a metric, its fallback where the sweep did not measure it, and the axis label
 PANELS = (
-    ("last_test_error", None, "test error (%), last epoch"),
-    ("test_ece_scaled", "test_ece", "ECE after temperature scaling (%)"),
-    ("corruption_error", None, "corrupted test error (%), regenerated"),
+    ("last_test_error", None, "test error, last epoch (%)"),
+    ("test_ece_scaled", "test_ece", "ECE after scaling (%)"),
+    ("corruption_error", None, "corrupted error (%)"),
 )
 
 
@@ -81,7 +81,13 @@ def _cells(rows: pd.DataFrame, metric: str) -> list[str]:
     ]
 
 
-def sections(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -> tuple[list[str], list[Path]]:
+def sections(
+    runs: pd.DataFrame,
+    table: pd.DataFrame,
+    out: Path,
+    stem: str,
+    order: Callable[[str], object] = str,
+) -> tuple[list[str], list[Path]]:
     """The markdown sections and the files: calibration and shift tables per noise rate, the ECE ranking
     before and after scaling, each corruption's error, the CD diagram and the main figure."""
     found = dict(measured(runs))
@@ -108,7 +114,7 @@ def sections(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -> t
             shown[label] = _cells(rows, metric)
         texts += [f"#### Label noise {noise:.0%}", markdown_table(shown.reset_index(drop=True))]
         texts.append(ranking_change(rows))
-    per_corruption = corruption_table(runs)
+    per_corruption = corruption_table(runs, order)
     if not per_corruption.empty:
         texts += [
             "#### Each corruption's error (mean over severities and seeds), lowest noise rate",
@@ -152,9 +158,9 @@ def ranking_change(rows: pd.DataFrame) -> str:
     )
 
 
-def corruption_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per setting at the lowest noise rate: the clean error of the corrupted images and each corruption's
-    error, means over severities and seeds."""
+def corruption_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -> pd.DataFrame:
+    """Per setting at the lowest noise rate, in ``order``: the clean error of the corrupted images and each
+    corruption's error, means over severities and seeds."""
     columns = sorted(
         c for c in runs.columns if c.startswith("corruption/") and c.count("/") == 1 and c.endswith("_error")
     )
@@ -163,6 +169,7 @@ def corruption_table(runs: pd.DataFrame) -> pd.DataFrame:
     lowest = runs[runs["label_noise"] == runs["label_noise"].min()]
     means = lowest.groupby("setting")[["corruption_clean_error", *columns]].mean()
     means.columns = ["clean", *[c.removeprefix("corruption/").removesuffix("_error") for c in columns]]
+    means = means.loc[sorted(means.index, key=order)]  # type: ignore[arg-type]
     return means.round(2).reset_index().rename(columns={"setting": "method"})
 
 
@@ -174,7 +181,7 @@ def main_figure(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -
         if f"{metric}_mean" in table and table[f"{metric}_mean"].notna().any():
             panels.append((metric, label))
         elif fallback and f"{fallback}_mean" in table and table[f"{fallback}_mean"].notna().any():
-            panels.append((fallback, label.replace("after temperature scaling", "(unscaled)")))
+            panels.append((fallback, label.replace("after scaling", "unscaled")))
     lowest = table[table["label_noise"] == table["label_noise"].min()]
     order = list(lowest.sort_values("last_test_error_mean")["setting"])
     order += [s for s in table["setting"].unique() if s not in order]
@@ -210,7 +217,16 @@ def main_figure(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -
             handles, labels, loc="outside lower center", ncols=len(noises), fontsize=7, frameon=False
         )
     seeds = int(table["last_test_error_n"].max())
-    figure.suptitle(f"Means over {seeds} seeds, bars: 95% bootstrap intervals", fontsize=9)
+    corrupted = (
+        "; corrupted: the regenerated CIFAR-10-C set"
+        if any(m == "corruption_error" for m, _ in panels)
+        else ""
+    )
+    figure.suptitle(
+        f"Means over {seeds} seeds, bars: 95% bootstrap intervals\nECE scaled by a temperature fit on the "
+        f"validation split{corrupted}",
+        fontsize=8,
+    )
     return save_figure(figure, out, f"{stem}_main")
 
 

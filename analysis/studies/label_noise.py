@@ -245,7 +245,7 @@ def render(context: StudyContext) -> StudyOutput:
     honest = chosen_on_validation(settings)
     labelled = _labelled_by_setting(runs)
     beyond = beyond_error_table(labelled, _setting_order)
-    beyond_texts, figures = beyond_error_sections(labelled, beyond, out, "label_noise")
+    beyond_texts, figures = beyond_error_sections(labelled, beyond, out, "label_noise", _setting_order)
     files += [save_table(beyond, out, "label_noise_beyond_error"), *figures]
     markdown = "\n\n".join(
         [

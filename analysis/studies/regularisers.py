@@ -337,7 +337,7 @@ def render(context: StudyContext) -> StudyOutput:
             markdown_table(beside),
         ]
     beyond = beyond_error_table(runs, _setting_order)
-    texts, figures = beyond_error_sections(runs, beyond, out, "regularisers")
+    texts, figures = beyond_error_sections(runs, beyond, out, "regularisers", _setting_order)
     files += [save_table(beyond, out, "regularisers_beyond_error"), *figures]
     sections += texts
     summed = summed_bins(MlflowClient(context.tracking_uri), runs)
