@@ -119,6 +119,8 @@ def sections(
         texts += [
             "#### Each corruption's error (mean over severities and seeds), lowest noise rate",
             markdown_table(per_corruption),
+            "#### Error by severity (mean over corruptions and seeds), lowest noise rate",
+            markdown_table(severity_table(runs, order)),
         ]
         figure = critical_difference_figure(per_corruption.set_index("method").T, width=PAGE)
         files += save_figure(figure, out, f"{stem}_cd")
@@ -169,6 +171,23 @@ def corruption_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -
     lowest = runs[runs["label_noise"] == runs["label_noise"].min()]
     means = lowest.groupby("setting")[["corruption_clean_error", *columns]].mean()
     means.columns = ["clean", *[c.removeprefix("corruption/").removesuffix("_error") for c in columns]]
+    means = means.loc[sorted(means.index, key=order)]  # type: ignore[arg-type]
+    return means.round(2).reset_index().rename(columns={"setting": "method"})
+
+
+def severity_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -> pd.DataFrame:
+    """Per setting at the lowest noise rate, in ``order``: the clean error of the corrupted images, then at
+    each severity the error averaged over the corruptions, means over seeds."""
+    columns = [
+        c for c in runs.columns if c.startswith("corruption/") and c.count("/") == 2 and c.endswith("_error")
+    ]
+    severities = sorted({int(c.split("/")[2].removesuffix("_error")) for c in columns})
+    lowest = runs[runs["label_noise"] == runs["label_noise"].min()]
+    frame = pd.DataFrame({"setting": lowest["setting"], "clean": lowest["corruption_clean_error"]})
+    for severity in severities:
+        at = [c for c in columns if c.endswith(f"/{severity}_error")]
+        frame[f"severity {severity}"] = lowest[at].mean(axis=1)
+    means = frame.groupby("setting").mean()
     means = means.loc[sorted(means.index, key=order)]  # type: ignore[arg-type]
     return means.round(2).reset_index().rename(columns={"setting": "method"})
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.studies._beyond_error import beyond_error_table, corruption_table, ranking_change, sections
+from analysis.studies._beyond_error import (
+    beyond_error_table,
+    corruption_table,
+    ranking_change,
+    sections,
+    severity_table,
+)
 
 METHODS = ("ERM", "mixup", "CutMix", "label smoothing")
 CORRUPTIONS = ("fog", "contrast", "gaussian_noise")
@@ -35,6 +41,8 @@ def _runs(with_extras: bool = True) -> pd.DataFrame:
                     }
                     for k, name in enumerate(CORRUPTIONS):
                         row[f"corruption/{name}_error"] = error + k + rank
+                        for severity in (1, 2):
+                            row[f"corruption/{name}/{severity}_error"] = error + k + rank + 2 * severity
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -73,3 +81,12 @@ def test_the_ranking_change_names_the_methods_that_moved() -> None:
     text = ranking_change(table[table["label_noise"] == 0])
     assert "lowest ECE before: ERM, mixup, CutMix; after: label smoothing, CutMix, mixup" in text
     assert "ERM 1 -> 4" in text and "label smoothing 4 -> 1" in text
+
+
+def test_each_severity_is_a_column_averaged_over_the_corruptions() -> None:
+    table = severity_table(_runs(), METHODS.index)
+    assert list(table.columns) == ["method", "clean", "severity 1", "severity 2"]
+    assert list(table["method"]) == list(METHODS)
+    # corruption k at severity s adds k + rank + 2 s: the mean over k = 0, 1, 2 adds 1 + rank + 2 s
+    difference = table["severity 2"] - table["severity 1"]
+    assert difference.round(6).tolist() == [2.0] * len(METHODS)
