@@ -33,9 +33,20 @@ from .spec import SweepSpec
 T = TypeVar("T")
 
 
+def _corrupts(spec: SweepSpec) -> bool:
+    """Whether any trial of the sweep corrupts its test images after its last epoch (``evaluation``)."""
+    return (
+        bool(spec.trainable.evaluation.corruptions)
+        or "evaluation.corruptions" in spec.search
+        or any(variant.get("evaluation.corruptions") for variant in spec.variants)
+    )
+
+
 def check_sweep_data(spec: SweepSpec) -> None:
     """Load every dataset setting the sweep names once, here: bad data fails before any run, and the trials
     find the cache filled."""
+    import torch
+
     from trainables import load_data
     from trainables.augment import check_image_option
     from trainables.data import STREAMED
@@ -51,6 +62,7 @@ def check_sweep_data(spec: SweepSpec) -> None:
     image_methods = [
         name for name in mixing_methods(spec) if name not in BUILTIN_MIX_METHODS and _needs_images(name)
     ]
+    corrupts = _corrupts(spec)
     for setting in data_settings(spec):
         try:
             if setting["dataset"] in STREAMED:  # too big to load here: list its files instead
@@ -66,6 +78,10 @@ def check_sweep_data(spec: SweepSpec) -> None:
                 check_image_option("mix_method", splits.input_shape, splits.is_image, what="cutmix ")
             for name in image_methods:
                 check_image_option("mix.method", splits.input_shape, splits.is_image, what=f"{name} ")
+            if corrupts and not (splits.is_image and splits.x_test.dtype == torch.uint8):
+                raise ConfigError(
+                    "evaluation.corruptions", "corrupt images, and this dataset gives feature vectors"
+                )
             for model, options in _ecosystem_models(spec, setting):
                 check_model(model, options, splits.input_shape, splits.num_classes)
             for model, options in _manifold_models(spec, setting):

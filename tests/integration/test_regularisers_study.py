@@ -31,6 +31,9 @@ def test_a_tiny_regularisers_sweep_regenerates_its_tables_and_reliability_diagra
     ]
     spec["variants"].append({"alpha": 0.4})  # mixup at a second strength: a row of its own, and a curve
     spec["search"] = {"label_noise": [0.4], "seed": [0, 1]}
+    # digits are feature vectors: no corruptions, but the validation split's temperature scaling and a
+    # noise set as out-of-distribution data
+    spec["evaluation"] = {"ood": ["noise"], "ood_images": 200}
     uri = run_and_analyze(tmp_path, yaml.safe_dump(spec))
 
     table = pd.read_csv(tmp_path / "out" / "regularisers.csv")
@@ -59,3 +62,10 @@ def test_a_tiny_regularisers_sweep_regenerates_its_tables_and_reliability_diagra
     assert (
         "![error against strength](strength.png)" in report and (tmp_path / "out" / "strength.png").exists()
     )
+    beyond = pd.read_csv(tmp_path / "out" / "regularisers_beyond_error.csv")
+    assert (
+        beyond["test_ece_scaled_mean"].between(0, 100).all() and beyond["log_temperature_mean"].notna().all()
+    )
+    assert beyond["ood/noise/msp_auroc_mean"].between(0, 100).all()
+    assert "ECE, scaled" in report and "Ranked by ECE, temperature scaling" in report
+    assert (tmp_path / "out" / "regularisers_main.png").stat().st_size > 10_000

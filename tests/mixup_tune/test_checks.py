@@ -52,3 +52,27 @@ def test_models_that_name_their_layers_pass_and_a_grid_is_checked_by_its_own_pai
     )
     # and with alpha 0 manifold_mixup mixes nothing: no layers needed
     check_sweep_data(_spec("torchvision/resnet18", search={"alpha": [0]}))
+
+
+def test_corruptions_of_feature_vectors_are_refused_before_any_run() -> None:
+    spec = validate_spec(
+        {"name": "c", "trainable": {"dataset": "digits", "epochs": 1}, "evaluation": {"corruptions": ["fog"]}}
+    )
+    with pytest.raises(UserError) as refused:
+        check_sweep_data(spec)
+    assert str(refused.value) == (
+        "evaluation.corruptions: corrupt images, and this dataset gives feature vectors (dataset 'digits')"
+    )
+    # in a variant only, the same
+    variant = validate_spec(
+        {
+            "name": "c",
+            "trainable": {"dataset": "digits", "epochs": 1},
+            "variants": [{"evaluation.corruptions": ["all"]}],
+        }
+    )
+    with pytest.raises(UserError, match="evaluation.corruptions: corrupt images"):
+        check_sweep_data(variant)
+    check_sweep_data(
+        validate_spec({"name": "c", "trainable": {"dataset": "digits"}, "evaluation": {"ood": ["noise"]}})
+    )
