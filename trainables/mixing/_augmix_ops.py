@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 # (images, level, sign) -> images; level in [0.1, severity) and sign +-1 per image, both on the CPU.
@@ -28,11 +27,19 @@ def int_parameter(level: Tensor, maximum: float) -> Tensor:
     return torch.floor(level * maximum / 10)
 
 
+# torchvision's functional ops, imported when AugMix first draws them: importing torchvision costs 1.3 s on
+# 2 cores, which every process that imports the mixing methods (each Ray worker, `mixup-tune check`) paid
+
+
 def _autocontrast(images: Tensor, level: Tensor, sign: Tensor) -> Tensor:
+    import torchvision.transforms.v2.functional as TF
+
     return TF.autocontrast(images)  # per image and channel already
 
 
 def _equalize(images: Tensor, level: Tensor, sign: Tensor) -> Tensor:
+    import torchvision.transforms.v2.functional as TF
+
     return TF.equalize(images)
 
 

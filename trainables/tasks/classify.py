@@ -28,7 +28,6 @@ from ..config import TrainConfig
 from ..config._evaluation import NOISE_OOD
 from ..data import SPLIT_SEED, Splits, load_data
 from ..errors import ConfigError
-from ..image_corruptions import corrupted
 from ..metrics import evaluate_metrics
 from ..mixing import MixedBatch
 from ..normalise import Normalisation, as_unit_range
@@ -182,6 +181,8 @@ class Trial(ClassifierTrial):
         names (``trainables.tasks._evaluation``)."""
         settings, metrics = self.config.evaluation, {}
         if settings.corruptions:
+            from ..image_corruptions import corrupted  # scipy.ndimage and PIL: only for a trial that corrupts
+
             count = min(settings.corruption_images or len(self.y_test), len(self.y_test))
             images, labels = self.x_test[:count].cpu().numpy(), self.y_test[:count]
             key = f"{self.lineage['dataset_digest']}-{count}"
