@@ -64,7 +64,7 @@ def compare(runs: pd.DataFrame, metric: str, mode: str, out: Path) -> tuple[list
     settings = [axis for axis in axes if axis != SEED]
     if settings:  # grouped by each option's text: a tuple, such as hidden sizes, is a setting too
         as_text = done.assign(**{axis: done[axis].astype(str) for axis in settings})
-        named = "alpha" in done and done["task"].ne("gan").all() if "task" in done else "alpha" in done
+        named = "alpha" in done and not ("task" in done and done["task"].eq("gan").any())
         if named:  # what each setting trains with, by name: ERM, label smoothing, CutMix, not "mixup" at 0
             as_text["method"] = done.apply(method_of, axis=1)
         table = seed_stats(as_text, ["method", *settings] if named else settings, [metric])

@@ -168,11 +168,11 @@ def corruption_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -
     )
     if not columns or "corruption_clean_error" not in runs:
         return pd.DataFrame()
-    lowest = runs[runs["label_noise"] == runs["label_noise"].min()]
-    means = lowest.groupby("setting")[["corruption_clean_error", *columns]].mean()
-    means.columns = ["clean", *[c.removeprefix("corruption/").removesuffix("_error") for c in columns]]
-    means = means.loc[sorted(means.index, key=order)]  # type: ignore[arg-type]
-    return means.round(2).reset_index().rename(columns={"setting": "method"})
+    lowest = _lowest_noise(runs)
+    frame = pd.DataFrame({"setting": lowest["setting"], "clean": lowest["corruption_clean_error"]})
+    for column in columns:
+        frame[column.removeprefix("corruption/").removesuffix("_error")] = lowest[column]
+    return _means_by_setting(frame, order)
 
 
 def severity_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -> pd.DataFrame:
@@ -182,11 +182,21 @@ def severity_table(runs: pd.DataFrame, order: Callable[[str], object] = str) -> 
         c for c in runs.columns if c.startswith("corruption/") and c.count("/") == 2 and c.endswith("_error")
     ]
     severities = sorted({int(c.split("/")[2].removesuffix("_error")) for c in columns})
-    lowest = runs[runs["label_noise"] == runs["label_noise"].min()]
+    lowest = _lowest_noise(runs)
     frame = pd.DataFrame({"setting": lowest["setting"], "clean": lowest["corruption_clean_error"]})
     for severity in severities:
-        at = [c for c in columns if c.endswith(f"/{severity}_error")]
-        frame[f"severity {severity}"] = lowest[at].mean(axis=1)
+        frame[f"severity {severity}"] = lowest[[c for c in columns if c.endswith(f"/{severity}_error")]].mean(
+            1
+        )
+    return _means_by_setting(frame, order)
+
+
+def _lowest_noise(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["label_noise"] == runs["label_noise"].min()]
+
+
+def _means_by_setting(frame: pd.DataFrame, order: Callable[[str], object]) -> pd.DataFrame:
+    """One row per setting of ``frame`` (its runs' mean), settings in ``order``, as the report shows them."""
     means = frame.groupby("setting").mean()
     means = means.loc[sorted(means.index, key=order)]  # type: ignore[arg-type]
     return means.round(2).reset_index().rename(columns={"setting": "method"})
@@ -201,7 +211,7 @@ def main_figure(runs: pd.DataFrame, table: pd.DataFrame, out: Path, stem: str) -
             panels.append((metric, label))
         elif fallback and f"{fallback}_mean" in table and table[f"{fallback}_mean"].notna().any():
             panels.append((fallback, label.replace("after scaling", "unscaled")))
-    lowest = table[table["label_noise"] == table["label_noise"].min()]
+    lowest = _lowest_noise(table)
     order = list(lowest.sort_values("last_test_error_mean")["setting"])
     order += [s for s in table["setting"].unique() if s not in order]
     height = 0.9 + 0.19 * len(order)

@@ -54,7 +54,8 @@ def _verdict(difference: float, low: float, high: float, published_better: bool)
 def _control_interval(row: pd.Series, control: str) -> tuple[float, float, float]:
     """A setting's paired difference to ``control`` in last test error, and its interval's bounds."""
     column = f"last_test_error_minus_{control}"
-    return tuple(float(row.get(name, np.nan)) for name in (column, f"{column}_low", f"{column}_high"))  # type: ignore[return-value]
+    low, high = row.get(f"{column}_low", np.nan), row.get(f"{column}_high", np.nan)
+    return float(row.get(column, np.nan)), float(low), float(high)
 
 
 def ranking(rows: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -7,7 +7,7 @@ ranges and names, both there and here.
 """
 
 from ._checks import BUILTIN_MIX_METHODS, check_option_types, type_problem
-from ._evaluation import EvaluationConfig
+from ._evaluation import NOISE_OOD, EvaluationConfig
 from ._flat import PLUGIN_VERSIONS, OptionGroup, flatten, grouped, option_value, unflatten
 from ._sections import GAN_OPTIONS, GanConfig, OptimizerConfig, ScheduleConfig
 from ._train import TrainConfig, defaults_left_out, is_option_name, option_names
@@ -16,6 +16,7 @@ __all__ = [
     "BUILTIN_MIX_METHODS",
     "GAN_OPTIONS",
     "EvaluationConfig",
+    "NOISE_OOD",
     "GanConfig",
     "OptionGroup",
     "PLUGIN_VERSIONS",

@@ -24,8 +24,7 @@ from torch import Tensor
 from ..adversarial import attack_errors, craft
 from ..augment import crop_and_flip
 from ..calibration import calibration
-from ..config import TrainConfig
-from ..config._evaluation import NOISE_OOD
+from ..config import NOISE_OOD, TrainConfig
 from ..data import SPLIT_SEED, Splits, load_data
 from ..errors import ConfigError
 from ..metrics import evaluate_metrics
